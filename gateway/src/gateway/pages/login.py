@@ -1,0 +1,135 @@
+"""``/login``: the sign-in page.
+
+- ``GET /login``: asks for a work email (home-realm discovery);
+- ``POST /login``: routes the email's domain to its connection and starts the login there
+  (the email goes along as ``login_hint``, the IdP pre-fills it);
+- ``GET /login?account=NAME``: one "Sign in with <IdP>" button per connection of the account.
+
+``return_to`` is carried along untouched and validated by auth when the login starts.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import grpc
+from aiohttp import web
+from yarl import URL
+
+from gateway.pages.html import esc, items, page, redirect
+from gateway.sso.origin import require_same_origin
+from gateway.state import CLIENTS
+from idmesh.auth.v1 import auth_pb2
+from idmesh.directory.v1 import directory_pb2
+
+MAX_EMAIL: Final = 320
+MAX_RETURN_TO: Final = 2048
+NO_SSO: Final = "No single sign-on is set up for this account."
+
+
+def start_url(
+    connection_id: str, *, return_to: str = "", login_hint: str = "", protocol: str = "oidc"
+) -> str:
+    query = {}
+    if return_to:
+        query["return_to"] = return_to
+    if login_hint:
+        query["login_hint"] = login_hint
+    if protocol == "saml":
+        # The AuthnRequest carries no login hint here (Subject in an AuthnRequest is optional
+        # and IdPs treat it differently).
+        query.pop("login_hint", None)
+        return str(URL.build(path=f"/sso/saml/{connection_id}/start", query=query))
+    return str(URL.build(path=f"/sso/oidc/{connection_id}/start", query=query))
+
+
+def _return_to(value: str) -> str:
+    return value if len(value) <= MAX_RETURN_TO else ""
+
+
+def email_form(*, return_to: str = "", email: str = "", error: str = "", note: str = "") -> str:
+    described = "email-hint email-error" if error else "email-hint"
+    parts = []
+    if note:
+        parts.append(f'<div class="note" role="status"><p>{esc(note)}</p></div>')
+    if error:
+        parts.append(f'<div class="alert" role="alert" id="email-error"><p>{esc(error)}</p></div>')
+    invalid = ' aria-invalid="true"' if error else ""
+    parts.append(
+        '<form method="post" action="/login">\n'
+        f'<input type="hidden" name="return_to" value="{esc(return_to)}">\n'
+        '<label for="email">Work email</label>\n'
+        f'<input id="email" name="email" type="email" value="{esc(email)}" autocomplete="username"'
+        f' required autofocus aria-describedby="{described}"{invalid}>\n'
+        '<p id="email-hint">We will take you to your organisation\'s sign-in page.</p>\n'
+        '<button type="submit">Continue</button>\n</form>'
+    )
+    return "\n".join(parts)
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    return_to = _return_to(request.query.get("return_to", ""))
+    account = request.query.get("account", "").strip()
+    if account:
+        return await _account_options(request, account[:63], return_to)
+    note = "You have signed out." if request.query.get("signed_out") else ""
+    return page("Sign in", email_form(return_to=return_to, note=note))
+
+
+async def _account_options(request: web.Request, account: str, return_to: str) -> web.Response:
+    clients = request.app[CLIENTS]
+    try:
+        found = await clients.directory.GetAccount(directory_pb2.GetAccountRequest(name=account))
+    except grpc.aio.AioRpcError as error:
+        if error.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            raise
+        return page("Sign in", f'<p role="status">{esc(NO_SSO)}</p>')
+    options = await clients.auth.ListLoginOptions(
+        auth_pb2.ListLoginOptionsRequest(account_id=found.account.id)
+    )
+    if not options.options:
+        return page("Sign in", f'<p role="status">{esc(NO_SSO)}</p>')
+
+    def href(option: auth_pb2.LoginOption) -> str:
+        return esc(start_url(option.connection_id, return_to=return_to, protocol=option.protocol))
+
+    buttons = items(
+        f'<a class="button" href="{href(o)}">Sign in with {esc(o.display_name)}</a>'
+        for o in options.options
+    )
+    title = f"Sign in to {found.account.display_name or found.account.name}"
+    return page(title, f'<ul class="options">{buttons}</ul>')
+
+
+async def discover(request: web.Request) -> web.StreamResponse:
+    """Home-realm discovery: the email's domain names exactly one connection (domains are
+    unique across accounts), where the login starts with the email as login_hint."""
+    require_same_origin(request)
+    form = await request.post()
+    email = str(form.get("email", "")).strip()[:MAX_EMAIL]
+    return_to = _return_to(str(form.get("return_to", "")))
+    if "@" not in email:
+        body = email_form(return_to=return_to, email=email, error="Enter your work email.")
+        return page("Sign in", body, status=400)
+    try:
+        found = await request.app[CLIENTS].auth.DiscoverConnection(
+            auth_pb2.DiscoverConnectionRequest(email=email)
+        )
+    except grpc.aio.AioRpcError as error:
+        if error.code() is not grpc.StatusCode.NOT_FOUND:
+            raise
+        body = email_form(
+            return_to=return_to,
+            email=email,
+            error="No single sign-on is set up for this email's domain. Check the address, or "
+            "ask your administrator for your organisation's sign-in link.",
+        )
+        return page("Sign in", body, status=404)
+    return redirect(
+        start_url(
+            found.option.connection_id,
+            return_to=return_to,
+            login_hint=email,
+            protocol=found.option.protocol,
+        )
+    )

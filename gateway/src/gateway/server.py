@@ -1,0 +1,67 @@
+"""The HTTP server's lifecycle: bind, serve, and stop gracefully (as meshkit's GrpcServer does
+for gRPC): readiness fails first and we pause so load balancers stop routing to us, then the
+listening socket closes and in-flight requests finish within a grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from gateway.state import STOPPING
+
+logger = logging.getLogger(__name__)
+
+
+class HttpServer:
+    """Serves ``app`` on ``host:port`` (port 0 picks a free one)."""
+
+    def __init__(
+        self,
+        app: web.Application,
+        host: str,
+        port: int,
+        *,
+        drain_seconds: float = 1.0,
+        grace_seconds: float = 10.0,
+    ) -> None:
+        self.app = app
+        self._host = host
+        self._port = port
+        self._drain_seconds = drain_seconds
+        # aiohttp's own access log is off: gateway.access_log writes a safe line per request.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace_seconds)
+        self.port = 0
+
+    async def start(self) -> int:
+        """Binds and starts serving; returns the bound port."""
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        try:
+            await site.start()
+        except OSError:
+            await self._runner.cleanup()  # e.g. the port is taken: release what setup() made
+            raise
+        self.port = int(self._runner.addresses[0][1])
+        logger.info("serving HTTP on %s:%d", self._host, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        """Readiness 503 first, a pause for probes to notice, then stop accepting, let in-flight
+        requests finish (up to the grace period) and run the application's cleanup hooks."""
+        self.app[STOPPING].set()
+        await asyncio.sleep(self._drain_seconds)
+        await self._runner.cleanup()
+
+    async def serve_until_signal(self) -> None:
+        """Runs until SIGTERM or SIGINT, then stops gracefully."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        logger.info("shutting down")
+        await self.stop()

@@ -1,0 +1,1 @@
+"""Local passwords of bootstrap admins (argon2id)."""

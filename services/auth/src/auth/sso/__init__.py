@@ -1,0 +1,1 @@
+"""Single sign-on: connections to corporate IdPs, the OIDC login flow, sessions, login traces."""

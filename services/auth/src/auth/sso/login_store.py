@@ -1,0 +1,361 @@
+"""Login transactions, sessions and login traces: the SQL on schema auth, nothing else."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import asyncpg
+
+from auth.sso.models import LoginTrace, LoginTransaction, Session, SessionCredentials
+from auth.sso.paging import Cursor
+
+# -- login transactions -------------------------------------------------------------------------
+
+_TX_COLUMNS: Final = (
+    "connection_id, account_id, binding_hash, nonce, code_verifier, redirect_uri, return_to,"
+    " issuer, create_time, expire_time"
+)
+_TX_INSERT: Final = """
+INSERT INTO auth.login_transactions (state_hash, connection_id, account_id, binding_hash, nonce,
+    code_verifier, redirect_uri, return_to, issuer, expire_time)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+"""
+# Single use: the first callback with this state consumes it; an expired one is consumed too
+# (it can never be used again either way).
+_TX_CONSUME: Final = f"""
+UPDATE auth.login_transactions SET consume_time = now()
+WHERE state_hash = $1 AND consume_time IS NULL
+RETURNING {_TX_COLUMNS}, expire_time <= now() AS expired
+"""  # noqa: S608 - constants
+_TX_SEEN: Final = f"""
+SELECT {_TX_COLUMNS}, expire_time <= now() AS expired FROM auth.login_transactions
+WHERE state_hash = $1
+"""  # noqa: S608
+_TX_PURGE: Final = "DELETE FROM auth.login_transactions WHERE expire_time < now() - $1::interval"
+
+
+@dataclass(frozen=True)
+class NewTransaction:
+    state_hash: bytes
+    connection_id: uuid.UUID
+    account_id: uuid.UUID
+    binding_hash: bytes
+    nonce: str
+    code_verifier: str
+    redirect_uri: str
+    return_to: str
+    issuer: str
+    expire_time: datetime
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """The transaction a callback's state names; ``replayed``: it was already used;
+    ``expired``: past its lifetime."""
+
+    transaction: LoginTransaction
+    replayed: bool
+    expired: bool
+
+
+def _transaction(row: asyncpg.Record, replayed: bool) -> LoginTransaction:
+    return LoginTransaction(
+        connection_id=row["connection_id"],
+        account_id=row["account_id"],
+        binding_hash=bytes(row["binding_hash"]),
+        nonce=row["nonce"],
+        code_verifier=row["code_verifier"],
+        redirect_uri=row["redirect_uri"],
+        return_to=row["return_to"],
+        issuer=row["issuer"],
+        create_time=row["create_time"],
+        expire_time=row["expire_time"],
+        already_consumed=replayed,
+    )
+
+
+class TransactionStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def insert(self, tx: NewTransaction) -> None:
+        await self._pool.execute(
+            _TX_INSERT,
+            tx.state_hash,
+            tx.connection_id,
+            tx.account_id,
+            tx.binding_hash,
+            tx.nonce,
+            tx.code_verifier,
+            tx.redirect_uri,
+            tx.return_to,
+            tx.issuer,
+            tx.expire_time,
+        )
+
+    async def consume(self, state_hash: bytes) -> Consumed | None:
+        """Marks the transaction used and returns it; a second call says ``replayed``; None when
+        no transaction has this state."""
+        row = await self._pool.fetchrow(_TX_CONSUME, state_hash)
+        if row is not None:
+            return Consumed(_transaction(row, False), replayed=False, expired=row["expired"])
+        row = await self._pool.fetchrow(_TX_SEEN, state_hash)
+        if row is None:
+            return None
+        return Consumed(_transaction(row, True), replayed=True, expired=row["expired"])
+
+    async def purge(self, older_than: timedelta = timedelta(hours=1)) -> int:
+        result = await self._pool.execute(_TX_PURGE, older_than)
+        return int(result.split()[-1])
+
+
+# -- sessions -----------------------------------------------------------------------------------
+
+_SESSION_COLUMNS: Final = (
+    "id, account_id, user_id, connection_id, create_time, expire_time, revoke_time"
+)
+_SESSION_INSERT: Final = f"""
+INSERT INTO auth.sessions (id, secret_hash, account_id, user_id, connection_id, expire_time)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING {_SESSION_COLUMNS}
+"""  # noqa: S608
+# A successful login's session and its trace, written together in one round trip.
+_SESSION_WITH_TRACE: Final = f"""
+WITH trace AS (
+    INSERT INTO auth.login_traces (id, account_id, connection_id, trace_id, stage, outcome,
+        reason, detail, subject, email, user_id, claims, groups, clock_delta_seconds,
+        duration_ms)
+    VALUES ($7, $3, $8, $9, $10, $11, $12, $13, $14, $15, $4, $16::jsonb, $17, $18, $19)
+)
+INSERT INTO auth.sessions (id, secret_hash, account_id, user_id, connection_id, expire_time)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING {_SESSION_COLUMNS}
+"""  # noqa: S608
+_SESSION_GET: Final = f"""
+SELECT {_SESSION_COLUMNS}, secret_hash FROM auth.sessions WHERE id = $1
+"""  # noqa: S608
+_SESSION_REVOKE: Final = """
+UPDATE auth.sessions SET revoke_time = coalesce(revoke_time, now()),
+    revoke_reason = CASE WHEN revoke_time IS NULL THEN $2 ELSE revoke_reason END
+WHERE id = $1
+"""
+_SESSION_REVOKE_USER: Final = """
+UPDATE auth.sessions SET revoke_time = now(), revoke_reason = $3
+WHERE account_id = $1 AND user_id = $2 AND revoke_time IS NULL
+"""
+_SESSION_PURGE: Final = "DELETE FROM auth.sessions WHERE expire_time < now() - $1::interval"
+
+
+def _session(row: asyncpg.Record) -> Session:
+    return Session(
+        id=row["id"],
+        account_id=row["account_id"],
+        user_id=row["user_id"],
+        connection_id=row["connection_id"],
+        create_time=row["create_time"],
+        expire_time=row["expire_time"],
+        revoke_time=row["revoke_time"],
+    )
+
+
+class SessionStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def insert(
+        self,
+        session_id: uuid.UUID,
+        secret_hash: bytes,
+        account_id: uuid.UUID,
+        user_id: uuid.UUID,
+        connection_id: uuid.UUID | None,
+        expire_time: datetime,
+    ) -> Session:
+        row = await self._pool.fetchrow(
+            _SESSION_INSERT, session_id, secret_hash, account_id, user_id, connection_id,
+            expire_time,
+        )  # fmt: skip
+        assert row is not None
+        return _session(row)
+
+    async def insert_with_trace(
+        self,
+        session_id: uuid.UUID,
+        secret_hash: bytes,
+        user_id: uuid.UUID,
+        expire_time: datetime,
+        trace: NewTrace,
+    ) -> Session:
+        """The session of a successful login and its login trace, in one statement."""
+        row = await self._pool.fetchrow(
+            _SESSION_WITH_TRACE,
+            session_id,
+            secret_hash,
+            trace.account_id,
+            user_id,
+            trace.connection_id,
+            expire_time,
+            *_trace_values(trace)[2:],
+        )
+        assert row is not None
+        return _session(row)
+
+    async def credentials(self, session_id: uuid.UUID) -> SessionCredentials | None:
+        row = await self._pool.fetchrow(_SESSION_GET, session_id)
+        if row is None:
+            return None
+        return SessionCredentials(_session(row), bytes(row["secret_hash"]))
+
+    async def revoke(self, session_id: uuid.UUID, reason: str) -> None:
+        await self._pool.execute(_SESSION_REVOKE, session_id, reason)
+
+    async def revoke_user(self, account_id: uuid.UUID, user_id: uuid.UUID, reason: str) -> int:
+        """Ends every live session of the user; how many there were."""
+        result = await self._pool.execute(_SESSION_REVOKE_USER, account_id, user_id, reason)
+        return int(result.split()[-1])
+
+    async def purge(self, older_than: timedelta = timedelta(days=1)) -> int:
+        result = await self._pool.execute(_SESSION_PURGE, older_than)
+        return int(result.split()[-1])
+
+
+# -- login traces -------------------------------------------------------------------------------
+
+_TRACE_COLUMNS: Final = (
+    "id, account_id, connection_id, time, trace_id, stage, outcome, reason, detail, subject,"
+    " email, user_id, claims, groups, clock_delta_seconds, duration_ms"
+)
+# Parameters in _trace_values order.
+_TRACE_INSERT: Final = """
+INSERT INTO auth.login_traces (account_id, user_id, id, connection_id, trace_id, stage, outcome,
+    reason, detail, subject, email, claims, groups, clock_delta_seconds, duration_ms)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15)
+"""
+# Newest first for reading; oldest first after a point in time, for tailing.
+_TRACE_NEWEST: Final = f"""
+SELECT {_TRACE_COLUMNS} FROM auth.login_traces
+WHERE account_id = $1 AND ($2::uuid IS NULL OR connection_id = $2)
+    AND ($3::timestamptz IS NULL OR (time, id) < ($3, $4::uuid))
+ORDER BY time DESC, id DESC LIMIT $5
+"""  # noqa: S608
+_TRACE_SINCE: Final = f"""
+SELECT {_TRACE_COLUMNS} FROM auth.login_traces
+WHERE account_id = $1 AND ($2::uuid IS NULL OR connection_id = $2) AND (time, id) > ($3, $4::uuid)
+ORDER BY time, id LIMIT $5
+"""  # noqa: S608
+_TRACE_PURGE: Final = "DELETE FROM auth.login_traces WHERE time < now() - $1::interval"
+_MIN_UUID: Final = uuid.UUID(int=0)
+
+
+@dataclass(frozen=True)
+class NewTrace:
+    account_id: uuid.UUID
+    connection_id: uuid.UUID
+    trace_id: str
+    stage: str
+    outcome: str
+    reason: str
+    detail: str
+    subject: str
+    email: str
+    user_id: uuid.UUID | None
+    claims: dict[str, Any]
+    groups: tuple[str, ...]
+    clock_delta_seconds: float | None
+    duration_ms: float | None
+
+
+def _trace_values(trace: NewTrace) -> list[object]:
+    """The parameters of _TRACE_INSERT: account, user, then (from $7 of _SESSION_WITH_TRACE)
+    id, connection, trace id, stage, outcome, reason, detail, subject, email, claims, groups,
+    clock delta, duration."""
+    return [
+        trace.account_id,
+        trace.user_id,
+        uuid.uuid4(),
+        trace.connection_id,
+        trace.trace_id,
+        trace.stage,
+        trace.outcome,
+        trace.reason,
+        trace.detail[:1000],
+        trace.subject[:500],
+        trace.email[:320],
+        json.dumps(trace.claims),
+        list(trace.groups),
+        trace.clock_delta_seconds,
+        trace.duration_ms,
+    ]
+
+
+def _trace(row: asyncpg.Record) -> LoginTrace:
+    return LoginTrace(
+        id=row["id"],
+        account_id=row["account_id"],
+        connection_id=row["connection_id"],
+        time=row["time"],
+        trace_id=row["trace_id"],
+        stage=row["stage"],
+        outcome=row["outcome"],
+        reason=row["reason"],
+        detail=row["detail"],
+        subject=row["subject"],
+        email=row["email"],
+        user_id=row["user_id"],
+        claims=json.loads(row["claims"]),
+        groups=tuple(row["groups"]),
+        clock_delta_seconds=row["clock_delta_seconds"],
+        duration_ms=row["duration_ms"],
+    )
+
+
+class TraceStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def insert(self, trace: NewTrace) -> None:
+        await self._pool.execute(_TRACE_INSERT, *_trace_values(trace))
+
+    async def newest(
+        self,
+        account_id: uuid.UUID,
+        connection_id: uuid.UUID | None,
+        *,
+        limit: int,
+        before: Cursor | None,
+    ) -> list[LoginTrace]:
+        rows = await self._pool.fetch(
+            _TRACE_NEWEST,
+            account_id,
+            connection_id,
+            before.time if before else None,
+            before.id if before else None,
+            limit,
+        )
+        return [_trace(row) for row in rows]
+
+    async def since(
+        self,
+        account_id: uuid.UUID,
+        connection_id: uuid.UUID | None,
+        *,
+        limit: int,
+        after: Cursor,
+    ) -> list[LoginTrace]:
+        rows = await self._pool.fetch(
+            _TRACE_SINCE, account_id, connection_id, after.time, after.id, limit
+        )
+        return [_trace(row) for row in rows]
+
+    async def purge(self, older_than: timedelta = timedelta(days=30)) -> int:
+        result = await self._pool.execute(_TRACE_PURGE, older_than)
+        return int(result.split()[-1])
+
+
+def start_cursor(time: datetime) -> Cursor:
+    """A cursor just before every trace recorded after ``time``."""
+    return Cursor(time, _MIN_UUID)

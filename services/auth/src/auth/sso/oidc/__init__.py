@@ -1,0 +1,1 @@
+"""The OpenID Connect relying party: discovery, JWKS, token exchange, ID token validation."""

@@ -1,0 +1,441 @@
+"""AuthService's SSO methods: connections, the OIDC login, sessions, login traces.
+
+A mixin of auth.servicer.AuthServiceServicer: request fields in, the SSO components (built by
+``Sso.build``) do the work, messages out. Errors are meshkit ServiceErrors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+import asyncpg
+import grpc
+
+from auth.convert import optional_datetime
+from auth.secretbox import SecretBox
+from auth.sso import convert, paging
+from auth.sso.claims import email_domain
+from auth.sso.connection_store import ConnectionStore, secret_associated_data
+from auth.sso.connections import connection_change, connection_draft
+from auth.sso.login_store import SessionStore, TraceStore, TransactionStore, start_cursor
+from auth.sso.models import Connection
+from auth.sso.oidc.discovery import DiscoveryCache, DiscoveryError
+from auth.sso.oidc.flow import CallbackParams, OidcFlow
+from auth.sso.oidc.http import IdpHttp
+from auth.sso.oidc.jwks import JwksCache
+from auth.sso.saml import connections as saml_connections
+from auth.sso.saml.flow import SamlFlow, sp_key_associated_data
+from auth.sso.saml.metadata_refresh import fetch_metadata, refresh_all
+from auth.sso.saml.replay import PostgresReplayCache
+from auth.sso.sessions import SessionManager
+from auth.sso.traces import TraceRecorder
+from auth.validation import parse_uuid
+from idmesh.auth.v1 import auth_pb2
+from idmesh.directory.v1 import directory_pb2_grpc
+from meshkit.channels import connect
+from meshkit.errors import FailedPrecondition, InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from idmesh.directory.v1.directory_pb2_grpc import DirectoryServiceAsyncStub
+
+logger = logging.getLogger(__name__)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+DEFAULT_PAGE_SIZE: Final = 50
+MAX_PAGE_SIZE: Final = 200
+JANITOR_SECONDS: Final = 300.0
+
+
+@dataclass(frozen=True)
+class SsoSettings:
+    """The SSO part of the auth configuration (auth.config)."""
+
+    secretbox: SecretBox | None = None
+    directory_addr: str = "127.0.0.1:50051"
+    session_ttl: timedelta = timedelta(hours=8)
+    transaction_ttl: timedelta = timedelta(minutes=10)
+    jwks_min_refetch_seconds: float = 60.0
+    idp_timeout_seconds: float = 5.0
+    # IdP metadata URLs of SAML connections are re-read this often.
+    saml_metadata_refresh_seconds: float = 6 * 3600.0
+
+
+def _page_size(requested: int) -> int:
+    if requested < 0:
+        raise InvalidArgument("must not be negative", field="page_size")
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+class Sso:
+    """Every SSO component, built once per process on the pool."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: SsoSettings,
+        *,
+        directory: DirectoryServiceAsyncStub | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self._channel: grpc.aio.Channel | None = None
+        if directory is None:
+            self._channel = connect(settings.directory_addr)
+            directory = directory_pb2_grpc.DirectoryServiceStub(self._channel)
+        self.directory = directory
+        self.connections = ConnectionStore(pool)
+        self.transactions = TransactionStore(pool)
+        self.session_store = SessionStore(pool)
+        self.trace_store = TraceStore(pool)
+        self.http = IdpHttp(timeout=settings.idp_timeout_seconds)
+        self.discovery = DiscoveryCache(self.http)
+        self.jwks = JwksCache(self.http, min_refetch_seconds=settings.jwks_min_refetch_seconds)
+        self.sessions = SessionManager(
+            self.session_store, directory, ttl=settings.session_ttl, clock=clock
+        )
+        self.flow = OidcFlow(
+            connections=self.connections,
+            transactions=self.transactions,
+            sessions=self.sessions,
+            traces=TraceRecorder(self.trace_store),
+            http=self.http,
+            discovery=self.discovery,
+            jwks=self.jwks,
+            secretbox=settings.secretbox,
+            directory=directory,
+            transaction_ttl=settings.transaction_ttl,
+            clock=clock,
+        )
+        self.replay = PostgresReplayCache(pool)
+        self.saml = SamlFlow(
+            transactions=self.transactions,
+            replay=self.replay,
+            sessions=self.sessions,
+            traces=TraceRecorder(self.trace_store),
+            directory=directory,
+            transaction_ttl=settings.transaction_ttl,
+            secretbox=settings.secretbox,
+            clock=clock,
+        )
+        self._janitor: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
+
+    def start_janitor(self) -> None:
+        """Deletes expired login transactions, sessions and old traces every few minutes, and
+        refreshes SAML IdP metadata URLs."""
+        self._janitor = asyncio.create_task(self._sweep_forever())
+        self._refresher = asyncio.create_task(self._refresh_forever())
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.saml_metadata_refresh_seconds)
+            try:
+                await refresh_all(self.connections, self.http)
+            except Exception as error:  # the next round tries again
+                logger.warning("SAML metadata refresh failed: %s", type(error).__name__)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(JANITOR_SECONDS)
+            started = time.perf_counter()
+            try:
+                removed = (
+                    await self.transactions.purge()
+                    + await self.session_store.purge()
+                    + await self.trace_store.purge()
+                    + await self.replay.purge()
+                )
+            except Exception as error:  # the next sweep tries again
+                logger.warning("SSO sweep failed: %s", type(error).__name__)
+                continue
+            if removed:
+                logger.info(
+                    "SSO sweep removed %d expired rows in %.0f ms",
+                    removed,
+                    (time.perf_counter() - started) * 1000,
+                )
+
+    async def close(self) -> None:
+        for task in (self._janitor, self._refresher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.http.close()
+        if self._channel is not None:
+            await self._channel.close()
+
+
+class SsoMethods:
+    """The SSO RPCs of AuthService; ``sso`` is set by the servicer's constructor."""
+
+    sso: Sso
+
+    # -- connections ---------------------------------------------------------------------------
+
+    async def CreateConnection(
+        self, request: auth_pb2.CreateConnectionRequest, context: Context
+    ) -> auth_pb2.CreateConnectionResponse:
+        account_id = parse_uuid(request.connection.account_id, "connection.account_id")
+        draft = connection_draft(request.connection, account_id, uuid.uuid4())
+        box = self.sso.settings.secretbox
+        if box is None:
+            raise FailedPrecondition(
+                "client secrets cannot be stored: IDMESH_ENCRYPTION_KEY is not configured",
+                reason="encryption_key_missing",
+            )
+        if not request.skip_discovery_check:
+            try:
+                await self.sso.discovery.get(draft.oidc.discovery_url, draft.oidc.issuer)
+            except DiscoveryError as error:
+                self.sso.discovery.forget(draft.oidc.discovery_url, draft.oidc.issuer)
+                raise FailedPrecondition(
+                    f"discovery check failed: {error}", field="connection.oidc.issuer",
+                    reason=error.reason,
+                ) from None  # fmt: skip
+        sealed = box.seal(draft.oidc.client_secret, secret_associated_data(draft.id, account_id))
+        created = await self.sso.connections.insert(draft, sealed)
+        logger.info("connection %s (%s) created for account %s", created.id, created.name,
+                    account_id)  # fmt: skip
+        return auth_pb2.CreateConnectionResponse(connection=convert.connection(created))
+
+    async def GetConnection(
+        self, request: auth_pb2.GetConnectionRequest, context: Context
+    ) -> auth_pb2.GetConnectionResponse:
+        account_id = parse_uuid(request.account_id, "account_id")
+        key = request.WhichOneof("key")
+        if key == "connection_id":
+            found = await self.sso.connections.get(
+                account_id, parse_uuid(request.connection_id, "connection_id")
+            )
+        elif key == "name":
+            found = await self.sso.connections.get_by_name(account_id, request.name)
+        else:
+            raise InvalidArgument("connection_id or name is required", field="key")
+        return auth_pb2.GetConnectionResponse(connection=convert.connection(found))
+
+    async def ListConnections(
+        self, request: auth_pb2.ListConnectionsRequest, context: Context
+    ) -> auth_pb2.ListConnectionsResponse:
+        account_id = parse_uuid(request.account_id, "account_id")
+        limit = _page_size(request.page_size)
+        scope = f"connections|{account_id}"
+        after = paging.decode(request.page_token, scope)
+        page = await self.sso.connections.list_page(account_id, limit=limit + 1, after=after)
+        token = ""
+        if len(page) > limit:
+            page = page[:limit]
+            token = paging.encode(scope, paging.Cursor(page[-1].create_time, page[-1].id))
+        return auth_pb2.ListConnectionsResponse(
+            connections=[convert.connection(c) for c in page], next_page_token=token
+        )
+
+    async def DeleteConnection(
+        self, request: auth_pb2.DeleteConnectionRequest, context: Context
+    ) -> auth_pb2.DeleteConnectionResponse:
+        account_id = parse_uuid(request.account_id, "account_id")
+        connection_id = parse_uuid(request.connection_id, "connection_id")
+        await self.sso.connections.delete(account_id, connection_id)
+        self.sso.flow.forget(connection_id)
+        logger.info("connection %s of account %s deleted", connection_id, account_id)
+        return auth_pb2.DeleteConnectionResponse()
+
+    async def UpdateConnection(
+        self, request: auth_pb2.UpdateConnectionRequest, context: Context
+    ) -> auth_pb2.UpdateConnectionResponse:
+        account_id = parse_uuid(request.account_id, "account_id")
+        connection_id = parse_uuid(request.connection_id, "connection_id")
+        updated = await self.sso.connections.update(
+            account_id, connection_id, connection_change(request)
+        )
+        self.sso.flow.forget(connection_id)
+        logger.info("connection %s of account %s updated", connection_id, account_id)
+        return auth_pb2.UpdateConnectionResponse(connection=convert.connection(updated))
+
+    async def DiscoverConnection(
+        self, request: auth_pb2.DiscoverConnectionRequest, context: Context
+    ) -> auth_pb2.DiscoverConnectionResponse:
+        """Home-realm discovery by the email's domain (exactly; domains are unique)."""
+        domain = email_domain(request.email.strip())
+        found = await self.sso.connections.by_domain(domain) if domain else None
+        if found is None or not found.enabled:
+            raise NotFound("no connection serves this email domain", reason="no_connection")
+        return auth_pb2.DiscoverConnectionResponse(option=convert.login_option(found))
+
+    async def ListLoginOptions(
+        self, request: auth_pb2.ListLoginOptionsRequest, context: Context
+    ) -> auth_pb2.ListLoginOptionsResponse:
+        account_id = parse_uuid(request.account_id, "account_id")
+        found = await self.sso.connections.enabled(account_id)
+        return auth_pb2.ListLoginOptionsResponse(options=[convert.login_option(c) for c in found])
+
+    # -- the login -----------------------------------------------------------------------------
+
+    async def StartOidcLogin(
+        self, request: auth_pb2.StartOidcLoginRequest, context: Context
+    ) -> auth_pb2.StartOidcLoginResponse:
+        started = await self.sso.flow.start(
+            request.connection_id,
+            request.redirect_uri,
+            login_hint=request.login_hint,
+            return_to=request.return_to,
+            browser_binding=request.browser_binding,
+        )
+        response = auth_pb2.StartOidcLoginResponse(
+            authorization_url=started.authorization_url, browser_binding=started.browser_binding
+        )
+        response.expire_time.FromDatetime(started.expire_time)
+        return response
+
+    async def FinishOidcLogin(
+        self, request: auth_pb2.FinishOidcLoginRequest, context: Context
+    ) -> auth_pb2.FinishOidcLoginResponse:
+        finished = await self.sso.flow.finish(
+            CallbackParams(
+                connection_id=request.connection_id,
+                redirect_uri=request.redirect_uri,
+                state=request.state,
+                code=request.code,
+                iss=request.iss,
+                error=request.error,
+                browser_binding=request.browser_binding,
+            )
+        )
+        return auth_pb2.FinishOidcLoginResponse(
+            session_secret=finished.opened.secret,
+            session=convert.session(finished.opened.session),
+            return_to=finished.return_to,
+            trace_id=finished.trace_id,
+        )
+
+    # -- SAML --------------------------------------------------------------------------------
+
+    async def CreateSamlConnection(
+        self, request: auth_pb2.CreateSamlConnectionRequest, context: Context
+    ) -> auth_pb2.CreateSamlConnectionResponse:
+        account_id = parse_uuid(request.connection.account_id, "connection.account_id")
+        box = self.sso.settings.secretbox
+        if box is None:
+            raise FailedPrecondition(
+                "SP keys cannot be stored: IDMESH_ENCRYPTION_KEY is not configured",
+                reason="encryption_key_missing",
+            )
+        message = request.connection
+        if message.saml.metadata_url and not message.saml.metadata_xml:
+            message = auth_pb2.Connection()
+            message.CopyFrom(request.connection)
+            message.saml.metadata_xml = await fetch_metadata(
+                self.sso.http, message.saml.metadata_url
+            )
+        connection_id = uuid.uuid4()
+        keys = await asyncio.to_thread(
+            saml_connections.generate_sp_key_pair, f"idmesh SP {connection_id}"
+        )
+        draft = await asyncio.to_thread(
+            saml_connections.saml_connection_draft,
+            message, account_id, connection_id, request.public_url, keys,
+        )  # fmt: skip
+        sealed = box.seal(keys.private_key_pem, sp_key_associated_data(connection_id, account_id))
+        created = await self.sso.connections.insert_saml(draft, sealed)
+        logger.info("SAML connection %s (%s) created for account %s", created.id, created.name,
+                    account_id)  # fmt: skip
+        return auth_pb2.CreateSamlConnectionResponse(connection=convert.connection(created))
+
+    async def _saml_connection(self, raw_id: str) -> Connection:
+        try:
+            connection_id = uuid.UUID(raw_id)
+        except ValueError:
+            raise NotFound("connection not found", field="connection_id") from None
+        found = await self.sso.connections.for_login(connection_id)
+        if found is None or not found.enabled or found.saml is None:
+            raise NotFound("connection not found", field="connection_id")
+        return found
+
+    async def GetSamlMetadata(
+        self, request: auth_pb2.GetSamlMetadataRequest, context: Context
+    ) -> auth_pb2.GetSamlMetadataResponse:
+        connection = await self._saml_connection(request.connection_id)
+        assert connection.saml is not None
+        xml = await asyncio.to_thread(saml_connections.sp_metadata, connection.saml)
+        return auth_pb2.GetSamlMetadataResponse(metadata_xml=xml)
+
+    async def StartSamlLogin(
+        self, request: auth_pb2.StartSamlLoginRequest, context: Context
+    ) -> auth_pb2.StartSamlLoginResponse:
+        connection = await self._saml_connection(request.connection_id)
+        started = await self.sso.saml.start(
+            connection, return_to=request.return_to, browser_binding=request.browser_binding
+        )
+        response = auth_pb2.StartSamlLoginResponse(
+            redirect_url=started.redirect_url, browser_binding=started.browser_binding
+        )
+        response.expire_time.FromDatetime(started.expire_time)
+        return response
+
+    async def FinishSamlLogin(
+        self, request: auth_pb2.FinishSamlLoginRequest, context: Context
+    ) -> auth_pb2.FinishSamlLoginResponse:
+        connection = await self._saml_connection(request.connection_id)
+        finished = await self.sso.saml.finish(
+            connection,
+            request.saml_response,
+            relay_state=request.relay_state,
+            browser_binding=request.browser_binding,
+        )
+        return auth_pb2.FinishSamlLoginResponse(
+            session_secret=finished.opened.secret,
+            session=convert.session(finished.opened.session),
+            return_to=finished.return_to,
+            trace_id=finished.trace_id,
+        )
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    async def ValidateSession(
+        self, request: auth_pb2.ValidateSessionRequest, context: Context
+    ) -> auth_pb2.ValidateSessionResponse:
+        session = await self.sso.sessions.validate(request.session_secret)
+        return auth_pb2.ValidateSessionResponse(session=convert.session(session))
+
+    async def EndSession(
+        self, request: auth_pb2.EndSessionRequest, context: Context
+    ) -> auth_pb2.EndSessionResponse:
+        await self.sso.sessions.end(request.session_secret)
+        return auth_pb2.EndSessionResponse()
+
+    # -- login traces --------------------------------------------------------------------------
+
+    async def ListLoginTraces(
+        self, request: auth_pb2.ListLoginTracesRequest, context: Context
+    ) -> auth_pb2.ListLoginTracesResponse:
+        """Newest first; with ``after``, the traces recorded since then, oldest first (tail)."""
+        account_id = parse_uuid(request.account_id, "account_id")
+        connection_id = (
+            parse_uuid(request.connection_id, "connection_id") if request.connection_id else None
+        )
+        limit = _page_size(request.page_size)
+        after = optional_datetime(request, "after")
+        scope = f"traces|{account_id}|{connection_id}|{after.isoformat() if after else ''}"
+        cursor = paging.decode(request.page_token, scope)
+        store = self.sso.trace_store
+        if after is not None:
+            page = await store.since(
+                account_id, connection_id, limit=limit + 1, after=cursor or start_cursor(after)
+            )
+        else:
+            page = await store.newest(account_id, connection_id, limit=limit + 1, before=cursor)
+        token = ""
+        if len(page) > limit:
+            page = page[:limit]
+            token = paging.encode(scope, paging.Cursor(page[-1].time, page[-1].id))
+        return auth_pb2.ListLoginTracesResponse(
+            traces=[convert.login_trace(t) for t in page], next_page_token=token
+        )

@@ -1,0 +1,50 @@
+"""All SQL of the directory, on asyncpg: one store per aggregate, all on one pool.
+
+Every query names its columns, is scoped by account_id (tenant isolation), and is a constant
+string where it can be, so asyncpg's per-connection statement cache prepares it once. Stores
+return asyncpg records; convert.py turns them into protobuf.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from directory.store.access import AccessStore
+from directory.store.accounts import AccountStore
+from directory.store.audit import AuditStore
+from directory.store.base import Pool
+
+__all__ = ["Pool", "Stores"]
+from directory.store.groups import GroupStore
+from directory.store.logins import LoginStore
+from directory.store.provisioning import ProvisioningStore
+from directory.store.roles import RoleStore
+from directory.store.spaces import SpaceStore
+from directory.store.users import UserStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    accounts: AccountStore
+    users: UserStore
+    spaces: SpaceStore
+    roles: RoleStore
+    groups: GroupStore
+    audit: AuditStore
+    access: AccessStore
+    provisioning: ProvisioningStore
+    logins: LoginStore
+
+    @classmethod
+    def on(cls, pool: Pool) -> Stores:
+        return cls(
+            accounts=AccountStore(pool),
+            users=UserStore(pool),
+            spaces=SpaceStore(pool),
+            roles=RoleStore(pool),
+            groups=GroupStore(pool),
+            audit=AuditStore(pool),
+            access=AccessStore(pool),
+            provisioning=ProvisioningStore(pool),
+            logins=LoginStore(pool),
+        )

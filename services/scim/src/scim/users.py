@@ -1,0 +1,274 @@
+"""/Users (RFC 7644 §3.3–§3.6): create, read, replace, patch, delete, list and search, on the
+directory.
+
+Lifecycle (reference/scim-clients.md §1, §2 rows 10–11, §5 row 7):
+
+- a created user is pending until its first SSO login, and active in SCIM terms (``active=false``
+  on create makes it deactivated at once);
+- ``active=false`` deactivates, ``active=true`` reactivates; a deactivated user stays readable and
+  filterable;
+- DELETE removes the user (204, then 404); its userName is free again;
+- POST of the userName of a *deactivated* user revives that user with the new representation
+  (201, same id) instead of answering 409: 409 is only for a live conflict (django-scim2#83 in
+  reference/scim-clients.md §7).
+
+PATCH reads the user, applies the operations (patch.py), and writes the result with the version it
+read; without If-Match a concurrent change is retried a few times, with If-Match it is 412.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Final
+
+from idmesh.directory.v1 import directory_pb2 as pb
+from meshkit.errors import AlreadyExists, FailedPrecondition
+from scim import policy, query
+from scim.convert import user_from_scim, user_to_scim
+from scim.directory import Directory
+from scim.errors import VERSION_MISMATCH, mutability
+from scim.etags import format_etag
+from scim.exchange import NO_CONTENT, ScimRequest, ScimResponse, json_response
+from scim.patch import apply_patch
+from scim.projection import Projection
+from scim.schemas import USER_RESOURCE
+from scim.values import normalize_resource
+
+Json = Any
+# A page of projected resources (named here: inside the classes `list` is a method).
+Resources = list[dict[str, Json]]
+
+PATCH_ATTEMPTS: Final = 3
+
+
+def _eq(attribute: str, value: str) -> pb.Filter:
+    return pb.Filter(
+        comparison=pb.Comparison(
+            attribute=attribute,
+            operator=pb.OPERATOR_EQUAL,
+            value=pb.FilterValue(string_value=value),
+        )
+    )
+
+
+class Users:
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def _prepare(
+        self,
+        request: ScimRequest,
+        resource: dict[str, Json],
+        current: pb.User | None,
+        *,
+        creating: bool = False,
+        roles_removed: bool = False,
+    ) -> pb.User:
+        """The directory user for ``resource``, replacing ``current`` if any: account rules
+        checked, role resolved (policy.py). ``creating`` applies the rules of a creation to a
+        user that already exists (a revived one); ``roles_removed`` (a PATCH removed ``roles``)
+        gives the account's default role."""
+        settings = await self.directory.settings(request.account_id)
+        before = None
+        if current is not None and not creating:
+            before = user_to_scim(current, request.base_url)
+        policy.check_required(resource, settings, before)
+        user = user_from_scim(resource)
+        user.account_id = request.account_id
+        role_name = policy.requested_role(resource, before)
+        if role_name is not None and (current is None or role_name != current.account_role_name):
+            roles = await self.directory.account_roles(request.account_id)
+            user.account_role_id = policy.resolve_role(role_name, roles).id
+        elif role_name is None and roles_removed:
+            roles = await self.directory.account_roles(request.account_id)
+            user.account_role_id = policy.default_role(settings, roles).id
+        if current is not None:
+            user.id = current.id
+            # Extensions other than the enterprise one are not SCIM-writable here: keep them.
+            user.extensions.CopyFrom(current.extensions)
+        return user
+
+    async def _render(
+        self, request: ScimRequest, user: pb.User, projection: Projection, status: int = 200
+    ) -> ScimResponse:
+        resource = user_to_scim(user, request.base_url)
+        if projection.wants("groups"):
+            resource["groups"] = await self._groups_of(request, user.id)
+        location = resource["meta"]["location"] if status == 201 else ""
+        return json_response(
+            status,
+            projection.apply(resource),
+            etag=format_etag(user.version),
+            location=location,
+        )
+
+    async def _groups_of(self, request: ScimRequest, user_id: str) -> list[dict[str, Json]]:
+        """The user's groups (RFC 7643 §4.1.2 ``groups``, returned only on request)."""
+        response = await self.directory.list_groups(
+            request.account_id,
+            _eq("members.user_id", user_id),
+            pb.PageRequest(page_size=1000),
+            members=False,
+        )
+        return [
+            {
+                "value": group.id,
+                "$ref": f"{request.base_url}/Groups/{group.id}",
+                "display": group.display_name,
+                "type": "direct",
+            }
+            for group in response.groups
+        ]
+
+    async def _expected_version(self, request: ScimRequest, user_id: str) -> int:
+        """The expected_version for If-Match (0 without one); several tags are checked here."""
+        if request.if_match is None:
+            return 0
+        version = request.if_match.expected_version()
+        if version is not None:
+            return version
+        current = await self.directory.get_user(request.account_id, user_id)
+        request.if_match.check(current.version)
+        return current.version
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    async def create(self, request: ScimRequest) -> ScimResponse:
+        """POST /Users (RFC 7644 §3.3): 201 with the user, ETag and Location."""
+        resource = normalize_resource(USER_RESOURCE, request.json())
+        user = await self._prepare(request, resource, None)
+        status = pb.USER_STATUS_UNSPECIFIED if user.active else pb.USER_STATUS_DEACTIVATED
+        try:
+            created = await self.directory.create_user(user, status, request.actor)
+        except AlreadyExists:
+            created = await self._revive(request, resource, user)
+        projection = query.projection_from_query(USER_RESOURCE, request.query)
+        return await self._render(request, created, projection, status=201)
+
+    async def _revive(
+        self, request: ScimRequest, resource: dict[str, Json], user: pb.User
+    ) -> pb.User:
+        found = await self.directory.list_users(
+            request.account_id, _eq("user_name", user.user_name), pb.PageRequest(page_size=1)
+        )
+        existing = found.users[0] if found.users else None
+        if existing is None or existing.active:
+            raise AlreadyExists(
+                f"a user with userName '{user.user_name}' already exists in this account",
+                field="userName",
+                reason="uniqueness",
+            )
+        revived = await self._prepare(request, resource, existing, creating=True)
+        return await self.directory.update_user(revived, existing.version, request.actor)
+
+    async def get(self, request: ScimRequest, user_id: str) -> ScimResponse:
+        """GET /Users/{id} (RFC 7644 §3.4.1); 404 for an unknown id."""
+        user = await self.directory.get_user(request.account_id, user_id)
+        projection = query.projection_from_query(USER_RESOURCE, request.query)
+        return await self._render(request, user, projection)
+
+    async def replace(self, request: ScimRequest, user_id: str) -> ScimResponse:
+        """PUT /Users/{id} (RFC 7644 §3.5.1): every writable attribute replaced (Okta's
+        profile push, reference/scim-clients.md §5 row 5). ``active`` left out keeps the
+        current state rather than reactivating a deactivated user."""
+        resource = normalize_resource(USER_RESOURCE, request.json())
+        current = await self.directory.get_user(request.account_id, user_id)
+        expected = 0
+        if request.if_match is not None:
+            request.if_match.check(current.version)
+            expected = current.version
+        if "active" not in resource:
+            resource["active"] = current.active
+        user = await self._prepare(request, resource, current)
+        updated = await self.directory.update_user(user, expected, request.actor)
+        projection = query.projection_from_query(USER_RESOURCE, request.query)
+        return await self._render(request, updated, projection)
+
+    async def patch(self, request: ScimRequest, user_id: str) -> ScimResponse:
+        """PATCH /Users/{id} (RFC 7644 §3.5.2): 200 with the user (scim-sanity wants 200).
+        Removing ``active`` is 400 mutability (every user is active or deactivated); removing
+        ``roles`` gives the account's default role (every user holds an account role)."""
+        body = request.json()
+        attempts = 1 if request.if_match is not None else PATCH_ATTEMPTS
+        for attempt in range(attempts):
+            current = await self.directory.get_user(request.account_id, user_id)
+            if request.if_match is not None:
+                request.if_match.check(current.version)
+            resource = user_to_scim(current, request.base_url)
+            patched = apply_patch(USER_RESOURCE, resource, body).resource
+            if "active" not in patched:
+                # RFC 7644 §3.5.2.2 makes a removed attribute unassigned, but every user is
+                # active or deactivated: say so rather than guess (reactivating would be wrong).
+                raise mutability(
+                    "'active' cannot be removed: replace it with false to deactivate the user "
+                    "or with true to reactivate it",
+                    "active",
+                )
+            roles_removed = "roles" in resource and "roles" not in patched
+            user = await self._prepare(request, patched, current, roles_removed=roles_removed)
+            if _unchanged(user, current):
+                # Entra re-sends active=true and unchanged values every cycle: no write, no
+                # version bump, no audit event.
+                updated = current
+                break
+            try:
+                updated = await self.directory.update_user(user, current.version, request.actor)
+                break
+            except FailedPrecondition as error:
+                if error.reason != VERSION_MISMATCH or attempt + 1 == attempts:
+                    raise
+                await asyncio.sleep(0.005 * (attempt + 1))
+        projection = query.projection_from_query(USER_RESOURCE, request.query)
+        return await self._render(request, updated, projection)
+
+    async def delete(self, request: ScimRequest, user_id: str) -> ScimResponse:
+        """DELETE /Users/{id} (RFC 7644 §3.6): 204, then 404."""
+        expected = await self._expected_version(request, user_id)
+        await self.directory.delete_user(request.account_id, user_id, expected, request.actor)
+        return NO_CONTENT
+
+    async def list(self, request: ScimRequest, list_query: query.ListQuery) -> ScimResponse:
+        """GET /Users and POST /Users/.search (RFC 7644 §3.4.2, §3.4.3)."""
+        total, resources = await self.page(request, list_query)
+        return json_response(200, query.list_response(list_query, total, resources))
+
+    async def page(
+        self, request: ScimRequest, list_query: query.ListQuery
+    ) -> tuple[int, Resources]:
+        """The total matching ``list_query`` and its page of projected users."""
+        response = await self.directory.list_users(
+            request.account_id, list_query.filter, list_query.page()
+        )
+        users = list(response.users) if list_query.count else []
+        resources = [user_to_scim(user, request.base_url) for user in users]
+        if list_query.projection.wants("groups") and resources:
+            groups = await asyncio.gather(*(self._groups_of(request, u.id) for u in users))
+            for resource, user_groups in zip(resources, groups, strict=True):
+                resource["groups"] = user_groups
+        return response.page.total_size, [list_query.projection.apply(r) for r in resources]
+
+
+_WRITABLE_IGNORED: Final = (
+    "status",
+    "account_role_name",
+    "create_time",
+    "update_time",
+    "last_login_time",
+    "version",
+)
+
+
+def _unchanged(user: pb.User, current: pb.User) -> bool:
+    """Whether writing ``user`` over ``current`` would change nothing."""
+    before = pb.User()
+    before.CopyFrom(current)
+    for field in _WRITABLE_IGNORED:
+        before.ClearField(field)
+    before.enterprise.ClearField("manager_display_name")
+    after = pb.User()
+    after.CopyFrom(user)
+    if not after.account_role_id:
+        after.account_role_id = current.account_role_id
+    return bool(after == before)

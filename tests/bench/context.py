@@ -1,0 +1,137 @@
+"""What a scenario gets from the run: its settings, the report to add to, progress output, and
+``measure``, which turns one load into one table row with the CPU picture beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+
+from tests.bench.load import LoadResult, LoadSpec, Target, run_load
+from tests.bench.machine import (
+    CpuSnapshot,
+    CpuUsage,
+    OwnedPids,
+    cpu_snapshot,
+    cpu_usage,
+    our_tree,
+    wait_for_idle,
+)
+from tests.bench.report import Row, RunReport
+from tests.bench.settings import Settings
+
+# The processes a row's load runs through, by label ("server", "database"); resolved when the
+# measured window closes, so that connections opened during the warm-up are included.
+Groups = Callable[[], Awaitable[dict[str, set[int]]]]
+
+
+class _CpuProbe:
+    """Samples CPU when the load generator opens and closes its measured window."""
+
+    def __init__(self, groups: Groups, owned: OwnedPids) -> None:
+        self._groups = groups
+        self._owned = owned
+        self._before: CpuSnapshot | None = None
+        self._client = 0
+        self.usage: CpuUsage | None = None
+
+    async def window_opened(self, client_pid: int) -> None:
+        self._client = client_pid
+        self._before = await asyncio.to_thread(cpu_snapshot)
+
+    async def window_closed(self) -> None:
+        after = await asyncio.to_thread(cpu_snapshot)
+        if self._before is None:
+            return
+        groups = await self._groups()
+        groups["client"] = {self._client}
+        self.usage = cpu_usage(self._before, after, our_tree() | await self._owned(), groups)
+
+
+class BenchContext:
+    def __init__(self, settings: Settings, report: RunReport) -> None:
+        self.settings = settings
+        self.report = report
+        self._owners: list[OwnedPids] = []
+
+    def own(self, pids: OwnedPids) -> None:
+        """Counts ``pids`` as ours in every later measurement: processes that work for this
+        run outside its process tree, such as a PostgreSQL server (pg_ctl detaches it)."""
+        self._owners.append(pids)
+
+    async def owned(self) -> set[int]:
+        found: set[int] = set()
+        for owner in self._owners:
+            found |= await owner()
+        return found
+
+    def progress(self, message: str) -> None:
+        """A line on stderr while the run goes on; stdout carries only the result."""
+        print(f"bench: {message}", file=sys.stderr, flush=True)
+
+    async def measure(self, scenario: str, target: Target, concurrency: int, groups: Groups) -> Row:
+        """Runs ``target`` at ``concurrency`` after a (short) wait for an idle machine, and
+        appends the row to the report. A window that other processes made busy is measured
+        again, up to BENCH_BUSY_RETRIES times; the row keeps the attempt they disturbed least
+        and says how many there were."""
+        s = self.settings
+        idle_before, load, cpu = await self._attempt(scenario, target, concurrency, groups)
+        attempts = 1
+        while cpu.busy(s.busy_cpu_percent) and attempts <= s.busy_retries:
+            attempts += 1
+            again = await self._attempt(scenario, target, concurrency, groups)
+            if again[2].other < cpu.other:
+                idle_before, load, cpu = again
+        notes = []
+        if load.errors:
+            codes = ", ".join(f"{code} {count}" for code, count in load.error_codes.items())
+            notes.append(f"errors: {codes}")
+        busy = cpu.busy(s.busy_cpu_percent)
+        if busy:
+            notes.append(cpu.busy_note(s.busy_cpu_percent))
+        elif not idle_before:
+            # Calm while measured, but it was not before: worth knowing when figures disagree.
+            notes.append("busy just before")
+        if attempts > 1:
+            notes.append(f"{attempts} attempts, least disturbed kept")
+        row = Row(scenario=scenario, load=load, cpu=cpu, busy=busy, note="; ".join(notes))
+        self.report.rows.append(row)
+        return row
+
+    async def _attempt(
+        self, scenario: str, target: Target, concurrency: int, groups: Groups
+    ) -> tuple[bool, LoadResult, CpuUsage]:
+        s = self.settings
+
+        async def owned() -> set[int]:
+            return set().union(await self.owned(), *(await groups()).values())
+
+        idle = await wait_for_idle(
+            threshold_percent=s.busy_cpu_percent,
+            settle_seconds=s.idle_settle_seconds,
+            max_wait_seconds=s.row_idle_wait_seconds,
+            owned=owned,
+        )
+        self.progress(
+            f"{scenario} at concurrency {concurrency}: {s.warmup:g} s warm-up + {s.seconds:g} s"
+        )
+        probe = _CpuProbe(groups, self.owned)
+        load = await run_load(
+            LoadSpec(
+                target=target,
+                concurrency=concurrency,
+                seconds=s.seconds,
+                warmup=s.warmup,
+                workers_per_channel=s.workers_per_channel,
+            ),
+            probe,
+        )
+        if probe.usage is None:
+            raise RuntimeError("the load generator never reported its measured window")
+        cpu = probe.usage
+        self.progress(
+            f"  {load.requests_per_second:,.0f} req/s, p50 {load.p50_ms or 0:.2f} ms, "
+            f"p99 {load.p99_ms or 0:.2f} ms, other CPU {cpu.other:.0f}%"
+            + (" (busy)" if cpu.busy(s.busy_cpu_percent) else "")
+        )
+        return idle.idle, load, cpu

@@ -1,0 +1,252 @@
+"""Complete OIDC logins per second through the real mesh and the real oidc-provider on loopback.
+
+One login is what a browser does: GET the gateway's start (auth stores a login transaction) →
+the IdP's authorization endpoint → the gateway's callback (auth consumes the transaction,
+exchanges the code at the IdP's token endpoint, validates the ID token, directory provisions the
+user in one transaction, auth opens a session) → the session cookie. Each worker is one browser
+(its own cookie jar) signing in as its own user; a login counts when the callback answers 303
+with a session cookie.
+
+Two rows at BENCH_OIDC_CONCURRENCY (16 by default):
+- "IdP session warm": the user is already signed in at the IdP (the usual repeated login, the
+  IdP answers the authorization request with an immediate redirect);
+- "IdP login + consent": a fresh browser each time, filling in oidc-provider's login and consent
+  forms (the IdP's own work, on the same two cores, dominates here).
+The IdP's CPU (node) is given in each row's note; the mesh's is "server CPU%".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import aiohttp
+import psutil
+
+from auth.secretbox import new_key
+from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
+from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
+from infra.dev.mesh import SERVICES, Mesh
+from meshkit.channels import connect
+from tests.bench.context import BenchContext
+from tests.bench.database import BenchDatabase
+from tests.bench.load import Session
+from tests.idps.oidc.provider import OidcProvider, install, sign_in_at_idp
+
+WARM: Final = "OIDC login (IdP session warm)"
+COLD: Final = "OIDC login (IdP login + consent)"
+_ACTOR = directory_pb2.Actor(
+    type=directory_pb2.ACTOR_TYPE_CLI, id="bench", display_name="make bench"
+)
+_GROUPS: Final = ("gid-platform", "gid-engineering")
+
+
+def _concurrency() -> int:
+    raw = os.environ.get("BENCH_OIDC_CONCURRENCY", "").strip() or "16"
+    value = int(raw)
+    if value < 1:
+        raise ValueError("BENCH_OIDC_CONCURRENCY must be at least 1")
+    return value
+
+
+@dataclass(frozen=True)
+class OidcLogin:
+    """A complete login per call (picklable: opened inside the load generator's process)."""
+
+    gateway_url: str
+    connection_id: str
+    users: tuple[str, ...]
+    # True: a fresh cookie jar per login, so the IdP shows its login and consent forms.
+    fresh_browser: bool
+    timeout: float = 30.0
+
+    def describe(self) -> str:
+        kind = "fresh browser" if self.fresh_browser else "IdP session warm"
+        return f"OIDC logins through {self.gateway_url} ({kind})"
+
+    async def open(self, workers: int, workers_per_channel: int) -> Session:
+        session = _LoginSession(self, workers)
+        await session.warm_up()
+        return session
+
+
+class _LoginSession:
+    def __init__(self, target: OidcLogin, workers: int) -> None:
+        self._target = target
+        self._connector = aiohttp.TCPConnector(limit=0, force_close=False)
+        self._jars = [self._new_browser() for _ in range(workers)]
+        self._prefix = f"{target.gateway_url}/sso/oidc/"
+
+    def _new_browser(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=self._connector,
+            connector_owner=False,
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            timeout=aiohttp.ClientTimeout(total=self._target.timeout),
+        )
+
+    def _user(self, worker: int) -> str:
+        return self._target.users[worker % len(self._target.users)]
+
+    async def warm_up(self) -> None:
+        """Signs every worker in once (IdP session, grant, first-login provisioning)."""
+        results = await asyncio.gather(*(self.call(w) for w in range(len(self._jars))))
+        failed = [r for r in results if r is not None]
+        if failed:
+            raise RuntimeError(f"warm-up logins failed: {failed[:3]}")
+
+    async def call(self, worker: int) -> str | None:
+        browser = self._jars[worker]
+        if self._target.fresh_browser:
+            browser = self._new_browser()
+        try:
+            return await self._login(browser, worker)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            return type(error).__name__
+        finally:
+            if self._target.fresh_browser:
+                await browser.close()
+
+    async def _login(self, browser: aiohttp.ClientSession, worker: int) -> str | None:
+        start = f"{self._prefix}{self._target.connection_id}/start"
+        async with browser.get(start, allow_redirects=False) as response:
+            await response.read()
+            if response.status != 302:
+                return f"start {response.status}"
+            authorization = response.headers["Location"]
+        callback = await sign_in_at_idp(
+            browser, authorization, self._prefix, login=self._user(worker)
+        )
+        async with browser.get(callback, allow_redirects=False) as response:
+            await response.read()
+            if response.status != 303:
+                return f"callback {response.status}"
+            if "idmesh_session" not in response.cookies:
+                return "no session cookie"
+        return None
+
+    async def close(self) -> None:
+        for jar in self._jars:
+            await jar.close()
+        await self._connector.close()
+
+
+async def _tenant(mesh: Mesh, provider: OidcProvider) -> str:
+    """An account with a space and two mapped groups, connected to the provider; the
+    connection id."""
+    async with connect(mesh.address("directory")) as channel:
+        directory = directory_pb2_grpc.DirectoryServiceStub(channel)
+        account = (
+            await directory.CreateAccount(
+                directory_pb2.CreateAccountRequest(name="bench-sso", actor=_ACTOR)
+            )
+        ).account
+        await directory.CreateSpace(
+            directory_pb2.CreateSpaceRequest(
+                space=directory_pb2.Space(account_id=account.id, name="DevOps"), actor=_ACTOR
+            )
+        )
+        for group in _GROUPS:
+            await directory.CreateGroup(
+                directory_pb2.CreateGroupRequest(
+                    group=directory_pb2.Group(
+                        account_id=account.id, display_name=group, idp_identifier=group
+                    ),
+                    actor=_ACTOR,
+                )
+            )
+    client = await provider.register_client(f"{mesh.gateway_url}/sso/oidc/pending/callback")
+    async with connect(mesh.address("auth")) as channel:
+        auth = auth_pb2_grpc.AuthServiceStub(channel)
+        created = await auth.CreateConnection(
+            auth_pb2.CreateConnectionRequest(
+                connection=auth_pb2.Connection(
+                    account_id=account.id,
+                    domains=["bench.test"],
+                    oidc=auth_pb2.OidcSettings(
+                        issuer=provider.issuer,
+                        client_id=client.client_id,
+                        client_secret=client.client_secret,
+                        vendor=auth_pb2.OIDC_VENDOR_OKTA,
+                        scopes=["openid", "email", "profile", "groups", "torque"],
+                    ),
+                )
+            )
+        )
+    connection_id = created.connection.id
+    await provider.set_redirect_uri(client, f"{mesh.gateway_url}/sso/oidc/{connection_id}/callback")
+    return connection_id
+
+
+async def run(ctx: BenchContext) -> None:
+    settings = ctx.settings
+    concurrency = _concurrency()
+    async with contextlib.AsyncExitStack() as stack:
+        ctx.progress("oidc: installing and starting oidc-provider (npm ci on first use)")
+        await install()
+        workdir = Path(tempfile.mkdtemp(prefix="idmesh-bench-idp-"))
+        stack.callback(shutil.rmtree, workdir, True)
+        provider = OidcProvider(workdir)
+        await provider.start()
+        stack.push_async_callback(provider.stop)
+        users = tuple(f"bench-user-{n}" for n in range(concurrency))
+        for user in users:
+            provider.set_user(user, space_name="DevOps", space_role="Space Developer",
+                              groups=list(_GROUPS), timezone="Europe/Berlin")  # fmt: skip
+
+        ctx.progress("oidc: starting PostgreSQL and the mesh")
+        database = BenchDatabase()
+        stack.push_async_callback(database.stop)
+        await database.start()
+        ctx.own(database.owned_pids)
+        log_dir = Path(tempfile.mkdtemp(prefix="idmesh-bench-oidc-"))
+        stack.callback(shutil.rmtree, log_dir, True)
+        environment = {
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "info",
+            "OTEL_TRACES_EXPORTER": settings.exporter,
+        }
+        mesh = Mesh(
+            database.url,
+            env_overrides=environment,
+            service_env={"auth": {"IDMESH_ENCRYPTION_KEY": new_key()}},
+            log_dir=log_dir,
+        )
+        await mesh.start(timeout=60)
+        stack.push_async_callback(mesh.stop)
+        connection_id = await _tenant(mesh, provider)
+
+        services = {pid for s in SERVICES if (pid := mesh.pid(s)) is not None}
+        idp_pid = provider.pid
+
+        async def groups() -> dict[str, set[int]]:
+            found = {"server": set(services), "database": await database.owned_pids()}
+            if idp_pid is not None:
+                found["idp"] = {idp_pid, *(c.pid for c in _children(idp_pid))}
+            return found
+
+        for scenario, fresh in ((WARM, False), (COLD, True)):
+            target = OidcLogin(mesh.gateway_url, connection_id, users, fresh_browser=fresh)
+            row = await ctx.measure(scenario, target, concurrency, groups)
+            idp = row.cpu.groups.get("idp")
+            if idp is not None:
+                row.note = "; ".join(filter(None, [row.note, f"IdP (node) CPU {idp:.0f}%"]))
+        ctx.report.notes.append(
+            "oidc: each login = gateway start + IdP authorize (+ login and consent forms when"
+            " fresh) + callback (auth: transaction, token exchange, ID token check; directory:"
+            " one provisioning transaction with group sync; session); ID tokens RS256"
+        )
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    try:
+        children: list[psutil.Process] = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    return children

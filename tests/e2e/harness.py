@@ -1,0 +1,38 @@
+"""How end-to-end tests start a mesh: one timeout, one environment, for the session's shared
+mesh and for the private ones that tests which stop or break processes start."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from infra.dev.mesh import Mesh
+from tests.e2e.otlp_receiver import OtlpReceiver
+
+# `make run` promises readiness within 60 s on a fresh clone; tests hold the mesh to the same.
+START_TIMEOUT = 60.0
+
+
+def mesh_env(receiver: OtlpReceiver) -> dict[str, str]:
+    """What every e2e mesh process runs with: JSON logs (as in production), spans exported to
+    ``receiver`` within ~100 ms of ending."""
+    return {"LOG_FORMAT": "json", "LOG_LEVEL": "info", **receiver.exporter_env()}
+
+
+async def start_mesh(
+    database_url: str,
+    receiver: OtlpReceiver,
+    log_dir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    service_env: Mapping[str, Mapping[str, str]] | None = None,
+) -> Mesh:
+    """A ready mesh on free ports with its logs in ``log_dir``; the caller stops it."""
+    mesh = Mesh(
+        database_url,
+        env_overrides={**mesh_env(receiver), **(env or {})},
+        service_env=service_env,
+        log_dir=log_dir,
+    )
+    await mesh.start(timeout=START_TIMEOUT)
+    return mesh

@@ -1,0 +1,102 @@
+// The OpenID-certified oidc-provider (panva, pinned in package.json) as idmesh's test IdP.
+// reference/real-idps.md §2. Started by tests/e2e/oidc (and the bench) on 127.0.0.1 only.
+//
+// Environment:
+//   PORT        the port to listen on (127.0.0.1 only)
+//   KEYS_FILE   private signing JWKs {"keys": [k1, k2]}; made (RS256, kids k1 and k2) when absent
+//   PUBLISH     "all" (default) or "first": publish only the signing key (for rotation tests)
+//   ROTATE      "1": sign with k2 instead of k1
+//   USERS_FILE  {"<login>": {claims...}}, read at every login so tests can change claims
+//               between logins; a login missing from it gets default claims
+//   CLIENTS_FILE static clients [{client_id, client_secret, redirect_uris, ...}]: the clients
+//               registered before a restart (the in-memory adapter forgets them)
+//
+// Clients register themselves (RFC 7591, open registration: a test IdP) and update their
+// exact redirect URI once idmesh has named the connection (RFC 7592).
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { Provider } from 'oidc-provider';
+import { generateKeyPair, exportJWK } from 'jose';
+
+const PORT = Number(process.env.PORT || 9090);
+const ISSUER = `http://127.0.0.1:${PORT}`;
+const KEYS_FILE = process.env.KEYS_FILE;
+const USERS_FILE = process.env.USERS_FILE;
+const CLIENTS_FILE = process.env.CLIENTS_FILE;
+
+async function signingKeys() {
+  if (KEYS_FILE && existsSync(KEYS_FILE)) {
+    return JSON.parse(readFileSync(KEYS_FILE, 'utf8')).keys;
+  }
+  const keys = [];
+  for (const kid of ['k1', 'k2']) {
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
+    keys.push({ ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' });
+  }
+  if (KEYS_FILE) writeFileSync(KEYS_FILE, JSON.stringify({ keys }));
+  return keys;
+}
+
+function usersTable() {
+  if (!USERS_FILE || !existsSync(USERS_FILE)) return {};
+  return JSON.parse(readFileSync(USERS_FILE, 'utf8'));
+}
+
+let keys = await signingKeys();
+if (process.env.ROTATE === '1') keys = [...keys].reverse();
+if (process.env.PUBLISH === 'first') keys = keys.slice(0, 1);
+
+const clients = CLIENTS_FILE && existsSync(CLIENTS_FILE)
+  ? JSON.parse(readFileSync(CLIENTS_FILE, 'utf8'))
+  : [];
+
+const configuration = {
+  clients,
+  jwks: { keys },
+  // Scope claims go into the ID token, as Entra's and Okta's group claims do.
+  conformIdTokenClaims: false,
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name', 'given_name', 'family_name'],
+    groups: ['groups'],
+    torque: ['space_name', 'space_role', 'timezone'],
+  },
+  scopes: ['openid', 'email', 'profile', 'groups', 'torque', 'offline_access'],
+  pkce: { required: () => true },
+  features: {
+    devInteractions: { enabled: true },
+    registration: { enabled: true, initialAccessToken: false },
+    registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
+    rpInitiatedLogout: { enabled: true },
+  },
+  clientDefaults: {
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: 'RS256',
+  },
+  cookies: { keys: ['idmesh-test-idp-cookie-key'] },
+  ttl: { IdToken: 300, AccessToken: 300, Session: 3600, Interaction: 600, Grant: 3600 },
+  async findAccount(ctx, id) {
+    const login = String(id);
+    return {
+      accountId: login,
+      async claims() {
+        const configured = usersTable()[login] || {};
+        const email = login.includes('@') ? login : `${login}@acme.test`;
+        return {
+          sub: login,
+          email,
+          email_verified: true,
+          name: login,
+          ...configured,
+        };
+      },
+    };
+  },
+};
+
+const provider = new Provider(ISSUER, configuration);
+provider.proxy = false;
+provider.listen(PORT, '127.0.0.1');
+console.log(`oidc-provider listening on ${ISSUER}`);

@@ -1,0 +1,43 @@
+"""The directory service in-process: production wiring (directory.app) on a meshkit GrpcServer
+bound to 127.0.0.1:0, over the session's migrated PostgreSQL database. Each test makes its own
+accounts, so tests share the server and never see each other's rows (helpers: directory.testing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from directory.app import build_server
+from directory.testing import Stub
+from idmesh.directory.v1 import directory_pb2_grpc
+from meshkit.channels import connect
+from meshkit.database import create_pool
+from meshkit.server import GrpcServer
+
+
+@pytest.fixture(scope="module")
+async def directory_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, min_size=1, max_size=10)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="module")
+async def directory(directory_pool: asyncpg.Pool) -> AsyncIterator[Stub]:
+    """A stub of an in-process directory server."""
+    server = build_server(
+        directory_pool,
+        host="127.0.0.1",
+        port=0,
+        server=GrpcServer("127.0.0.1", 0, drain_seconds=0, grace_seconds=1),
+    )
+    port = await server.start()
+    channel = connect(f"127.0.0.1:{port}")
+    try:
+        yield directory_pb2_grpc.DirectoryServiceStub(channel)
+    finally:
+        await channel.close()
+        await server.stop()

@@ -1,0 +1,296 @@
+"""/Groups through the scim service and a real directory: Entra's and Okta's group provisioning
+(reference/scim-clients.md §2 rows 3, 5–7, 12; §5 rows 8–11)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from directory.testing import ADMIN, Stub, new_account
+from idmesh.directory.v1 import directory_pb2 as pb
+
+from .harness import BASE_URL, Scim, created, okta_user
+
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ADSCIM = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
+
+
+async def new_group(scim: Scim, **fields: Any) -> dict[str, Any]:
+    body = {"schemas": [GROUP], "displayName": f"Group {uuid.uuid4().hex[:6]}", **fields}
+    reply = await scim.post("/Groups", body)
+    assert reply.status == 201, reply.body
+    return reply.body  # type: ignore[no-any-return]
+
+
+async def users(scim: Scim, count: int) -> list[str]:
+    return [(await created(scim, okta_user()))["id"] for _ in range(count)]
+
+
+async def member_ids(scim: Scim, group_id: str) -> list[str]:
+    reply = await scim.get(f"/Groups/{group_id}")
+    return sorted(m["value"] for m in reply.body.get("members", []))
+
+
+async def test_entras_group_create_with_the_adscim_uri(scim: Scim) -> None:
+    """reference/scim-clients.md §2 row 5: the extra URI is ignored; externalId is kept as the
+    group's IdP identifier; 201 with Location and ETag."""
+    external_id = str(uuid.uuid4())
+    reply = await scim.post(
+        "/Groups",
+        {
+            "schemas": [GROUP, ADSCIM],
+            "externalId": external_id,
+            "displayName": "Group1DisplayName",
+            "meta": {"resourceType": "Group"},
+        },
+    )
+    assert reply.status == 201, reply.body
+    assert reply.body["externalId"] == external_id
+    assert reply.body["schemas"] == [GROUP]
+    assert reply.location == f"{BASE_URL}/Groups/{reply.body['id']}"
+    assert reply.etag == reply.body["meta"]["version"]
+
+
+async def test_entra_matches_and_reads_groups_without_members(scim: Scim) -> None:
+    """reference/scim-clients.md §2 rows 3 and 6: displayName filter, excludedAttributes=members."""
+    [user] = await users(scim, 1)
+    group = await new_group(scim, members=[{"value": user}])
+    listed = await scim.get(
+        "/Groups", excludedAttributes="members", filter=f'displayName eq "{group["displayName"]}"'
+    )
+    assert [g["id"] for g in listed.body["Resources"]] == [group["id"]]
+    assert "members" not in listed.body["Resources"][0]
+    single = await scim.get(f"/Groups/{group['id']}", excludedAttributes="members")
+    assert "members" not in single.body
+    full = await scim.get(f"/Groups/{group['id']}")
+    assert full.body["members"] == [
+        {"value": user, "$ref": f"{BASE_URL}/Users/{user}", "type": "User"}
+    ]
+    by_external = await scim.get("/Groups", filter=f'externalId eq "{uuid.uuid4()}"')
+    assert by_external.body["totalResults"] == 0
+
+
+async def test_entras_membership_reference_check(scim: Scim) -> None:
+    """reference/scim-clients.md §2 row 7: `id eq "<gid>" and members[value eq "<uid>"]` and
+    `members eq "<uid>"` give a correct 0/1 result."""
+    member, other = await users(scim, 2)
+    group = await new_group(scim, members=[{"value": member}])
+    for user, expected in ((member, 1), (other, 0)):
+        for filter_ in (
+            f'id eq "{group["id"]}" and members[value eq "{user}"]',
+            f'members eq "{user}"',
+        ):
+            reply = await scim.get("/Groups", filter=filter_, excludedAttributes="members")
+            assert reply.status == 200, reply.body
+            assert reply.body["totalResults"] == expected, filter_
+
+
+async def test_entra_adds_many_members_in_one_patch_and_gets_204(scim: Scim) -> None:
+    """reference/scim-clients.md §2 row 12: one PATCH, many memberships; 204."""
+    ids = await users(scim, 30)
+    group = await new_group(scim)
+    reply = await scim.patch(
+        f"/Groups/{group['id']}",
+        {"op": "Add", "path": "members", "value": [{"$ref": None, "value": i} for i in ids]},
+    )
+    assert (reply.status, reply.body) == (204, None)
+    assert await member_ids(scim, group["id"]) == sorted(ids)
+
+
+async def test_entras_default_remove_with_value_removes_only_the_listed_members(
+    scim: Scim,
+) -> None:
+    """reference/scim-clients.md §3 row 4: a strict server removes every member."""
+    a, b, c = await users(scim, 3)
+    group = await new_group(scim, members=[{"value": a}, {"value": b}, {"value": c}])
+    reply = await scim.patch(
+        f"/Groups/{group['id']}", {"op": "Remove", "path": "members", "value": [{"value": b}]}
+    )
+    assert reply.status == 204
+    assert await member_ids(scim, group["id"]) == sorted([a, c])
+    reply = await scim.patch(
+        f"/Groups/{group['id']}", {"op": "remove", "path": f'members[value eq "{a}"]'}
+    )
+    assert reply.status == 204
+    assert await member_ids(scim, group["id"]) == [c]
+
+
+async def test_oktas_rename_and_membership_push_in_one_patch(scim: Scim) -> None:
+    """reference/scim-clients.md §4 (rename with the group's id) and §5 rows 9–10 (remove + add)."""
+    a, b = await users(scim, 2)
+    group = await new_group(scim, members=[{"value": a}])
+    reply = await scim.patch(
+        f"/Groups/{group['id']}",
+        {"op": "replace", "value": {"id": group["id"], "displayName": "Renamed"}},
+        {"op": "remove", "path": f'members[value eq "{a}"]'},
+        {"op": "add", "path": "members", "value": [{"value": b}]},
+    )
+    assert reply.status == 204, reply.body
+    fetched = await scim.get(f"/Groups/{group['id']}")
+    assert fetched.body["displayName"] == "Renamed"
+    assert [m["value"] for m in fetched.body["members"]] == [b]
+
+
+async def test_a_full_push_replaces_the_members(scim: Scim) -> None:
+    """Okta's `replace` of members (reference/scim-clients.md §5 row 10); null clears them."""
+    a, b, c = await users(scim, 3)
+    group = await new_group(scim, members=[{"value": a}, {"value": b}])
+    path = f"/Groups/{group['id']}"
+    await scim.patch(path, {"op": "replace", "path": "members", "value": [{"value": c}]})
+    assert await member_ids(scim, group["id"]) == [c]
+    await scim.patch(path, {"op": "replace", "path": "members", "value": None})
+    assert await member_ids(scim, group["id"]) == []
+
+
+async def test_group_patch_answers_200_with_the_group_when_attributes_are_asked_for(
+    scim: Scim,
+) -> None:
+    """Issue: Group PATCH is 204 unless attributes are asked for (scim-sanity wants 200)."""
+    group = await new_group(scim)
+    reply = await scim.request(
+        "PATCH",
+        f"/Groups/{group['id']}",
+        {"Operations": [{"op": "replace", "path": "displayName", "value": "X"}]},
+        query={"excludedAttributes": "members"},
+    )
+    assert reply.status == 200
+    assert reply.body["displayName"] == "X"
+    assert "members" not in reply.body
+    assert reply.etag != group["meta"]["version"]
+
+
+async def test_nested_groups_are_refused_with_a_clear_400(scim: Scim) -> None:
+    """Issue: nested groups refused (Entra does not provision them, scim-clients.md §2 row 12),
+    whether typed as Group or given by a group's id."""
+    inner = await new_group(scim)
+    outer = await new_group(scim)
+    for member in ({"value": inner["id"], "type": "Group"}, {"value": inner["id"]}):
+        reply = await scim.patch(
+            f"/Groups/{outer['id']}", {"op": "add", "path": "members", "value": [member]}
+        )
+        assert reply.status == 400, reply.body
+        assert reply.body["scimType"] == "invalidValue"
+        assert "nested groups are not supported" in reply.body["detail"]
+    reply = await scim.post(
+        "/Groups", {"schemas": [GROUP], "displayName": "N", "members": [{"value": inner["id"]}]}
+    )
+    assert reply.status == 400
+    assert "nested groups" in reply.body["detail"]
+
+
+async def test_unknown_members_are_400(scim: Scim) -> None:
+    group = await new_group(scim)
+    reply = await scim.patch(
+        f"/Groups/{group['id']}",
+        {"op": "add", "path": "members", "value": [{"value": str(uuid.uuid4())}]},
+    )
+    assert reply.status == 400
+    assert reply.body["scimType"] == "invalidValue"
+
+
+async def test_okta_aiw_put_replaces_name_and_members(scim: Scim) -> None:
+    a, b = await users(scim, 2)
+    group = await new_group(scim, members=[{"value": a}])
+    reply = await scim.put(
+        f"/Groups/{group['id']}",
+        {"schemas": [GROUP], "displayName": "Put", "members": [{"value": b}]},
+    )
+    assert reply.status == 200, reply.body
+    assert reply.body["displayName"] == "Put"
+    assert [m["value"] for m in reply.body["members"]] == [b]
+
+
+async def test_a_duplicate_external_id_is_409(scim: Scim) -> None:
+    external_id = str(uuid.uuid4())
+    await new_group(scim, externalId=external_id)
+    reply = await scim.post(
+        "/Groups", {"schemas": [GROUP], "displayName": "Y", "externalId": external_id}
+    )
+    assert reply.status == 409
+    assert reply.body["scimType"] == "uniqueness"
+
+
+async def test_group_delete_is_204_then_404(scim: Scim) -> None:
+    """reference/scim-clients.md §5 row 11."""
+    group = await new_group(scim)
+    assert (await scim.delete(f"/Groups/{group['id']}")).status == 204
+    assert (await scim.get(f"/Groups/{group['id']}")).status == 404
+    assert (
+        await scim.patch(
+            f"/Groups/{group['id']}", {"op": "replace", "path": "displayName", "value": "x"}
+        )
+    ).status == 404
+
+
+async def test_groups_list_and_search(scim: Scim) -> None:
+    """Okta's `GET /Groups` (reference/scim-clients.md §5) and POST /Groups/.search."""
+    first = await new_group(scim, displayName="Alpha")
+    await new_group(scim, displayName="Beta")
+    listed = await scim.get("/Groups")
+    assert listed.body["totalResults"] == 2
+    found = await scim.post(
+        "/Groups/.search",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": 'displayName sw "al"',
+            "attributes": ["displayName"],
+        },
+    )
+    assert found.body["Resources"] == [
+        {"schemas": [GROUP], "id": first["id"], "displayName": "Alpha"}
+    ]
+    sorted_desc = await scim.get("/Groups", sortBy="displayName", sortOrder="descending")
+    assert [g["displayName"] for g in sorted_desc.body["Resources"]] == ["Beta", "Alpha"]
+
+
+async def test_an_account_that_asks_for_it_gets_200_with_the_group_and_no_members_on_patch(
+    scim: Scim, directory: Stub
+) -> None:
+    """AccountSettings.scim_group_patch_returns_resource: the body scim-sanity expects, members
+    left out as Entra advises (reference/scim-clients.md §8, "Consequences for idmesh"); the
+    account next door keeps 204."""
+    [user] = await users(scim, 1)
+    group = await new_group(scim)
+    await _set_group_patch_answer(directory, scim.account_id, returns_resource=True)
+
+    reply = await scim.patch(
+        f"/Groups/{group['id']}", {"op": "add", "path": "members", "value": [{"value": user}]}
+    )
+
+    assert reply.status == 200
+    assert reply.body["id"] == group["id"]
+    assert "members" not in reply.body
+    assert reply.etag == reply.body["meta"]["version"] != group["meta"]["version"]
+    assert await member_ids(scim, group["id"]) == [user]
+    asked = await scim.request(
+        "PATCH",
+        f"/Groups/{group['id']}",
+        {"Operations": [{"op": "replace", "path": "displayName", "value": "Asked"}]},
+        query={"attributes": "members"},
+    )
+    assert [m["value"] for m in asked.body["members"]] == [user]
+
+    neighbour = Scim(scim.stub, (await new_account(directory)).id)
+    other = await new_group(neighbour)
+    reply = await neighbour.patch(
+        f"/Groups/{other['id']}", {"op": "replace", "path": "displayName", "value": "Y"}
+    )
+    assert (reply.status, reply.body) == (204, None)
+
+
+async def _set_group_patch_answer(
+    directory: Stub, account_id: str, *, returns_resource: bool
+) -> None:
+    account = (await directory.GetAccount(pb.GetAccountRequest(account_id=account_id))).account
+    settings = pb.AccountSettings()
+    settings.CopyFrom(account.settings)
+    settings.scim_group_patch_returns_resource = returns_resource
+    await directory.UpdateAccount(
+        pb.UpdateAccountRequest(
+            account_id=account_id,
+            display_name=account.display_name,
+            settings=settings,
+            expected_version=account.version,
+            actor=ADMIN,
+        )
+    )

@@ -1,0 +1,186 @@
+"""Sessions after an SSO login: validated by auth for the platform's services, ended by logout,
+and ended at once when the user is deactivated or deleted (brief, issue 4 "Sessions"; the
+Torque guide "Relation to SSO")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import grpc
+
+from directory.testing import ADMIN, Stub, failure, new_group
+from idmesh.auth.v1 import auth_pb2
+from idmesh.directory.v1 import directory_pb2
+from tests.idps.oidc.fake_idp import FakeIdp
+from tests.integration.sso.harness import Tenant, browser
+from tests.integration.sso.test_sso_login_flow import login
+
+if TYPE_CHECKING:
+    from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub
+
+TenantFactory = Callable[..., Any]
+
+
+def _secret(client: aiohttp.ClientSession) -> str:
+    for cookie in client.cookie_jar:
+        if cookie.key == "idmesh_session":
+            return cookie.value
+    raise AssertionError("no session cookie")
+
+
+async def _user_id(auth: AuthServiceAsyncStub, secret: str) -> tuple[str, str]:
+    validated = await auth.ValidateSession(auth_pb2.ValidateSessionRequest(session_secret=secret))
+    return validated.session.account_id, validated.session.user_id
+
+
+async def test_validate_session_names_the_user_and_refuses_anything_else(
+    gateway_url: str, tenant: TenantFactory, auth: AuthServiceAsyncStub
+) -> None:
+    """ValidateSession, for the platform's services: the account and user behind a cookie;
+    one UNAUTHENTICATED for unknown, tampered and malformed secrets."""
+    made: Tenant = await tenant()
+    client, _ = await login(gateway_url, made)
+    secret = _secret(client)
+    await client.close()
+    account_id, user_id = await _user_id(auth, secret)
+    assert account_id == made.account_id
+    assert user_id
+    tampered = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    for bad in (tampered, "ids_" + "0" * 32 + "_" + "A" * 43, "garbage", ""):
+        code, _ = await failure(
+            auth.ValidateSession(auth_pb2.ValidateSessionRequest(session_secret=bad))
+        )
+        assert code == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_logout_ends_the_session_everywhere(
+    gateway_url: str, tenant: TenantFactory, auth: AuthServiceAsyncStub
+) -> None:
+    made: Tenant = await tenant()
+    client, _ = await login(gateway_url, made)
+    secret = _secret(client)
+    try:
+        async with client.get(f"{gateway_url}/logout") as form:
+            assert 'method="post"' in await form.text()
+        async with client.post(f"{gateway_url}/logout", allow_redirects=False) as response:
+            assert response.status == 303
+            assert response.headers["Location"] == "/login?signed_out=1"
+        async with client.get(f"{gateway_url}/me", allow_redirects=False) as page:
+            assert page.status == 303
+            assert page.headers["Location"] == "/login?return_to=/me"
+    finally:
+        await client.close()
+    code, _ = await failure(
+        auth.ValidateSession(auth_pb2.ValidateSessionRequest(session_secret=secret))
+    )
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_deactivated_user_cannot_sign_in_and_loses_the_sessions_they_had(
+    gateway_url: str, tenant: TenantFactory, auth: AuthServiceAsyncStub, directory: Stub,
+    idp: FakeIdp,
+) -> None:  # fmt: skip
+    """SCIM active=false ends sessions at once: ValidateSession asks directory every time."""
+    made: Tenant = await tenant()
+    idp.users["dee"] = {"subject": "dee", "email": "dee@acme.test"}
+    first, _ = await login(gateway_url, made, login_hint="dee")
+    second, _ = await login(gateway_url, made, login_hint="dee")
+    secrets = [_secret(first), _secret(second)]
+    account_id, user_id = await _user_id(auth, secrets[0])
+    user = (await directory.GetUser(
+        directory_pb2.GetUserRequest(account_id=account_id, user_id=user_id)
+    )).user  # fmt: skip
+    user.active = False
+    await directory.UpdateUser(directory_pb2.UpdateUserRequest(user=user, actor=ADMIN))
+    try:
+        async with first.get(f"{gateway_url}/me", allow_redirects=False) as page:
+            assert page.status == 303
+    finally:
+        await first.close()
+        await second.close()
+    for secret in secrets:
+        code, _ = await failure(
+            auth.ValidateSession(auth_pb2.ValidateSessionRequest(session_secret=secret))
+        )
+        assert code == grpc.StatusCode.UNAUTHENTICATED
+    client, response = await login(gateway_url, made, login_hint="dee")
+    await client.close()
+    assert response.status == 403
+    # Reactivated later, the old sessions stay ended.
+    user = (await directory.GetUser(
+        directory_pb2.GetUserRequest(account_id=account_id, user_id=user_id)
+    )).user  # fmt: skip
+    user.active = True
+    await directory.UpdateUser(directory_pb2.UpdateUserRequest(user=user, actor=ADMIN))
+    code, _ = await failure(
+        auth.ValidateSession(auth_pb2.ValidateSessionRequest(session_secret=secrets[1]))
+    )
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_deleted_user_loses_their_session(
+    gateway_url: str, tenant: TenantFactory, auth: AuthServiceAsyncStub, directory: Stub
+) -> None:
+    """SCIM DELETE: the user is gone, so is the session."""
+    made: Tenant = await tenant()
+    client, _ = await login(gateway_url, made)
+    secret = _secret(client)
+    await client.close()
+    account_id, user_id = await _user_id(auth, secret)
+    await directory.DeleteUser(
+        directory_pb2.DeleteUserRequest(account_id=account_id, user_id=user_id, actor=ADMIN)
+    )
+    code, _ = await failure(
+        auth.ValidateSession(auth_pb2.ValidateSessionRequest(session_secret=secret))
+    )
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_scim_provisioned_pending_user_who_signs_in_is_the_same_user_now_active(
+    gateway_url: str, tenant: TenantFactory, auth: AuthServiceAsyncStub, directory: Stub,
+    idp: FakeIdp,
+) -> None:  # fmt: skip
+    """The Torque guide: "Torque identifies that this is the same user as the one created via
+    provisioning and performs a normal login"."""
+    made: Tenant = await tenant()
+    created = await directory.CreateUser(
+        directory_pb2.CreateUserRequest(
+            user=directory_pb2.User(account_id=made.account_id, user_name="Pat@Acme.test"),
+            actor=directory_pb2.Actor(type=directory_pb2.ACTOR_TYPE_SCIM_TOKEN, id="tok"),
+        )
+    )
+    assert created.user.status == directory_pb2.USER_STATUS_PENDING
+    idp.users["pat"] = {"subject": "pat-sub", "email": "pat@acme.test"}
+    client, response = await login(gateway_url, made, login_hint="pat")
+    secret = _secret(client)
+    await client.close()
+    assert response.status == 303
+    _, user_id = await _user_id(auth, secret)
+    assert user_id == created.user.id
+    now = await directory.GetUser(
+        directory_pb2.GetUserRequest(account_id=made.account_id, user_id=user_id)
+    )
+    assert now.user.status == directory_pb2.USER_STATUS_ACTIVE
+
+
+async def test_me_shows_groups_synced_from_the_groups_claim(
+    gateway_url: str, tenant: TenantFactory, directory: Stub, idp: FakeIdp
+) -> None:
+    """The Torque guide: groups whose IdP identifier the claim lists are assigned at login."""
+    made: Tenant = await tenant()
+    await new_group(directory, made.account_id, "Platform Team", idp_identifier="gid-platform")
+    idp.users["gus"] = {"subject": "gus", "email": "gus@acme.test", "groups": ["gid-platform"]}
+    client, _ = await login(gateway_url, made, login_hint="gus")
+    try:
+        async with client.get(f"{gateway_url}/me") as page:
+            assert "Platform Team" in await page.text()
+    finally:
+        await client.close()
+
+
+async def test_me_without_a_session_asks_to_sign_in(gateway_url: str) -> None:
+    async with browser() as client, client.get(f"{gateway_url}/me", allow_redirects=False) as page:
+        assert page.status == 303
+        assert page.headers["Location"] == "/login?return_to=/me"
