@@ -149,17 +149,48 @@ async def test_entra_claim_uris_with_multi_valued_groups_are_mapped(
     assert list(trace.groups) == attributes[ENTRA_GROUPS]
 
 
+async def _idp_initiated(
+    samlify: SamlifyIdp, connection: dict[str, Any], domain: str, client: aiohttp.ClientSession
+) -> aiohttp.ClientResponse:
+    samlify.configure(await _sp_metadata(client, connection), email=f"ida@{domain}",
+                      attributes={"email": [f"ida@{domain}"]})  # fmt: skip
+    async with client.get(f"{samlify.base}/idp-init") as idp_page:
+        page = await idp_page.text()
+    return await _post_form(client, page)
+
+
 async def test_idp_initiated_login_is_refused_unless_enabled(
     saml_mesh: Mesh, samlify: SamlifyIdp
 ) -> None:
-    """Rows 6 and 15: samlify's unsolicited response (no InResponseTo) is refused by default
-    and accepted by a connection that opts in."""
-    for extra, status in (((), 403), (("--allow-idp-initiated",), 303)):
-        connection, domain = await _connection(saml_mesh, samlify, *extra)
-        async with browser() as client:
-            samlify.configure(await _sp_metadata(client, connection), email=f"ida@{domain}",
-                              attributes={"email": [f"ida@{domain}"]})  # fmt: skip
-            async with client.get(f"{samlify.base}/idp-init") as idp_page:
-                page = await idp_page.text()
-            response = await _post_form(client, page)
-            assert response.status == status
+    """Rows 6 and 15: samlify's unsolicited response (no InResponseTo) is refused by default."""
+    connection, domain = await _connection(saml_mesh, samlify)
+    async with browser() as client:
+        response = await _idp_initiated(samlify, connection, domain, client)
+        assert response.status == 403
+    assert (await _trace(saml_mesh, connection)).reason == "unsolicited_refused"
+
+
+async def test_an_enabled_idp_initiated_login_restarts_as_an_sp_initiated_one(
+    saml_mesh: Mesh, samlify: SamlifyIdp
+) -> None:
+    """Row 15: with IdP-initiated on, samlify's unsolicited response opens no session (a forged
+    one could sign a victim's browser in as the attacker: login CSRF); the browser is sent to
+    start an SP-initiated login, which the IdP answers, and that one signs the user in."""
+    connection, domain = await _connection(saml_mesh, samlify, "--allow-idp-initiated")
+    async with browser() as client:
+        response = await _idp_initiated(samlify, connection, domain, client)
+        assert response.status == 303
+        restart = response.headers["Location"]
+        assert restart.startswith(f"/sso/saml/{connection['id']}/start?")
+        assert not any(c.key == "idmesh_session" for c in client.cookie_jar)
+        restarted = await _trace(saml_mesh, connection)
+        assert restarted.outcome == auth_pb2.LOGIN_OUTCOME_RESTARTED
+        async with client.get(f"{saml_mesh.gateway_url}{restart}", allow_redirects=False) as sent:
+            assert sent.status == 302
+            location = sent.headers["Location"]
+        assert location.startswith(f"{samlify.base}/sso?")
+        async with client.get(location) as idp_page:
+            signed_in = await _post_form(client, await idp_page.text())
+        assert signed_in.status == 303
+        assert any(c.key == "idmesh_session" for c in client.cookie_jar)
+    assert (await _trace(saml_mesh, connection)).outcome == auth_pb2.LOGIN_OUTCOME_SUCCESS

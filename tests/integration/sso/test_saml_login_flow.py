@@ -22,7 +22,13 @@ from auth.sso.connection_store import ConnectionStore
 from auth.sso.login_store import SessionStore, TraceStore, TransactionStore
 from auth.sso.models import Connection, SamlConfig
 from auth.sso.oidc.flow import LoginFailed
-from auth.sso.saml.flow import FinishedSamlLogin, SamlFlow, StartedSamlLogin, acs_path
+from auth.sso.saml.flow import (
+    FinishedSamlLogin,
+    RestartSamlLogin,
+    SamlFlow,
+    StartedSamlLogin,
+    acs_path,
+)
 from auth.sso.saml.presets import (
     ENTRA_EMAIL,
     ENTRA_GROUPS,
@@ -145,9 +151,23 @@ async def _start(flow: SamlFlow, connection: Connection) -> StartedSamlLogin:
 async def _post(
     flow: SamlFlow, connection: Connection, document: etree._Element | bytes, relay_state: str
 ) -> FinishedSamlLogin:
-    return await flow.finish(
+    """An ACS POST that must open a session."""
+    finished = await flow.finish(
         connection, encode(document), relay_state=relay_state, browser_binding=BINDING
     )
+    assert isinstance(finished, FinishedSamlLogin)
+    return finished
+
+
+async def _post_unsolicited(
+    flow: SamlFlow, connection: Connection, document: etree._Element | bytes, relay_state: str
+) -> RestartSamlLogin:
+    """An ACS POST of a valid IdP-initiated response: it must ask for a restart."""
+    restarted = await flow.finish(
+        connection, encode(document), relay_state=relay_state, browser_binding=BINDING
+    )
+    assert isinstance(restarted, RestartSamlLogin)
+    return restarted
 
 
 async def test_an_sp_initiated_login_sends_an_authn_request_and_provisions_the_user(
@@ -302,7 +322,10 @@ async def test_a_response_for_another_browser_or_a_spent_relay_state_is_refused(
 async def test_idp_initiated_login_is_refused_unless_the_connection_opts_in(
     flow: SamlFlow, directory: Stub, auth: AuthServiceAsyncStub, pool: asyncpg.Pool
 ) -> None:
-    """Rows 6 and 15: an unsolicited response (no RelayState) only where IdP-initiated is on."""
+    """Rows 6 and 15: an unsolicited response (no RelayState) is refused unless IdP-initiated
+    is on; where it is on, the valid response is spent and restarts as an SP-initiated login
+    (no session, no user: a forged IdP-initiated POST cannot sign a browser in, login CSRF),
+    and that login, bound to this browser, signs the user in."""
     connection = await _connection(pool, directory)
     with pytest.raises(LoginFailed):
         await _post(flow, connection, sign(build(_spec(connection, None)), IDP_KEYS), "")
@@ -312,7 +335,18 @@ async def test_idp_initiated_login_is_refused_unless_the_connection_opts_in(
         connection,
         saml=replace(connection.saml, allow_idp_initiated=True) if connection.saml else None,
     )
-    await _post(flow, opted_in, sign(build(_spec(opted_in, None)), IDP_KEYS), "")
+    unsolicited = sign(build(_spec(opted_in, None)), IDP_KEYS)
+    restarted = await _post_unsolicited(flow, opted_in, unsolicited, "")
+    assert restarted.return_to == "/"
+    trace = await _trace(auth, connection)
+    assert (trace.outcome, trace.reason) == (auth_pb2.LOGIN_OUTCOME_RESTARTED, "idp_initiated")
+    assert await _users(directory, connection.account_id) == []
+    with pytest.raises(LoginFailed):
+        await _post(flow, opted_in, unsolicited, "")
+    assert (await _trace(auth, connection)).reason == "replayed"
+    started = await _start(flow, opted_in)
+    solicited = sign(build(_spec(opted_in, started.request_id)), IDP_KEYS)
+    await _post(flow, opted_in, solicited, started.relay_state)
     assert len(await _users(directory, connection.account_id)) == 1
 
 
@@ -327,7 +361,7 @@ async def test_a_response_replayed_on_another_replica_is_refused(
     response, on another replica, fails and changes nothing."""
     connection = await _connection(pool, directory, allow_idp_initiated=True)
     document = sign(build(_spec(connection, None)), IDP_KEYS)
-    await _post(flow, connection, document, "")
+    await _post_unsolicited(flow, connection, document, "")
     before = await _users(directory, connection.account_id)
     with pytest.raises(LoginFailed):
         await _post(replica, connection, document, "")
@@ -368,12 +402,16 @@ async def test_an_idp_relay_state_on_an_unsolicited_response_is_never_followed(
     flow: SamlFlow, directory: Stub, auth: AuthServiceAsyncStub, pool: asyncpg.Pool
 ) -> None:
     """Row 14: an IdP-initiated response may carry the IdP's own RelayState (Okta, Entra send
-    a URL); with IdP-initiated on it is unsolicited and lands on /, never on that URL; with it
-    off it is refused."""
+    a URL); with IdP-initiated on it is unsolicited and lands on /, never on that URL, or on
+    the path it names when that is a path of this site (Okta's "Default RelayState" deep link);
+    with it off it is refused."""
     opted_in = await _connection(pool, directory, allow_idp_initiated=True)
     document = sign(build(_spec(opted_in, None)), IDP_KEYS)
-    finished = await _post(flow, opted_in, document, "https://evil.test/phish")
-    assert finished.return_to == "/"
+    restarted = await _post_unsolicited(flow, opted_in, document, "https://evil.test/phish")
+    assert restarted.return_to == "/"
+    deep_link = sign(build(_spec(opted_in, None)), IDP_KEYS)
+    restarted = await _post_unsolicited(flow, opted_in, deep_link, "/spaces/7?tab=members")
+    assert restarted.return_to == "/spaces/7?tab=members"
     closed = await _connection(pool, directory)
     with pytest.raises(LoginFailed):
         await _post(flow, closed, sign(build(_spec(closed, None)), IDP_KEYS), "https://x.test/")

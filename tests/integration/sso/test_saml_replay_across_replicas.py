@@ -81,7 +81,9 @@ async def test_a_response_accepted_by_one_auth_replica_is_refused_by_the_other(
     request = auth_pb2.FinishSamlLoginRequest(
         connection_id=connection.id, saml_response=encode(sign(build(spec), IDP_KEYS))
     )
-    assert (await auth.FinishSamlLogin(request)).session_secret
+    first = await auth.FinishSamlLogin(request)
+    assert first.restart
+    assert not first.session_secret
     users = await directory.ListUsers(directory_pb2.ListUsersRequest(account_id=account.id))
     for replica in (second_auth, auth):
         with pytest.raises(grpc.aio.AioRpcError) as refused:

@@ -188,7 +188,9 @@ async def test_a_refused_response_shows_the_error_page_with_the_trace_id(
 async def test_an_unsolicited_post_is_refused_unless_the_connection_opts_in(
     auth: AuthServiceAsyncStub, directory: Stub, gateway_url: str
 ) -> None:
-    """Rows 6 and 15: IdP-initiated login is off by default and per connection opt-in."""
+    """Rows 6 and 15: IdP-initiated login is off by default and per connection opt-in; an
+    accepted IdP-initiated POST sets no session cookie and sends the browser to start an
+    SP-initiated login of the connection (login CSRF defence)."""
     connection, domain = await _tenant(auth, directory, gateway_url)
     opted, opted_domain = await _tenant(auth, directory, gateway_url, allow_idp_initiated=True)
     async with browser() as client:
@@ -203,6 +205,9 @@ async def test_an_unsolicited_post_is_refused_unless_the_connection_opts_in(
             opted.saml.acs_url, data={"SAMLResponse": accepted}, allow_redirects=False
         ) as response:
             assert response.status == 303
+            location = response.headers["Location"]
+            assert location == f"/sso/saml/{opted.id}/start?return_to=%2F"
+            assert "idmesh_session" not in response.cookies
 
 
 async def test_no_name_id_or_attribute_value_reaches_logs_or_spans(

@@ -43,6 +43,7 @@ _STATUSES: Final = {
 _OUTCOMES: Final = {
     auth_pb2.LOGIN_OUTCOME_SUCCESS: "success",
     auth_pb2.LOGIN_OUTCOME_FAILURE: "failure",
+    auth_pb2.LOGIN_OUTCOME_RESTARTED: "restarted",
 }
 _PROVISIONING: Final = {
     pb.PROVISIONING_OUTCOME_SUCCESS: "success",

@@ -26,6 +26,7 @@ from idmesh.directory.v1 import directory_pb2 as pb
 _LOGIN_OUTCOMES: Final = {
     auth_pb2.LOGIN_OUTCOME_SUCCESS: "success",
     auth_pb2.LOGIN_OUTCOME_FAILURE: "failure",
+    auth_pb2.LOGIN_OUTCOME_RESTARTED: "restarted",
 }
 _PROVISIONING_OUTCOMES: Final = {
     pb.PROVISIONING_OUTCOME_SUCCESS: "success",

@@ -5,7 +5,8 @@ validates the response, the RelayState and the browser binding, and records the 
   we set the SAML browser-binding cookie and redirect to the IdP (HTTP-Redirect binding).
 - ``POST /sso/saml/{connection}/acs``: the IdP's HTTP-POST (SAMLResponse, RelayState); auth
   finishes the login; we set the session cookie and go to the validated return_to. The body is
-  capped before it is read (row 16).
+  capped before it is read (row 16). A valid IdP-initiated response opens no session: auth
+  asks for a restart and we send the browser to ``start`` (row 15, login CSRF).
 - ``GET /sso/saml/{connection}/metadata``: our SP metadata for the IdP admin.
 
 The ACS POST arrives cross-site from the IdP, so SameSite=Lax cookies are not sent with it: the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from typing import Final
+from urllib.parse import urlencode
 
 import grpc
 from aiohttp import web
@@ -97,6 +99,10 @@ async def acs(request: web.Request) -> web.StreamResponse:
     except (grpc.aio.AioRpcError, NotFound, InvalidArgument):
         _outcome("failure")
         raise
+    if finished.restart:
+        _outcome("restarted")
+        query = urlencode({"return_to": finished.return_to or DEFAULT_RETURN_TO})
+        return redirect(f"/sso/saml/{connection_id}/start?{query}")
     _outcome("success")
     response = redirect(finished.return_to or DEFAULT_RETURN_TO)
     cookies.set_session(

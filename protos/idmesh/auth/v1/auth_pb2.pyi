@@ -128,6 +128,10 @@ class _LoginOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LoginOut
     LOGIN_OUTCOME_UNSPECIFIED: _LoginOutcome.ValueType  # 0
     LOGIN_OUTCOME_SUCCESS: _LoginOutcome.ValueType  # 1
     LOGIN_OUTCOME_FAILURE: _LoginOutcome.ValueType  # 2
+    LOGIN_OUTCOME_RESTARTED: _LoginOutcome.ValueType  # 3
+    """A valid IdP-initiated SAML response that opened no session: the browser was sent to start
+    an SP-initiated login instead, whose own trace follows (login CSRF defence).
+    """
 
 class LoginOutcome(_LoginOutcome, metaclass=_LoginOutcomeEnumTypeWrapper):
     """---------------------------------------------------------------------------------------------
@@ -137,6 +141,10 @@ class LoginOutcome(_LoginOutcome, metaclass=_LoginOutcomeEnumTypeWrapper):
 LOGIN_OUTCOME_UNSPECIFIED: LoginOutcome.ValueType  # 0
 LOGIN_OUTCOME_SUCCESS: LoginOutcome.ValueType  # 1
 LOGIN_OUTCOME_FAILURE: LoginOutcome.ValueType  # 2
+LOGIN_OUTCOME_RESTARTED: LoginOutcome.ValueType  # 3
+"""A valid IdP-initiated SAML response that opened no session: the browser was sent to start
+an SP-initiated login instead, whose own trace follows (login CSRF defence).
+"""
 Global___LoginOutcome: _TypeAlias = LoginOutcome  # noqa: Y015
 
 @_typing.final
@@ -866,9 +874,16 @@ class FinishSamlLoginResponse(_message.Message):
     SESSION_FIELD_NUMBER: _builtins.int
     RETURN_TO_FIELD_NUMBER: _builtins.int
     TRACE_ID_FIELD_NUMBER: _builtins.int
+    RESTART_FIELD_NUMBER: _builtins.int
     session_secret: _builtins.str
+    """Empty when restart is set."""
     return_to: _builtins.str
     trace_id: _builtins.str
+    restart: _builtins.bool
+    """A valid IdP-initiated (unsolicited) response opens no session: its ids are spent in the
+    replay cache and the browser must start an SP-initiated login of the same connection with
+    return_to, so that only a login this browser started can sign it in (sso-security.md row 15).
+    """
     @_builtins.property
     def session(self) -> Global___Session: ...
     def __init__(
@@ -878,10 +893,11 @@ class FinishSamlLoginResponse(_message.Message):
         session: Global___Session | None = ...,
         return_to: _builtins.str = ...,
         trace_id: _builtins.str = ...,
+        restart: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["session", b"session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["return_to", b"return_to", "session", b"session", "session_secret", b"session_secret", "trace_id", b"trace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["restart", b"restart", "return_to", b"return_to", "session", b"session", "session_secret", b"session_secret", "trace_id", b"trace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

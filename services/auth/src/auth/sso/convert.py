@@ -9,6 +9,8 @@ from google.protobuf import json_format, struct_pb2
 
 from auth.convert import timestamp
 from auth.sso.models import (
+    OUTCOME_FAILURE,
+    OUTCOME_RESTARTED,
     OUTCOME_SUCCESS,
     POLICY_CREATE,
     POLICY_DENY,
@@ -25,6 +27,11 @@ from auth.sso.models import (
 )
 from idmesh.auth.v1 import auth_pb2
 
+_LOGIN_OUTCOMES: Final = {
+    OUTCOME_SUCCESS: auth_pb2.LOGIN_OUTCOME_SUCCESS,
+    OUTCOME_FAILURE: auth_pb2.LOGIN_OUTCOME_FAILURE,
+    OUTCOME_RESTARTED: auth_pb2.LOGIN_OUTCOME_RESTARTED,
+}
 _SAML_VENDOR_VALUES: Final = {
     "generic": auth_pb2.SAML_VENDOR_GENERIC,
     "okta": auth_pb2.SAML_VENDOR_OKTA,
@@ -144,9 +151,7 @@ def login_trace(value: LoginTrace) -> auth_pb2.LoginTrace:
         time=timestamp(value.time),
         trace_id=value.trace_id,
         stage=value.stage,
-        outcome=auth_pb2.LOGIN_OUTCOME_SUCCESS
-        if value.outcome == OUTCOME_SUCCESS
-        else auth_pb2.LOGIN_OUTCOME_FAILURE,
+        outcome=_LOGIN_OUTCOMES.get(value.outcome, auth_pb2.LOGIN_OUTCOME_UNSPECIFIED),
         reason=value.reason,
         detail=value.detail,
         subject=value.subject,

@@ -30,6 +30,7 @@ PROTOCOL_SAML: Final = "saml"
 
 OUTCOME_SUCCESS: Final = "success"
 OUTCOME_FAILURE: Final = "failure"
+OUTCOME_RESTARTED: Final = "restarted"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from auth.sso.oidc.flow import CallbackParams, OidcFlow
 from auth.sso.oidc.http import IdpHttp
 from auth.sso.oidc.jwks import JwksCache
 from auth.sso.saml import connections as saml_connections
-from auth.sso.saml.flow import SamlFlow, sp_key_associated_data
+from auth.sso.saml.flow import RestartSamlLogin, SamlFlow, sp_key_associated_data
 from auth.sso.saml.metadata_refresh import fetch_metadata, refresh_all
 from auth.sso.saml.replay import PostgresReplayCache
 from auth.sso.sessions import SessionManager
@@ -390,6 +390,10 @@ class SsoMethods:
             relay_state=request.relay_state,
             browser_binding=request.browser_binding,
         )
+        if isinstance(finished, RestartSamlLogin):
+            return auth_pb2.FinishSamlLoginResponse(
+                restart=True, return_to=finished.return_to, trace_id=finished.trace_id
+            )
         return auth_pb2.FinishSamlLoginResponse(
             session_secret=finished.opened.secret,
             session=convert.session(finished.opened.session),

@@ -51,8 +51,11 @@ class TraceRecorder:
         self._store = store
 
     @staticmethod
-    def build(attempt: Attempt, *, reason: str = "", detail: str = "") -> NewTrace:
-        """The trace of ``attempt`` as it stands (a failure when ``reason`` is set)."""
+    def build(
+        attempt: Attempt, *, reason: str = "", detail: str = "", outcome: str = ""
+    ) -> NewTrace:
+        """The trace of ``attempt`` as it stands: ``outcome`` when given, else a failure when
+        ``reason`` is set and a success otherwise."""
         if attempt.notes:
             detail = "; ".join([detail, *attempt.notes] if detail else attempt.notes)
         return NewTrace(
@@ -60,7 +63,7 @@ class TraceRecorder:
             connection_id=attempt.connection_id,
             trace_id=current_trace_id(),
             stage=attempt.stage,
-            outcome=OUTCOME_FAILURE if reason else OUTCOME_SUCCESS,
+            outcome=outcome or (OUTCOME_FAILURE if reason else OUTCOME_SUCCESS),
             reason=reason,
             detail=detail,
             subject=attempt.subject,
@@ -72,10 +75,12 @@ class TraceRecorder:
             duration_ms=round((time.perf_counter() - attempt.started) * 1000, 1),
         )
 
-    async def record(self, attempt: Attempt, *, reason: str = "", detail: str = "") -> str:
-        """Stores the attempt (a failure when ``reason`` is set); returns the trace id. A
+    async def record(
+        self, attempt: Attempt, *, reason: str = "", detail: str = "", outcome: str = ""
+    ) -> str:
+        """Stores the attempt (as ``build`` names its outcome); returns the trace id. A
         successful login's trace is stored with its session instead (SessionManager.open)."""
-        trace = self.build(attempt, reason=reason, detail=detail)
+        trace = self.build(attempt, reason=reason, detail=detail, outcome=outcome)
         try:
             await self._store.insert(trace)
         except Exception as error:  # a lost trace must not become a lost login

@@ -10,6 +10,12 @@ finish: the ACS POST's RelayState consumes the transaction (unknown, replayed, e
         only an IdP-initiated connection takes it → the strict validator in a worker thread
         (validator.py) → the shared replay cache → attribute mapping → directory's
         ProvisionLogin (the same path as OIDC) → a session.
+restart: a valid unsolicited response signs nobody in. An IdP-initiated POST can be forged by
+        anyone holding a response of their own (login CSRF: the victim's browser is signed in as
+        the attacker), so its ids are spent in the replay cache and the browser is sent to
+        start an SP-initiated login of the same connection (sso-security.md row 15); the IdP,
+        which has just signed the user in, answers that at once with a solicited response bound
+        to this browser.
 
 Every attempt ends in a login trace with the stage and reason (and the clock delta for time
 failures); the caller of a failed attempt learns only the trace id. Logs and spans carry ids,
@@ -40,7 +46,7 @@ from auth.secretbox import SecretBox, SecretBoxError
 from auth.sso import login_span
 from auth.sso.claims import ClaimError
 from auth.sso.login_store import NewTransaction, TransactionStore
-from auth.sso.models import Connection
+from auth.sso.models import OUTCOME_RESTARTED, Connection
 from auth.sso.oidc.flow import LoginFailed
 from auth.sso.provisioning import ProvisioningRefused, provision_login, provisioning_notes
 from auth.sso.return_to import ReturnToError, check_return_to
@@ -73,6 +79,15 @@ MAX_RELAY_STATE: Final = 80
 
 def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
+
+
+def _deep_link(relay_state: str) -> str:
+    """The IdP's RelayState as the page to land on when it is a path on this site (Okta's
+    "Default RelayState" deep link); "/" for anything else, never an open redirect (row 14)."""
+    try:
+        return check_return_to(relay_state)
+    except ReturnToError:
+        return "/"
 
 
 def acs_path(connection_id: uuid.UUID) -> str:
@@ -163,6 +178,14 @@ class FinishedSamlLogin:
     trace_id: str
 
 
+@dataclass(frozen=True)
+class RestartSamlLogin:
+    """A valid IdP-initiated response: start an SP-initiated login with ``return_to``."""
+
+    return_to: str
+    trace_id: str
+
+
 class _Refusal(Exception):
     def __init__(
         self, reason: str, detail: str, *, clock_delta: float | None = None,
@@ -249,8 +272,9 @@ class SamlFlow:
         *,
         relay_state: str,
         browser_binding: str,
-    ) -> FinishedSamlLogin:
-        """The ACS: a validated, first-seen response of this connection opens a session;
+    ) -> FinishedSamlLogin | RestartSamlLogin:
+        """The ACS: a validated, first-seen response to a login this browser started opens a
+        session; a validated, first-seen unsolicited one (IdP-initiated on) asks for a restart;
         anything else raises LoginFailed with the trace id."""
         login_span.annotate(connection, "saml", STAGE_ACS)
         attempt = Attempt(connection.account_id, connection.id, stage=STAGE_ACS)
@@ -268,20 +292,20 @@ class SamlFlow:
         self, connection: Connection, relay_state: str, browser_binding: str
     ) -> tuple[str | None, str]:
         """The AuthnRequest ID this browser's transaction expects, and where to go after; None
-        for an unsolicited response (no RelayState)."""
+        for an unsolicited response (no RelayState, or the IdP's own)."""
         if not relay_state:
             return None, "/"
         idp_initiated = connection.saml is not None and connection.saml.allow_idp_initiated
         if len(relay_state) > MAX_RELAY_STATE:
             if idp_initiated:
-                return None, "/"
+                return None, _deep_link(relay_state)
             raise _Refusal("relay_state_invalid", "the RelayState is longer than 80 bytes")
         consumed = await self._transactions.consume(_digest(relay_state))
         if consumed is None:
-            # Okta and Entra send their own RelayState (often a URL) with IdP-initiated
-            # responses: never followed, the response is simply unsolicited.
+            # Okta's "Default RelayState" and Entra's "Relay State" ride on IdP-initiated
+            # responses: the response is simply unsolicited.
             if idp_initiated:
-                return None, "/"
+                return None, _deep_link(relay_state)
             raise _Refusal("relay_state_unknown", "no login was started with this RelayState")
         tx = consumed.transaction
         if tx.connection_id != connection.id:
@@ -303,7 +327,7 @@ class SamlFlow:
         relay_state: str,
         browser_binding: str,
         attempt: Attempt,
-    ) -> FinishedSamlLogin:
+    ) -> FinishedSamlLogin | RestartSamlLogin:
         if not saml_response:
             raise _Refusal("response_missing", "the ACS POST carries no SAMLResponse")
         request_id, return_to = await self._request_id(connection, relay_state, browser_binding)
@@ -323,6 +347,8 @@ class SamlFlow:
         ids = [("response", valid.response_id), ("assertion", valid.assertion_id)]
         if not await self._replay.claim(connection.id, ids, valid.expire_at):
             raise _Refusal("replayed", "this response or assertion was already used")
+        if request_id is None:
+            return await self._restart(attempt, return_to)
         # -- claims.
         attempt.stage = STAGE_CLAIMS
         try:
@@ -361,6 +387,18 @@ class SamlFlow:
         )
         login_span.outcome("success")
         return FinishedSamlLogin(opened, return_to, record.trace_id)
+
+    async def _restart(self, attempt: Attempt, return_to: str) -> RestartSamlLogin:
+        """Row 15: the unsolicited response is spent; the browser starts an SP-initiated login."""
+        login_span.outcome(OUTCOME_RESTARTED)
+        trace_id = await self._traces.record(
+            attempt,
+            reason="idp_initiated",
+            detail="a valid IdP-initiated response; no session was opened from it: the browser"
+            " was sent to start a login through idmesh, which the IdP answers at once",
+            outcome=OUTCOME_RESTARTED,
+        )
+        return RestartSamlLogin(return_to, trace_id)
 
     async def _fail(self, attempt: Attempt, reason: str, detail: str) -> str:
         login_span.outcome("failure", reason, attempt.stage)
