@@ -16,6 +16,7 @@ from gateway.errors import error_middleware
 from gateway.health import add_health_routes
 from gateway.oauth import add_oauth_routes
 from gateway.oauth.keys import AccessTokenKeys
+from gateway.overload import InFlightLimit, overload_middleware
 from gateway.request_id import install_log_field, request_id_middleware
 from gateway.scim import add_scim_routes
 from gateway.sso import add_sign_in_routes
@@ -30,8 +31,9 @@ def create_app(config: GatewayConfig, clients: Clients) -> web.Application:
     clients after the application has stopped).
 
     Middlewares, outermost first: the tracing span (so everything below, logs included, carries
-    the trace id), the request id, the access log, and the error mapping closest to the handlers
-    (so the access log and the span see the status actually sent). Log records made while a
+    the trace id), the request id, the access log, load shedding (the in-flight cap and the
+    request deadline: gateway.overload), and the error mapping closest to the handlers (so the
+    access log and the span see the status actually sent). Log records made while a
     request is handled carry its ``request_id`` from then on (a process-wide log record factory,
     installed once)."""
     install_log_field()
@@ -41,6 +43,7 @@ def create_app(config: GatewayConfig, clients: Clients) -> web.Application:
             tracing_middleware(),
             request_id_middleware,
             access_log_middleware,
+            overload_middleware(InFlightLimit(config.max_in_flight), config.request_timeout),
             error_middleware,
         ],
     )
@@ -61,5 +64,7 @@ def create_app(config: GatewayConfig, clients: Clients) -> web.Application:
     add_oauth_routes(
         app,
         AccessTokenKeys(signing_keys, issuer=config.public_url, audience=config.public_url),
+        rate=config.token_rate_limit,
+        burst=config.token_rate_burst,
     )
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -25,6 +26,28 @@ def parse_public_url(raw: str) -> str:
     return raw.strip().rstrip("/")
 
 
+def parse_rate(raw: str) -> float:
+    """Requests a second: a positive number (``0.5`` is one every two seconds)."""
+    rate = float(raw)
+    if not math.isfinite(rate) or rate <= 0:
+        raise ValueError("expected a positive number of requests a second")
+    return rate
+
+
+def parse_positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError("expected a whole number of at least 1")
+    return value
+
+
+def parse_positive_duration(raw: str) -> float:
+    seconds = parse_duration(raw)
+    if seconds <= 0:
+        raise ValueError("expected a duration above zero")
+    return seconds
+
+
 @dataclass(frozen=True)
 class GatewayConfig:
     host: str = setting("HOST", default="127.0.0.1", description="address to listen on")
@@ -45,6 +68,52 @@ class GatewayConfig:
         default="",
         parse=parse_public_url,
         description="external base URL; default http://127.0.0.1:<PORT>",
+    )
+    # Per account, per gateway replica. Entra sends bursts (reference/scim-clients.md §6: each
+    # customer app instance is its own job, gallery apps must take >= 25 req/s per tenant, and
+    # throttling a job into errors has got it quarantined), so the sustained rate is twice the
+    # gallery floor and the burst absorbs a few seconds of a job's backlog at once.
+    scim_rate_limit: float = setting(
+        "SCIM_RATE_LIMIT",
+        default=50.0,
+        parse=parse_rate,
+        description="SCIM requests a second per account",
+    )
+    scim_rate_burst: int = setting(
+        "SCIM_RATE_BURST",
+        default=200,
+        parse=parse_positive_int,
+        description="SCIM requests per account allowed at once above the rate",
+    )
+    # A client needs one access token per 10 minutes: these stop a runaway loop, nothing else.
+    token_rate_limit: float = setting(
+        "TOKEN_RATE_LIMIT",
+        default=50.0,
+        parse=parse_rate,
+        description="token endpoint requests a second per OAuth client and per account",
+    )
+    token_rate_burst: int = setting(
+        "TOKEN_RATE_BURST",
+        default=100,
+        parse=parse_positive_int,
+        description="token endpoint requests per client and per account allowed at once",
+    )
+    # Eight times the 16 requests at once that saturate a gateway in the benchmark (README,
+    # Performance), and bounded memory: each may hold a 1 MiB body and its protobuf copy, so
+    # 128 stay within the 384 MiB the Kubernetes Deployment gives a gateway.
+    max_in_flight: int = setting(
+        "MAX_IN_FLIGHT_REQUESTS",
+        default=128,
+        parse=parse_positive_int,
+        description="requests handled at once; more are answered 503 at once",
+    )
+    # Above the longest deadline a handler gives one of its calls (20 s: auth finishing an SSO
+    # login, which waits on the IdP), so it only ever cuts off a request that is stuck.
+    request_timeout: float = setting(
+        "REQUEST_TIMEOUT",
+        default=30.0,
+        parse=parse_positive_duration,
+        description="the longest a request may take before it is answered 504",
     )
 
 

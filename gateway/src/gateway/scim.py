@@ -4,7 +4,9 @@ Order matters for security: every request under the prefix is authenticated firs
 catch-all route, so no spelling of a path can reach a resource without the token check:
 Zitadel CVE-2026-32130, reference/scim-clients.md §7), then its path is percent-decoded and
 normalised, then forwarded. The token names the account; the scim service sees nothing else.
-Failures raised here answer RFC 7644 §3.12 error bodies, like the scim service's own.
+Each account has its own rate limit (SCIM_RATE_LIMIT, gateway.ratelimit), checked right after
+authentication so one tenant's burst never slows another's. Failures raised here answer
+RFC 7644 §3.12 error bodies, like the scim service's own.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from gateway.auth import authenticate
-from gateway.errors import Problem, use_error_renderer
+from gateway.errors import HttpServiceError, Problem, use_error_renderer
+from gateway.ratelimit import TokenBucket, retry_after
 from gateway.state import CLIENTS, CONFIG
 from idmesh.scim.v1 import scim_pb2
-from meshkit.errors import NotFound
+from meshkit.errors import InvalidArgument, NotFound, ResourceExhausted
 
 PREFIX = "/scim/v2"
 SCIM_CONTENT_TYPE = "application/scim+json"
@@ -29,6 +32,8 @@ _ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 # RFC 7644 §3.12 scimType values for the failures the gateway itself detects.
 _SCIM_TYPES = {"invalid_filter": "invalidFilter", "uniqueness": "uniqueness"}
 REQUIRED_PERMISSION = "users:manage"
+SCIM_RATE_LIMIT: web.AppKey[TokenBucket] = web.AppKey("scim_rate_limit", TokenBucket)
+"""The per-account token buckets of SCIM requests."""
 
 
 def normalised_path(raw_path: str) -> str:
@@ -61,17 +66,40 @@ def _check_content_type(request: web.Request) -> None:
         )
 
 
+def _check_rate_limit(limiter: TokenBucket, account_id: str) -> None:
+    """Raises 429 with ``Retry-After`` (RFC 6585 §4, RFC 9110 §10.2.3) when the account has
+    used up its requests. Entra retries exactly the throttled requests after Retry-After
+    (reference/scim-clients.md §6), so nothing is lost."""
+    wait = limiter.take(account_id)
+    if wait:
+        raise HttpServiceError(
+            ResourceExhausted(
+                f"Too many SCIM requests for this account: the limit is {limiter.rate:g} a "
+                f"second, in bursts of up to {limiter.burst:g}. Retry after the number of "
+                "seconds in Retry-After.",
+                reason="rate_limited",
+            ),
+            {"Retry-After": retry_after(wait)},
+        )
+
+
 async def handle_scim(request: web.Request) -> web.StreamResponse:
     """Authenticates, normalises and forwards one SCIM request; relays the scim service's
     status, body, ``ETag`` and ``Location`` unchanged."""
     clients = request.config_dict[CLIENTS]
     principal = await authenticate(request, clients, REQUIRED_PERMISSION)
+    _check_rate_limit(request.config_dict[SCIM_RATE_LIMIT], principal.account_id)
     try:
         path = normalised_path(request.raw_path.split("?", 1)[0])
     except UnicodeDecodeError:
         raise NotFound("No SCIM resource lives at this path.") from None
     _check_content_type(request)
-    body = await request.read()
+    try:
+        body = await request.read()
+    except web.RequestPayloadError:
+        # A body its Content-Encoding does not decode (aiohttp inflates gzip and deflate): the
+        # client's error, not a 500.
+        raise InvalidArgument("the body does not decode with its Content-Encoding") from None
     response = await clients.scim.HandleRequest(
         scim_pb2.HandleRequestRequest(
             account_id=principal.account_id,
@@ -120,7 +148,10 @@ def render_scim_error(request: web.Request, problem: Problem) -> web.StreamRespo
 
 
 def add_scim_routes(app: web.Application) -> None:
-    """Registers the catch-all SCIM route and its error renderer on ``app``."""
+    """Registers the catch-all SCIM route, its per-account rate limit (from the application's
+    configuration) and its error renderer on ``app``."""
+    config = app[CONFIG]
+    app[SCIM_RATE_LIMIT] = TokenBucket(rate=config.scim_rate_limit, burst=config.scim_rate_burst)
     app.router.add_route("*", PREFIX, handle_scim)
     app.router.add_route("*", PREFIX + "/{tail:.*}", handle_scim)
     use_error_renderer(app, render_scim_error, prefix=PREFIX)

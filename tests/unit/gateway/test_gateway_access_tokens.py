@@ -1,6 +1,6 @@
 """gateway.oauth.keys: local verification of client-credentials access tokens (RFC 9068
-profile; RFC 8725 §3.1-3.2 algorithm verification; RFC 7519 §4.1 iss/aud/exp) and
-gateway.oauth.ratelimit."""
+profile; RFC 8725 §3.1-3.2 algorithm verification; RFC 7519 §4.1 iss/aud/exp). The token
+endpoint's rate limits are tested in test_ratelimit.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
 from gateway.oauth.keys import AccessTokenKeys, InvalidAccessToken
-from gateway.oauth.ratelimit import RateLimiter, retry_after
 from idmesh.auth.v1 import auth_pb2
 
 ISSUER = "https://idmesh.example.com"
@@ -155,25 +154,3 @@ async def test_an_unknown_key_id_refetches_the_keys_at_most_once_per_interval(ke
             await verifier.verify(keys.sign(_claims(), kid="made-up"))
     assert keys.fetches == 2
     assert old.kid != keys.key.kid
-
-
-def test_the_rate_limiter_allows_a_burst_then_asks_to_wait() -> None:
-    """A token bucket: ``burst`` at once, then ``rate`` a second; the wait is in Retry-After's
-    whole seconds (RFC 9110 §10.2.3), at least 1."""
-    now = [0.0]
-    limiter = RateLimiter(rate=50.0, burst=100.0, monotonic=lambda: now[0])
-    assert all(limiter.acquire("c") == 0 for _ in range(100))
-    wait = limiter.acquire("c")
-    assert wait > 0
-    assert retry_after(wait) == "1"
-    assert limiter.acquire("other") == 0
-    now[0] = 1.0
-    assert sum(limiter.acquire("c") == 0 for _ in range(60)) == 50
-
-
-def test_the_rate_limiter_forgets_the_oldest_keys_beyond_its_bound() -> None:
-    """Memory stays bounded however many client ids are tried."""
-    limiter = RateLimiter(rate=1.0, burst=1.0, max_keys=3, monotonic=lambda: 0.0)
-    for key in "abcd":
-        limiter.acquire(key)
-    assert limiter.acquire("a") == 0  # forgotten, so a fresh bucket

@@ -9,7 +9,6 @@ the form must not tell which accounts or emails exist.
 
 from __future__ import annotations
 
-import math
 import uuid
 from datetime import UTC
 from typing import Final
@@ -21,6 +20,7 @@ from gateway.admin.guard import SignInRequired, check_csrf, current_admin
 from gateway.admin.ratelimit import LoginLimits
 from gateway.errors import HttpServiceError
 from gateway.pages.html import esc, page, redirect
+from gateway.ratelimit import retry_after
 from gateway.sso import cookies
 from gateway.sso.origin import require_same_origin
 from gateway.state import CLIENTS, CONFIG
@@ -85,7 +85,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if wait:
         raise HttpServiceError(
             ResourceExhausted("too many sign-in attempts", reason="rate_limited"),
-            {"Retry-After": str(math.ceil(wait))},
+            {"Retry-After": retry_after(wait)},
         )
     if not (account and email and password):
         body = login_form(account=account, email=email, error=INVALID)

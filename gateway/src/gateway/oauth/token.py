@@ -10,8 +10,9 @@ answers.
 Answers: §5.1 success JSON, §5.2 error JSON (``invalid_request``, ``invalid_client`` with 401
 and a ``WWW-Authenticate: Basic`` challenge when the client tried Basic, ``invalid_grant`` is
 never used by this grant, ``unsupported_grant_type``, ``invalid_scope``), always with
-``Cache-Control: no-store`` and ``Pragma: no-cache``. 429 with Retry-After past the rate limit
-of the client id. The secret is never logged and never put in a span.
+``Cache-Control: no-store`` and ``Pragma: no-cache``. 429 with Retry-After (RFC 6585 §4,
+RFC 9110 §10.2.3) past the rate limit of the client id or of its account (gateway.oauth.limits).
+The secret is never logged and never put in a span.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from gateway.oauth.keys import ACCESS_TOKEN_KEYS
-from gateway.oauth.ratelimit import TOKEN_RATE_LIMIT, retry_after
+from gateway.oauth.limits import TOKEN_RATE_LIMIT
+from gateway.ratelimit import retry_after
 from gateway.state import CLIENTS
 from idmesh.auth.v1 import auth_pb2
 from meshkit.errors import from_rpc_error
@@ -134,15 +136,18 @@ async def _issue(request: web.Request) -> web.Response:
             "unsupported_grant_type", "This endpoint serves grant_type=client_credentials only."
         )
     scope = _single(form, "scope")
-    wait = request.config_dict[TOKEN_RATE_LIMIT].acquire(client_id[:64])
-    if wait > 0:
+    limits = request.config_dict[TOKEN_RATE_LIMIT]
+    # Client ids are short; a longer string is not one, and must not grow the bucket keys.
+    throttled = limits.take(client_id[:64])
+    if throttled is not None:
         return web.json_response(
             {
                 "error": "temporarily_unavailable",
-                "error_description": "Too many token requests for this client; retry later.",
+                "error_description": f"Too many token requests for this {throttled.scope}; "
+                "retry after the number of seconds in Retry-After.",
             },
             status=429,
-            headers={**_NO_STORE, "Retry-After": retry_after(wait)},
+            headers={**_NO_STORE, "Retry-After": retry_after(throttled.wait)},
         )
     keys = request.config_dict[ACCESS_TOKEN_KEYS]
     try:
@@ -165,6 +170,8 @@ async def _issue(request: web.Request) -> web.Response:
         if refused.reason == "invalid_scope":
             raise OAuthError("invalid_scope", refused.message) from None
         raise
+    if issued.account_id:
+        limits.issued(client_id[:64], issued.account_id)
     return web.json_response(
         {
             "access_token": issued.access_token,

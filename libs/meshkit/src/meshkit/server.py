@@ -1,9 +1,10 @@
 """gRPC server bootstrap shared by every service.
 
 One ``GrpcServer`` carries the conventions: the one interceptor that traces every call and maps
-its errors (meshkit.call_guard), the standard health service, reflection,
-and graceful shutdown on SIGTERM: health turns NOT_SERVING first so load balancers and readiness
-probes stop sending work, then in-flight calls drain within a grace period.
+its errors (meshkit.call_guard), the standard health service, reflection, a bound on the calls
+in progress (RESOURCE_EXHAUSTED beyond it, never an unbounded queue), and graceful shutdown on
+SIGTERM: health turns NOT_SERVING first so load balancers and readiness probes stop sending
+work, then in-flight calls drain within a grace period.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from meshkit.call_guard import CallGuard
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_CONCURRENT_RPCS = 1000
+"""Calls a server runs at once; beyond it grpc answers RESOURCE_EXHAUSTED at once instead of
+queueing without bound. Far above the 32 calls at once that saturate a service in the benchmark
+(README, Performance), so only a flood meets it."""
 
 
 class GrpcServer:
@@ -34,7 +39,10 @@ class GrpcServer:
         *,
         drain_seconds: float = 1.0,
         grace_seconds: float = 10.0,
+        max_concurrent_rpcs: int | None = DEFAULT_MAX_CONCURRENT_RPCS,
     ) -> None:
+        """``max_concurrent_rpcs`` bounds the calls in progress (None: unbounded, for tests
+        only): a flooded service sheds calls rather than piling up memory and latency."""
         self._address = f"{host}:{port}"
         self._drain_seconds = drain_seconds
         self._grace_seconds = grace_seconds
@@ -42,6 +50,7 @@ class GrpcServer:
         self._health = health.aio.HealthServicer()
         self.server = grpc.aio.server(
             interceptors=[CallGuard()],
+            maximum_concurrent_rpcs=max_concurrent_rpcs,
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -14,6 +15,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from gateway.oauth.limits import TOKEN_RATE_LIMIT, TokenEndpointLimits
 from idmesh.auth.v1 import auth_pb2
 from tests.integration.gateway.api.stack import Stack, Tenant
 
@@ -227,6 +229,23 @@ async def test_a_tampered_or_foreign_jwt_is_an_invalid_token(tenant: Tenant) -> 
         assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 
+@pytest.fixture
+def frozen_token_limits(tenant: Tenant) -> Iterator[None]:
+    """The gateway's default token-endpoint limits on a clock that never moves, so a burst is
+    a burst however slowly a loaded machine sends it; its own limits are back after the test."""
+    app = tenant.stack.client.app
+    assert app is not None
+    limits = app[TOKEN_RATE_LIMIT]
+    kept = limits.per_client, limits.per_account
+    frozen = TokenEndpointLimits(rate=50.0, burst=100, clock=lambda: 0.0)
+    limits.per_client, limits.per_account = frozen.per_client, frozen.per_account
+    try:
+        yield
+    finally:
+        limits.per_client, limits.per_account = kept
+
+
+@pytest.mark.usefixtures("frozen_token_limits")
 async def test_the_token_endpoint_answers_429_with_retry_after_past_its_rate(
     tenant: Tenant,
 ) -> None:
