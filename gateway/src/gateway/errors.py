@@ -173,11 +173,16 @@ class HttpServiceError(ServiceError):
 def problem_from_exception(error: BaseException) -> Problem:
     """Classifies ``error`` (AioRpcError, ServiceError, HTTPException >= 400, anything else)."""
     if isinstance(error, grpc.aio.AioRpcError):
-        # from_rpc_error recovers field and reason from the rich status; the status comes from
-        # the original code (it folds DEADLINE_EXCEEDED into UNAVAILABLE, we answer 504).
+        # from_rpc_error recovers field and reason from the rich status, and turns gRPC's own
+        # overload RESOURCE_EXHAUSTED into UNAVAILABLE (503, not the caller's 429); it also
+        # folds DEADLINE_EXCEEDED into UNAVAILABLE, which we keep apart (504).
         rebuilt = from_rpc_error(error)
+        deadline = error.code() is grpc.StatusCode.DEADLINE_EXCEEDED
         return problem_for_status(
-            error.code(), rebuilt.message, field=rebuilt.field, reason=rebuilt.reason
+            error.code() if deadline else rebuilt.code,
+            rebuilt.message,
+            field=rebuilt.field,
+            reason=rebuilt.reason,
         )
     if isinstance(error, ServiceError):
         headers = error.headers if isinstance(error, HttpServiceError) else None
@@ -287,9 +292,11 @@ def _log(request: web.Request, error: BaseException, problem: Problem) -> None:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turns every failure of ``handler`` into a problem rendered by ``renderer_for``.
-    Redirects and other non-error HTTPExceptions pass through unchanged."""
+    Redirects and other non-error HTTPExceptions pass through unchanged. A 503 a handler
+    relays (the scim service answers its own when directory is down) gets ``Retry-After``
+    like the 503s rendered here (RFC 9110 §10.2.3)."""
     try:
-        return await handler(request)
+        response = await handler(request)
     except web.HTTPException as error:
         if error.status < 400:
             raise
@@ -297,4 +304,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception as error:  # the one place the gateway maps failures
         problem = problem_from_exception(error)
         _log(request, error, problem)
+    else:
+        if response.status == 503 and not response.prepared:
+            response.headers.setdefault("Retry-After", _standard_headers(503)["Retry-After"])
+        return response
     return renderer_for(request)(request, problem)

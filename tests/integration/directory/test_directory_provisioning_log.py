@@ -210,3 +210,24 @@ async def test_long_text_is_cut_rather_than_refused(directory: Stub) -> None:
     await _record(directory, _event(account.id, 0, detail="x" * 5000))
     [stored] = (await _list(directory, account.id)).events
     assert stored.detail == "x" * 256
+
+
+async def test_a_batch_sent_again_is_stored_once(directory: Stub) -> None:
+    """The scim service resends a batch whose answer it never got (directory restarted
+    mid-call); events carry their writer's ids, and an id already stored is skipped."""
+    account = await new_account(directory)
+    batch = [_event(account.id, n, id=str(uuid.uuid4())) for n in range(3)]
+    new = _event(account.id, 4, id=str(uuid.uuid4()))
+    assert await _record(directory, *batch) == 3
+    assert await _record(directory, *batch, new) == 1
+    listed = await _list(directory, account.id)
+    assert [e.id for e in listed.events] == [e.id for e in [*batch, new]]
+
+
+async def test_an_event_id_that_is_no_uuid_is_refused_with_its_field(directory: Stub) -> None:
+    """A malformed id names itself (INVALID_ARGUMENT with the field), and nothing is stored."""
+    account = await new_account(directory)
+    code, error = await failure(_record(directory, _event(account.id, 0, id="not-a-uuid")))
+    assert code is grpc.StatusCode.INVALID_ARGUMENT
+    assert error.field == "events[0].id"
+    assert (await _list(directory, account.id)).events == []

@@ -157,3 +157,17 @@ async def test_status_body_etag_and_location_are_relayed(
         assert response.headers["Location"] == "http://x/scim/v2/Users/u1"
         assert response.content_type == "application/scim+json"
         assert await response.json(content_type=None) == {"id": "u1"}
+
+
+async def test_a_503_the_scim_service_answers_itself_gains_retry_after(
+    gateway: GatewayFactory, mesh: FakeMesh
+) -> None:
+    """The scim service answers its own SCIM 503 when directory is down; relayed as it is, it
+    still tells the client when to come back (RFC 9110 §10.2.3), like every 503 of the gateway."""
+    unavailable = b'{"status": "503", "detail": "a dependency is unavailable, retry later"}'
+    mesh.scim.response = scim_pb2.HandleRequestResponse(status=503, body=unavailable)
+    async with gateway() as client:
+        response = await client.get("/scim/v2/Users", headers=BEARER)
+        assert response.status == 503
+        assert response.headers["Retry-After"] == "1"
+        assert await response.read() == unavailable

@@ -18,6 +18,7 @@ from meshkit.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    ResourceExhausted,
     ServiceError,
     Unavailable,
     to_status,
@@ -117,6 +118,19 @@ def test_unavailable_asks_the_caller_to_retry_after_one_second() -> None:
     """503 carries Retry-After (RFC 9110 §10.2.3) so clients back off instead of hammering."""
     assert problem_from_exception(_raw(C.UNAVAILABLE, "down")).headers["Retry-After"] == "1"
     assert problem_from_exception(Unavailable("db down")).headers["Retry-After"] == "1"
+
+
+def test_a_peer_past_its_concurrent_call_limit_is_a_503_not_the_callers_429() -> None:
+    """gRPC's own RESOURCE_EXHAUSTED ("Concurrent RPC limit exceeded!", no rich status) is an
+    overloaded service: 503 with Retry-After (RFC 9110 §15.6.4), a fixed text; a quota the
+    caller used up (a ServiceError ResourceExhausted) stays 429 (RFC 6585 §4)."""
+    overloaded = problem_from_exception(
+        _raw(C.RESOURCE_EXHAUSTED, "Concurrent RPC limit exceeded!")
+    )
+    assert (overloaded.status, overloaded.headers["Retry-After"]) == (503, "1")
+    assert "Concurrent" not in overloaded.detail
+    quota = problem_from_exception(_received(ResourceExhausted("too many", reason="rate_limited")))
+    assert (quota.status, quota.detail) == (429, "too many")
 
 
 def test_a_401_carries_a_bearer_challenge() -> None:

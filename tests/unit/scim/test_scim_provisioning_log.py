@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -163,7 +164,10 @@ async def _until(condition: Callable[[], bool], seconds: float = 2.0) -> None:
 
 
 def _events(count: int) -> list[pb.ProvisioningEvent]:
-    return [pb.ProvisioningEvent(account_id=ACCOUNT, http_status=200 + i % 2) for i in range(count)]
+    return [
+        pb.ProvisioningEvent(id=str(uuid4()), account_id=ACCOUNT, http_status=200 + i % 2)
+        for i in range(count)
+    ]
 
 
 async def test_a_full_batch_is_written_at_once_and_a_partial_one_within_the_interval() -> None:
@@ -225,21 +229,50 @@ async def test_close_gives_up_after_its_deadline_and_counts_what_was_lost() -> N
     for event in _events(25):
         log.record(event)
     await log.close(timeout=0.1)
-    assert (log.written, log.failed, log.dropped) == (0, 10, 15)  # in flight, queued
+    assert (log.written, log.failed, log.dropped) == (0, 0, 25)  # in flight and queued: lost
 
 
-async def test_a_failing_directory_costs_the_batch_but_not_the_writer() -> None:
+async def test_a_batch_the_directory_could_not_take_is_sent_again_once_it_is_back() -> None:
+    """Issue 8, "loses nothing": a directory that is down or restarting (Unavailable) costs
+    the log a pause, not its events; they go out again in order, each once."""
     sink = Sink(fail=True)
     log = ProvisioningLog(sink, batch_size=10, interval=0.01)
     log.start()
-    for event in _events(10):
+    first = _events(10)
+    for event in first:
         log.record(event)
-    await _until(lambda: log.failed >= 10)
+    await _until(lambda: log.retried >= 10)
     sink.fail = False
-    for event in _events(5):
+    later = _events(5)
+    for event in later:
         log.record(event)
     await log.close()
-    assert (log.failed, log.written) == (10, 5)
+    sent = [event.id for batch in sink.batches for event in batch]
+    assert sent == [event.id for event in [*first, *later]]
+    assert (log.failed, log.dropped, log.written) == (0, 0, 15)
+
+
+async def test_a_batch_the_directory_refuses_for_another_reason_is_not_sent_again() -> None:
+    """Only an unavailable directory is worth waiting for: a refusal would be refused again and
+    hold up every event behind it."""
+
+    async def refusing(events: Sequence[pb.ProvisioningEvent]) -> None:
+        raise InvalidArgument("not an HTTP status", field="events[0].http_status")
+
+    log = ProvisioningLog(refusing, batch_size=10, interval=0.01)
+    log.start()
+    for event in _events(10):
+        log.record(event)
+    await log.close()
+    assert (log.failed, log.retried, log.pending) == (10, 0, 0)
+
+
+def test_every_event_carries_an_id_of_its_own() -> None:
+    """The directory skips an id it already stored, so a resent batch is stored once."""
+    request = _request("GET", "/Users")
+    ids = {_event(request, None).id for _ in range(3)}
+    assert len(ids) == 3
+    assert all(str(UUID(value)) == value for value in ids)
 
 
 async def test_a_request_the_gateway_gave_up_on_is_logged_as_cancelled() -> None:

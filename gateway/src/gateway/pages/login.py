@@ -16,6 +16,7 @@ import grpc
 from aiohttp import web
 from yarl import URL
 
+from gateway.pages.forms import read_form
 from gateway.pages.html import esc, items, page, redirect
 from gateway.sso.origin import require_same_origin
 from gateway.state import CLIENTS
@@ -105,7 +106,7 @@ async def discover(request: web.Request) -> web.StreamResponse:
     """Home-realm discovery: the email's domain names exactly one connection (domains are
     unique across accounts), where the login starts with the email as login_hint."""
     require_same_origin(request)
-    form = await request.post()
+    form = await read_form(request)
     email = str(form.get("email", "")).strip()[:MAX_EMAIL]
     return_to = _return_to(str(form.get("return_to", "")))
     if "@" not in email:

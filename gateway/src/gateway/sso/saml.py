@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import grpc
 from aiohttp import web
 
+from gateway.pages.forms import read_form
 from gateway.pages.html import redirect, secure
 from gateway.sso import cookies
 from gateway.sso.routes import (
@@ -82,7 +83,8 @@ async def acs(request: web.Request) -> web.StreamResponse:
         connection_id = _connection_id(request)
         if request.content_length is None or request.content_length > MAX_ACS_BODY:
             raise InvalidArgument("the SAML POST is missing or too large", field="SAMLResponse")
-        form = await request.post()
+        # Bindings 3.5.4: an HTML form; one that cannot be read is a 400, not a 500.
+        form = await read_form(request, field="SAMLResponse")
         saml_response = form.get("SAMLResponse", "")
         relay_state = form.get("RelayState", "")
         if not isinstance(saml_response, str) or not isinstance(relay_state, str):

@@ -32,11 +32,14 @@ from meshkit.errors import InvalidArgument, ServiceError, Unavailable, to_status
 logger = logging.getLogger(__name__)
 
 _HEALTH_PREFIX = "/grpc.health.v1.Health/"
-# Failures of the database connection itself (not of a statement): the caller may retry.
+# Failures of the database connection itself (not of a statement): the caller may retry. A
+# shutting-down server (57P01, 57P02) may answer a statement with these instead of closing.
 _UNAVAILABLE_ERRORS = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
 )

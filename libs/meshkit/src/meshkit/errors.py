@@ -82,6 +82,11 @@ _BY_CODE: dict[grpc.StatusCode, type[ServiceError]] = {
     )
 }
 _DOMAIN = "idmesh"
+_TRANSPORT_MESSAGES = {
+    grpc.StatusCode.UNAVAILABLE: "a dependency is unavailable, retry later",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "a dependency did not answer in time, retry later",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "a dependency is overloaded, retry later",
+}
 
 
 def to_status(error: ServiceError) -> status_pb2.Status:
@@ -103,12 +108,18 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> ServiceError:
     """Rebuilds the ServiceError a peer raised, so a caller can re-raise or map it unchanged.
 
     Codes outside the tree (INTERNAL, DEADLINE_EXCEEDED, UNAVAILABLE from the transport, ...)
-    come back as Unavailable or a plain ServiceError carrying the code."""
+    come back as Unavailable or a plain ServiceError carrying the code. A transport failure's
+    own text is replaced by a fixed one: it may name internal addresses. RESOURCE_EXHAUSTED from
+    gRPC itself (a server past its concurrent-call limit, no rich status) is an overloaded
+    peer, Unavailable: the caller did nothing wrong and should retry, unlike a ServiceError
+    ResourceExhausted (a quota the caller used up)."""
     code = error.code()
     message = error.details() or ""
     field = reason = ""
+    rich = False
     for key, value in error.trailing_metadata() or ():
         if key == "grpc-status-details-bin" and isinstance(value, bytes):
+            rich = True
             status = status_pb2.Status.FromString(value)
             for detail in status.details:
                 if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
@@ -120,8 +131,16 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> ServiceError:
                     detail.Unpack(bad_request)
                     if bad_request.field_violations:
                         field = bad_request.field_violations[0].field
+    if code is grpc.StatusCode.RESOURCE_EXHAUSTED and not rich:
+        return Unavailable(_TRANSPORT_MESSAGES[code], reason="overloaded")
     if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE):
-        return Unavailable(message or "service unavailable", reason=reason or "unavailable")
+        # Only a status a peer sent on purpose (rich details: a ServiceError) carries a message
+        # written for callers; gRPC's own transport texts ("Stream removed (Socket closed)",
+        # "failed to connect to all addresses; ... ipv4:10.0.0.7:50051") name internal
+        # addresses and would be relayed verbatim by a caller mapping this error.
+        if not rich or not message:
+            message = _TRANSPORT_MESSAGES[code]
+        return Unavailable(message, reason=reason or "unavailable")
     cls = _BY_CODE.get(code)
     if cls is None:
         generic = ServiceError(message, field=field, reason=reason)

@@ -2992,7 +2992,11 @@ Global___ProvisioningEvent: _TypeAlias = ProvisioningEvent  # noqa: Y015
 
 @_typing.final
 class RecordProvisioningEventsRequest(_message.Message):
-    """id is ignored (assigned by the directory); every event names its account."""
+    """Every event names its account. An event's id, when set, is a UUID its writer chose: an event
+    already stored under it is skipped, so a batch whose outcome the writer did not learn (a
+    deadline, a restart of directory) can be sent again without being stored twice. Without an
+    id the directory assigns one.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -3018,6 +3022,7 @@ class RecordProvisioningEventsResponse(_message.Message):
 
     RECORDED_FIELD_NUMBER: _builtins.int
     recorded: _builtins.int
+    """How many events were stored (a repeated id is not counted)."""
     def __init__(
         self,
         *,

@@ -141,6 +141,7 @@ class ProvisioningEventDraft:
     """One provisioning log event to append (columns of provisioning_events)."""
 
     account_id: UUID
+    id: UUID
     time: datetime
     token_id: str
     method: str

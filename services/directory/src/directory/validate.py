@@ -13,7 +13,7 @@ import zoneinfo
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import cache
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from directory import convert, models
 from idmesh.directory.v1 import directory_pb2 as pb
@@ -150,7 +150,7 @@ def provisioning_events(
 ) -> list[models.ProvisioningEventDraft]:
     """The drafts of a RecordProvisioningEvents batch: at most MAX_PROVISIONING_BATCH events,
     each naming a valid account, a method, an outcome and an HTTP status; text cut to 256
-    characters; an unset time is ``now``."""
+    characters; an unset time is ``now``, an unset id a new one."""
     if len(events) > MAX_PROVISIONING_BATCH:
         raise InvalidArgument(f"at most {MAX_PROVISIONING_BATCH} events per call", field="events")
     drafts = []
@@ -160,6 +160,10 @@ def provisioning_events(
             account = UUID(event.account_id)
         except ValueError:
             raise InvalidArgument("not a valid account id", field=f"{where}.account_id") from None
+        try:
+            event_id = UUID(event.id) if event.id else uuid4()
+        except ValueError:
+            raise InvalidArgument("not a valid event id", field=f"{where}.id") from None
         outcome = convert.OUTCOMES.get(event.outcome)
         if outcome is None:
             raise InvalidArgument("outcome is required", field=f"{where}.outcome")
@@ -171,6 +175,7 @@ def provisioning_events(
         drafts.append(
             models.ProvisioningEventDraft(
                 account_id=account,
+                id=event_id,
                 time=event.time.ToDatetime(tzinfo=UTC) if has_time else now,
                 token_id=_cut(event.token_id),
                 method=_cut(event.method.upper()),

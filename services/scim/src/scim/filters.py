@@ -335,13 +335,26 @@ class _Parser:
             if lowered == "null":
                 return None
             if _NUMBER.fullmatch(token.text):
-                if any(c in token.text for c in ".eE"):
-                    return float(token.text)
-                return int(token.text)
+                return _number(token)
         raise self.fail(
             f"expected a value after '{op}' (a quoted string, a number, true, false or null)",
             token,
         )
+
+
+def _number(token: Token) -> int | float:
+    """A JSON number literal. One with more digits than Python converts (4300, the default
+    sys.get_int_max_str_digits()) or beyond the double range is invalidFilter, not a ValueError
+    (a 500): PATCH value paths reach the parser without the filter length limit."""
+    try:
+        if any(c in token.text for c in ".eE"):
+            value = float(token.text)
+            if value in (float("inf"), float("-inf")):
+                raise ValueError(token.text)
+            return value
+        return int(token.text)
+    except ValueError:
+        raise invalid_filter(f"the number at position {token.position + 1} is too large") from None
 
 
 def parse_filter(text: str) -> Expr:

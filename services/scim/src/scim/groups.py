@@ -18,16 +18,15 @@ directory.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from typing import Any, Final, TypeVar
 
 from idmesh.directory.v1 import directory_pb2 as pb
 from meshkit.errors import FailedPrecondition, InvalidArgument
-from scim import query
+from scim import conflicts, query
 from scim.convert import group_from_scim, group_to_scim
 from scim.directory import Directory
-from scim.errors import VERSION_MISMATCH, invalid_value
+from scim.errors import invalid_value
 from scim.etags import format_etag
 from scim.exchange import NO_CONTENT, ScimRequest, ScimResponse, json_response
 from scim.filters import any_of
@@ -41,7 +40,6 @@ Json = Any
 Resources = list[dict[str, Json]]
 T = TypeVar("T")
 
-PATCH_ATTEMPTS: Final = 3
 # How many refused member ids are checked for being groups, to explain a nested-group attempt.
 _NESTED_CHECK_LIMIT: Final = 50
 
@@ -163,8 +161,8 @@ class Groups:
         """PATCH /Groups/{id} (RFC 7644 §3.5.2) with Okta's rename and membership pushes and
         Entra's member additions and removals (reference/scim-clients.md §3–§5)."""
         body = request.json()
-        attempts = 1 if request.if_match is not None else PATCH_ATTEMPTS
-        for attempt in range(attempts):
+        has_if_match = request.if_match is not None
+        for attempt in conflicts.attempts(has_if_match):
             current = await self.directory.get_group(request.account_id, group_id, members=False)
             if request.if_match is not None:
                 request.if_match.check(current.version)
@@ -211,9 +209,7 @@ class Groups:
                     )
                 break
             except FailedPrecondition as error:
-                if error.reason != VERSION_MISMATCH or attempt + 1 == attempts:
-                    raise
-                await asyncio.sleep(0.005 * (attempt + 1))
+                await conflicts.after_conflict(error, attempt, has_if_match)
         asked = request.has_parameter("attributes") or request.has_parameter("excludedAttributes")
         if not asked:
             settings = await self.directory.settings(request.account_id)

@@ -10,11 +10,12 @@ extension by its URN; the filter inside ``[ ]`` is parsed by filters.py, so PATC
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from scim import schemas
 from scim.errors import invalid_path
 from scim.filters import (
+    MAX_FILTER_LENGTH,
     And,
     Compare,
     Expr,
@@ -29,6 +30,9 @@ from scim.schemas import BOOLEAN, DATETIME, Attribute, Resolved, ResourceType
 from scim.values import coerce_boolean
 
 Json = Any
+
+# A path is an attribute path and at most one value filter: the filter's own limit is enough.
+MAX_PATH_LENGTH: Final = MAX_FILTER_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,9 @@ def parse_path(resource_type: ResourceType, text: str) -> PatchPath:
     text = text.strip()
     if not text:
         raise invalid_path("the path is empty")
+    if len(text) > MAX_PATH_LENGTH:
+        # Error messages quote the path: never echo a megabyte of it back.
+        raise invalid_path(f"the path is longer than {MAX_PATH_LENGTH} characters")
     bracket = text.find("[")
     if bracket < 0:
         resolved = schemas.resolve_text(resource_type, text)

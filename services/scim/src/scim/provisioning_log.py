@@ -4,9 +4,12 @@ its provisioning logs): which token, what it asked, how it ended, how long it to
 It must never slow SCIM down, so events are not written inline. ``ProvisioningLog.record``
 appends to a bounded in-memory queue and returns at once; a background task writes the queue to
 the directory (RecordProvisioningEvents) in batches of up to ``batch_size`` events, at the latest
-``interval`` seconds after the first event of a batch arrived. When the queue is full (the
-directory is down or slow) new events are dropped, counted and reported in a log line at most
-every ``DROP_REPORT_SECONDS``, rather than blocking requests or growing without bound. ``close``
+``interval`` seconds after the first event of a batch arrived. A batch the directory could not
+take (down, restarting, too slow: Unavailable) goes back to the head of the queue and is sent
+again after a growing pause; each event carries an id of its own, so a batch that was stored
+although its answer was lost is not stored twice. When the queue is full (the directory is down
+or slow for long) new events are dropped, counted and reported in a log line at most every
+``DROP_REPORT_SECONDS``, rather than blocking requests or growing without bound. ``close``
 writes what is left, within a deadline, when the service stops.
 
 What an event holds (``event_for``) is chosen so that it can be shown to any admin of the account:
@@ -25,12 +28,12 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from idmesh.directory.v1 import directory_pb2 as pb
-from meshkit.errors import ServiceError
+from meshkit.errors import ServiceError, Unavailable
 from meshkit.telemetry import current_trace_id
 from scim import schemas
 from scim.errors import DIRECTORY_FIELDS, ScimHttpError, to_scim_error
@@ -41,6 +44,9 @@ logger = logging.getLogger(__name__)
 Sink = Callable[[Sequence[pb.ProvisioningEvent]], Awaitable[None]]
 
 DROP_REPORT_SECONDS: Final = 10.0
+# The pause before sending a refused batch again doubles from the first to the last.
+RETRY_FIRST_SECONDS: Final = 0.1
+RETRY_MAX_SECONDS: Final = 5.0
 # How long close() waits for the last batches before giving up on them.
 CLOSE_TIMEOUT_SECONDS: Final = 5.0
 
@@ -178,6 +184,7 @@ def event_for(
     seconds = int(started_at)
     micros = max(int(duration_seconds * 1_000_000), 0)
     return pb.ProvisioningEvent(
+        id=str(uuid4()),
         account_id=request.account_id,
         time=timestamp_pb2.Timestamp(seconds=seconds, nanos=int((started_at - seconds) * 1e9)),
         token_id=token_id,
@@ -215,6 +222,8 @@ class ProvisioningLog:
         self.written = 0
         self.dropped = 0
         self.failed = 0
+        self.retried = 0
+        self._retry_pause = 0.0
         self._pending: deque[pb.ProvisioningEvent] = deque()
         self._has_events = asyncio.Event()
         self._batch_full = asyncio.Event()
@@ -287,14 +296,31 @@ class ProvisioningLog:
                     await asyncio.wait_for(self._batch_full.wait(), self.interval)
             count = min(len(self._pending), self.batch_size)
             batch = [self._pending.popleft() for _ in range(count)]
-            await self._write(batch)
+            if not await self._write(batch):
+                await asyncio.sleep(self._retry_pause)
 
-    async def _write(self, batch: list[pb.ProvisioningEvent]) -> None:
+    async def _write(self, batch: list[pb.ProvisioningEvent]) -> bool:
+        """Sends ``batch``; False when it went back to the queue to be sent again."""
         try:
             await self.sink(batch)
         except asyncio.CancelledError:
-            self.failed += len(batch)
+            self._pending.extendleft(reversed(batch))
             raise
+        except Unavailable:
+            room = max(self.capacity - len(self._pending), 0)
+            kept = batch[:room]
+            self._pending.extendleft(reversed(kept))
+            self.dropped += len(batch) - len(kept)
+            self.retried += len(kept)
+            self._retry_pause = min(
+                max(self._retry_pause * 2, RETRY_FIRST_SECONDS), RETRY_MAX_SECONDS
+            )
+            logger.warning(
+                "provisioning log: directory unavailable, %d events will be sent again in %.1f s",
+                len(kept),
+                self._retry_pause,
+            )
+            return False
         except Exception as error:  # the log must never take the service down
             self.failed += len(batch)
             logger.warning(
@@ -305,6 +331,8 @@ class ProvisioningLog:
             )
         else:
             self.written += len(batch)
+            self._retry_pause = 0.0
+        return True
 
     def _report_drops(self, *, force: bool = False) -> None:
         new = self.dropped - self._drops_reported

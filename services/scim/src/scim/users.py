@@ -13,7 +13,7 @@ Lifecycle (reference/scim-clients.md §1, §2 rows 10–11, §5 row 7):
   reference/scim-clients.md §7).
 
 PATCH reads the user, applies the operations (patch.py), and writes the result with the version it
-read; without If-Match a concurrent change is retried a few times, with If-Match it is 412.
+read; without If-Match a concurrent change is retried (conflicts.py), with If-Match it is 412.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from typing import Any, Final
 
 from idmesh.directory.v1 import directory_pb2 as pb
 from meshkit.errors import AlreadyExists, FailedPrecondition
-from scim import policy, query
+from scim import conflicts, policy, query
 from scim.convert import user_from_scim, user_to_scim
 from scim.directory import Directory
-from scim.errors import VERSION_MISMATCH, mutability
+from scim.errors import mutability
 from scim.etags import format_etag
 from scim.exchange import NO_CONTENT, ScimRequest, ScimResponse, json_response
 from scim.patch import apply_patch
@@ -37,8 +37,6 @@ from scim.values import normalize_resource
 Json = Any
 # A page of projected resources (named here: inside the classes `list` is a method).
 Resources = list[dict[str, Json]]
-
-PATCH_ATTEMPTS: Final = 3
 
 
 def _eq(attribute: str, value: str) -> pb.Filter:
@@ -191,8 +189,8 @@ class Users:
         Removing ``active`` is 400 mutability (every user is active or deactivated); removing
         ``roles`` gives the account's default role (every user holds an account role)."""
         body = request.json()
-        attempts = 1 if request.if_match is not None else PATCH_ATTEMPTS
-        for attempt in range(attempts):
+        has_if_match = request.if_match is not None
+        for attempt in conflicts.attempts(has_if_match):
             current = await self.directory.get_user(request.account_id, user_id)
             if request.if_match is not None:
                 request.if_match.check(current.version)
@@ -217,9 +215,7 @@ class Users:
                 updated = await self.directory.update_user(user, current.version, request.actor)
                 break
             except FailedPrecondition as error:
-                if error.reason != VERSION_MISMATCH or attempt + 1 == attempts:
-                    raise
-                await asyncio.sleep(0.005 * (attempt + 1))
+                await conflicts.after_conflict(error, attempt, has_if_match)
         projection = query.projection_from_query(USER_RESOURCE, request.query)
         return await self._render(request, updated, projection)
 

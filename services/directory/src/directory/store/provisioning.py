@@ -1,7 +1,8 @@
 """The SCIM provisioning log: events appended in batches by the scim service, read by admins.
 
 A batch is one INSERT of arrays (``unnest``): one round trip and one statement whatever its
-size, so the log costs the directory little even when every SCIM request writes to it.
+size, so the log costs the directory little even when every SCIM request writes to it. Events
+carry their writer's ids and a repeated one is skipped: a retried batch is stored once.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ COLUMNS = (
     " pe.resource_id, pe.outcome, pe.http_status, pe.duration_us, pe.detail, pe.trace_id"
 )
 _INSERT = """
-INSERT INTO directory.provisioning_events (account_id, time, token_id, method, operation,
+INSERT INTO directory.provisioning_events (account_id, id, time, token_id, method, operation,
     resource_type, resource_id, outcome, http_status, duration_us, detail, trace_id)
-SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
-    $6::text[], $7::text[], $8::text[], $9::smallint[], $10::bigint[], $11::text[], $12::text[])
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[],
+    $6::text[], $7::text[], $8::text[], $9::text[], $10::smallint[], $11::bigint[], $12::text[],
+    $13::text[])
+ON CONFLICT (account_id, id) DO NOTHING
 """
 
 
@@ -32,12 +35,13 @@ class ProvisioningStore:
         self.pool = pool
 
     async def record(self, events: Sequence[ProvisioningEventDraft]) -> int:
-        """Appends ``events`` (of any accounts) in one statement; returns how many."""
+        """Appends ``events`` (of any accounts) in one statement; returns how many were new."""
         if not events:
             return 0
-        await self.pool.execute(
+        status = await self.pool.execute(
             _INSERT,
             [e.account_id for e in events],
+            [e.id for e in events],
             [e.time for e in events],
             [e.token_id for e in events],
             [e.method for e in events],
@@ -50,7 +54,7 @@ class ProvisioningStore:
             [e.detail for e in events],
             [e.trace_id for e in events],
         )
-        return len(events)
+        return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <rows>"
 
     async def list(
         self, account_id: UUID, filter_: pb.Filter | None, page: pb.PageRequest
