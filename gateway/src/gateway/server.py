@@ -11,6 +11,7 @@ import signal
 
 from aiohttp import web
 
+from gateway.protocol_errors import ProblemAppRunner
 from gateway.state import STOPPING
 
 logger = logging.getLogger(__name__)
@@ -32,8 +33,9 @@ class HttpServer:
         self._host = host
         self._port = port
         self._drain_seconds = drain_seconds
-        # aiohttp's own access log is off: gateway.access_log writes a safe line per request.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace_seconds)
+        # aiohttp's own access log is off: gateway.access_log writes a safe line per request;
+        # its own error pages are replaced (gateway.protocol_errors).
+        self._runner = ProblemAppRunner(app, access_log=None, shutdown_timeout=grace_seconds)
         self.port = 0
 
     async def start(self) -> int:

@@ -19,6 +19,7 @@ from aiohttp import web
 from gateway.admin.guard import SignInRequired, check_csrf, current_admin
 from gateway.admin.ratelimit import LoginLimits
 from gateway.errors import HttpServiceError
+from gateway.forms import read_form
 from gateway.pages.html import esc, page, redirect
 from gateway.ratelimit import retry_after
 from gateway.sso import cookies
@@ -77,7 +78,7 @@ async def _account_id(request: web.Request, name: str) -> str:
 
 async def login(request: web.Request) -> web.StreamResponse:
     require_same_origin(request)
-    form = await request.post()
+    form = await read_form(request)
     account = str(form.get("account", "")).strip()[:63]
     email = str(form.get("email", "")).strip()[:320]
     password = str(form.get("password", ""))[:1024]
@@ -124,7 +125,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     except SignInRequired:
         admin = None
     if admin is not None:
-        check_csrf(request, admin, await request.post())
+        check_csrf(request, admin, await read_form(request))
         await request.app[CLIENTS].auth.EndSession(
             auth_pb2.EndSessionRequest(session_secret=cookies.session_secret(request))
         )

@@ -28,6 +28,7 @@ from gateway.admin.guard import (
 )
 from gateway.admin.layout import NAV, admin_page, table
 from gateway.api.connections import VENDORS
+from gateway.forms import read_form
 from gateway.pages.html import esc, redirect
 from gateway.state import CLIENTS, CONFIG
 from idmesh.auth.v1 import auth_pb2
@@ -176,7 +177,7 @@ async def connections(request: web.Request, admin: Admin) -> web.StreamResponse:
 
 async def add_connection(request: web.Request, admin: Admin) -> web.StreamResponse:
     """Creates an OIDC connection with the same auth RPC as ``POST /api/v1/connections``."""
-    form = await request.post()
+    form = await read_form(request)
     check_csrf(request, admin, form)
     require(admin, "connections:manage")
     values = {k: str(form.get(k, "")).strip() for k in _CONNECTION_FIELDS}
@@ -302,7 +303,7 @@ async def group(request: web.Request, admin: Admin) -> web.StreamResponse:
 async def set_idp_identifier(request: web.Request, admin: Admin) -> web.StreamResponse:
     """Sets the group's IdP identifier (Torque guide, "Mapping Torque user groups to IdP
     groups"), with the version the form was rendered at (a concurrent change is not lost)."""
-    form = await request.post()
+    form = await read_form(request)
     check_csrf(request, admin, form)
     require(admin, "groups:manage")
     current = await _group(request, admin)

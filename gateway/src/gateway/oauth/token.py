@@ -26,12 +26,13 @@ import grpc
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from gateway.forms import read_form
 from gateway.oauth.keys import ACCESS_TOKEN_KEYS
 from gateway.oauth.limits import TOKEN_RATE_LIMIT
 from gateway.ratelimit import retry_after
 from gateway.state import CLIENTS
 from idmesh.auth.v1 import auth_pb2
-from meshkit.errors import from_rpc_error
+from meshkit.errors import InvalidArgument, from_rpc_error
 
 TOKEN_PATH: Final = "/oauth/token"
 _Form = MultiDictProxy[Any]
@@ -126,7 +127,10 @@ async def token_handler(request: web.Request) -> web.Response:
 async def _issue(request: web.Request) -> web.Response:
     if request.content_type != _FORM:
         raise OAuthError("invalid_request", f"The request body must be {_FORM}.")
-    form = await request.post()
+    try:
+        form = await read_form(request)
+    except InvalidArgument as error:
+        raise OAuthError("invalid_request", f"{error.message}.") from None
     grant_type = _single(form, "grant_type")
     if grant_type is None:
         raise OAuthError("invalid_request", "grant_type is required.")

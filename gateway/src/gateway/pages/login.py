@@ -16,7 +16,7 @@ import grpc
 from aiohttp import web
 from yarl import URL
 
-from gateway.pages.forms import read_form
+from gateway.forms import read_form
 from gateway.pages.html import esc, items, page, redirect
 from gateway.sso.origin import require_same_origin
 from gateway.state import CLIENTS

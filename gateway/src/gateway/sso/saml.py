@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 import grpc
 from aiohttp import web
 
-from gateway.pages.forms import read_form
+from gateway.forms import read_form
 from gateway.pages.html import redirect, secure
 from gateway.sso import cookies
 from gateway.sso.routes import (
