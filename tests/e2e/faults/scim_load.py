@@ -244,3 +244,19 @@ async def assert_nothing_lost_or_duplicated(
         f"unexpected: {sorted(set(ids) - attempted)}; missing: {sorted(attempted - set(ids))}"
     )
     assert set(settled) | set(acknowledged) == attempted
+
+
+def outage_figures(answers: Iterable[Answer], restarted_at: float) -> dict[str, float]:
+    """What an outage cost, for docs/reliability.md (recorded as junit properties): requests
+    acknowledged (201) and told to retry (503), the slowest answer, and the seconds from the
+    restart to the first 201 sent after it."""
+    answers = list(answers)
+    after = [
+        a.sent_at + a.seconds for a in answers if a.status == 201 and a.sent_at >= restarted_at
+    ]
+    return {
+        "acknowledged": sum(a.status == 201 for a in answers),
+        "retry_later": sum(a.status == 503 for a in answers),
+        "slowest_answer_seconds": round(max((a.seconds for a in answers), default=0.0), 2),
+        "first_201_after_restart_seconds": round(min(after) - restarted_at, 2) if after else -1.0,
+    }

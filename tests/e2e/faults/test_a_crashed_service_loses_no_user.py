@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import aiohttp
 import pytest
@@ -16,6 +17,7 @@ from tests.e2e.faults.scim_load import (
     ScimLoad,
     assert_answered_in_time,
     assert_nothing_lost_or_duplicated,
+    outage_figures,
     post_user,
     settle_uncertain,
 )
@@ -31,7 +33,11 @@ RECOVERY_SECONDS = 10.0
 
 @pytest.mark.parametrize("service", ["directory", "scim", "auth"])
 async def test_a_killed_service_costs_503s_with_retry_after_and_loses_no_acknowledged_user(
-    fault_mesh: Mesh, fault_tenant: Tenant, http: aiohttp.ClientSession, service: str
+    fault_mesh: Mesh,
+    fault_tenant: Tenant,
+    http: aiohttp.ClientSession,
+    service: str,
+    record_property: Callable[[str, object], None],
 ) -> None:
     """Issue "keeps working and loses nothing"; gateway contract "never a bare 500"
     (ARCHITECTURE.md) and RFC 9110 §10.2.3 (503 with Retry-After); RFC 7644 §3.3 (a retried
@@ -58,6 +64,8 @@ async def test_a_killed_service_costs_503s_with_retry_after_and_loses_no_acknowl
     finally:
         answers = await load.stop()
 
+    for name, value in outage_figures(answers, restarted_at).items():
+        record_property(name, value)
     assert recovered, f"no 201s within {RECOVERY_SECONDS}s of the restart: {answers[-8:]}"
     # Recovered by itself: no other process was restarted.
     assert {peer: fault_mesh.pid(peer) for peer in others} == others

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
@@ -25,6 +25,7 @@ from tests.e2e.faults.scim_load import (
     ScimLoad,
     assert_answered_in_time,
     assert_nothing_lost_or_duplicated,
+    outage_figures,
     post_user,
     settle_uncertain,
     stored_users,
@@ -85,6 +86,7 @@ async def test_after_a_postgresql_restart_the_services_reconnect_and_lose_no_use
     running_postgres: LocalPostgres,
     mesh_on_throwaway_postgres: Mesh,
     http: aiohttp.ClientSession,
+    record_property: Callable[[str, object], None],
 ) -> None:
     """meshkit.database: "later outages are survived by the pool itself: broken connections
     are replaced on their next use, and calls fail as UNAVAILABLE meanwhile"; the gateway
@@ -111,6 +113,8 @@ async def test_after_a_postgresql_restart_the_services_reconnect_and_lose_no_use
     finally:
         answers = await load.stop()
 
+    for name, value in outage_figures(answers, restarted_at).items():
+        record_property(name, value)
     assert recovered, f"no 201s within {RECOVERY_SECONDS}s of the restart: {answers[-8:]}"
     assert {service: mesh.pid(service) for service in SERVICES} == pids
     assert all(mesh.is_running(service) for service in SERVICES)
