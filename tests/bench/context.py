@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
+from tests.bench.figures import Figure
+from tests.bench.figures import Target as Goal
 from tests.bench.load import LoadResult, LoadSpec, Target, run_load
 from tests.bench.machine import (
     CpuSnapshot,
@@ -48,6 +51,25 @@ class _CpuProbe:
         self.usage = cpu_usage(self._before, after, our_tree() | await self._owned(), groups)
 
 
+def disturbance(*rows: Row) -> str:
+    """What may make ``rows``' figures low, in a few words for the summary table (the detailed
+    table on stderr names the processes)."""
+    errors = sum(row.load.errors for row in rows)
+    busy = [row for row in rows if row.busy]
+    parts = []
+    if errors:
+        codes: dict[str, int] = {}
+        for row in rows:
+            for code, count in row.load.error_codes.items():
+                codes[code] = codes.get(code, 0) + count
+        parts.append(f"{errors} errors ({max(codes, key=lambda c: codes[c])})")
+    if busy:
+        worst = max(row.cpu.other for row in busy)
+        of = f" {len(busy)} of {len(rows)} rows" if len(rows) > 1 else ""
+        parts.append(f"BUSY{of}: other processes {worst:.0f}% CPU")
+    return ", ".join(parts)
+
+
 class BenchContext:
     def __init__(self, settings: Settings, report: RunReport) -> None:
         self.settings = settings
@@ -66,8 +88,37 @@ class BenchContext:
         return found
 
     def progress(self, message: str) -> None:
-        """A line on stderr while the run goes on; stdout carries only the result."""
-        print(f"bench: {message}", file=sys.stderr, flush=True)
+        """A line on stderr while the run goes on, with the minutes since it began (where the
+        time goes matters as much as the figures); stdout carries only the result."""
+        elapsed = (datetime.now().astimezone() - self.report.started).total_seconds()
+        stamp = f"{int(elapsed // 60):02d}:{int(elapsed % 60):02d}"
+        print(f"bench {stamp}: {message}", file=sys.stderr, flush=True)
+
+    def figure(self, name: str, row: Row, goal: Goal | None = None, note: str = "") -> Figure:
+        """Adds ``row``'s throughput to the summary table, with its latency, concurrency and
+        any disturbance in the note."""
+        load = row.load
+        parts = [
+            f"c={load.concurrency}, p50 {load.p50_ms or 0:.1f} ms, p99 {load.p99_ms or 0:.1f} ms"
+        ]
+        parts += [part for part in (note, disturbance(row)) if part]
+        figure = Figure(
+            name, load.requests_per_second, "req/s", goal, "; ".join(parts), busy=row.busy
+        )
+        self.report.figures.append(figure)
+        return figure
+
+    def ratio(
+        self,
+        name: str,
+        value: float | None,
+        goal: Goal | None = None,
+        note: str = "",
+        busy: bool = False,
+    ) -> None:
+        """Adds a ratio (ours over a baseline) to the summary table; ``busy`` when either
+        side was measured on a busy machine."""
+        self.report.figures.append(Figure(name, value, "×", goal, note, busy=busy))
 
     async def measure(self, scenario: str, target: Target, concurrency: int, groups: Groups) -> Row:
         """Runs ``target`` at ``concurrency`` after a (short) wait for an idle machine, and

@@ -1,15 +1,15 @@
-"""What a run found, printed as aligned text tables and saved as JSON for later comparison."""
+"""What a run found: every load row with its CPU picture and the memory table, as aligned text
+(the detail behind the summary table, tests/bench/summary.py)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
+from tests.bench.figures import Figure
 from tests.bench.load import LoadResult
 from tests.bench.machine import CpuUsage, IdleWait, MachineInfo
 from tests.bench.memory import Memory
@@ -54,13 +54,18 @@ class RunReport:
     memory: list[MemoryRow] = field(default_factory=list)
     # Facts a scenario wants beside its figures (which database, which tracing, ...).
     notes: list[str] = field(default_factory=list)
+    # The summary table's rows, in the order the scenarios measured them.
+    figures: list[Figure] = field(default_factory=list)
+    # RSS MiB of each service: idle (the first mesh to record it), and the peak under each load.
+    idle_rss: dict[str, float] = field(default_factory=dict)
+    peak_rss: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def busy_rows(self) -> list[Row]:
         return [row for row in self.rows if row.busy]
 
 
-def _aligned(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
+def aligned(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
@@ -105,7 +110,7 @@ def load_table(rows: Sequence[Row]) -> str:
                 row.note,
             ]
         )
-    return _aligned(headers, cells, right=set(range(1, 7 + len(CPU_COLUMNS) + 1)))
+    return aligned(headers, cells, right=set(range(1, 7 + len(CPU_COLUMNS) + 1)))
 
 
 def _mib(memory: Memory | None, uss: bool = False) -> str:
@@ -130,7 +135,7 @@ def memory_table(rows: Sequence[MemoryRow]) -> str:
         ]
         for row in rows
     ]
-    return _aligned(headers, cells, right={1, 2, 3, 4})
+    return aligned(headers, cells, right={1, 2, 3, 4})
 
 
 def header(report: RunReport) -> str:
@@ -176,23 +181,13 @@ def render(report: RunReport) -> str:
     return "\n".join(parts)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
     return value
-
-
-def save_json(report: RunReport, folder: Path) -> Path:
-    """Writes every figure of the run (more than the tables show) to ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{report.started.strftime('%Y%m%dT%H%M%S%z')}.json"
-    document = _plain(report)
-    document["busy"] = bool(report.busy_rows)
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    return path

@@ -92,6 +92,12 @@ class Settings:
         return f"off (OTEL_TRACES_EXPORTER=none; {sampling})"
 
 
+def trace_samples(environ: Mapping[str, str] | None = None) -> int:
+    """BENCH_TRACE_SAMPLES: how many logins or creates the slowest-hop figures are taken over."""
+    env = os.environ if environ is None else environ
+    return int(_number(env, "BENCH_TRACE_SAMPLES", 50, 5))
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """The settings from ``environ`` (default os.environ); raises SettingsError naming the
     first unusable variable."""
@@ -103,9 +109,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         workers_per_channel=int(_number(env, "BENCH_WORKERS_PER_CHANNEL", 8, 1)),
         tracing=_tracing(env),
         busy_cpu_percent=_number(env, "BENCH_BUSY_CPU", 15.0, 0.0),
-        idle_wait_seconds=_number(env, "BENCH_IDLE_WAIT", 60.0, 0.0),
-        row_idle_wait_seconds=_number(env, "BENCH_ROW_IDLE_WAIT", 10.0, 0.0),
+        idle_wait_seconds=_number(env, "BENCH_IDLE_WAIT", 30.0, 0.0),
+        row_idle_wait_seconds=_number(env, "BENCH_ROW_IDLE_WAIT", 5.0, 0.0),
         idle_settle_seconds=_number(env, "BENCH_IDLE_SETTLE", 3.0, 1.0),
-        busy_retries=int(_number(env, "BENCH_BUSY_RETRIES", 1, 0)),
+        busy_retries=int(_number(env, "BENCH_BUSY_RETRIES", 0, 0)),
         call_timeout=_number(env, "BENCH_CALL_TIMEOUT", 5.0, 0.1),
     )

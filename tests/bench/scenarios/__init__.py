@@ -7,13 +7,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from tests.bench.context import BenchContext
-from tests.bench.scenarios import directory, oidc, saml, scim
+from tests.bench.scenarios import directory, oidc, polis, saml, scim, tracing
 
 Scenario = Callable[[BenchContext], Awaitable[None]]
 
 SCENARIOS: dict[str, Scenario] = {
     "directory": directory.run,
     "scim": scim.run,
+    "tracing": tracing.run,
     "oidc": oidc.run,
     "saml": saml.run,
+    "polis": polis.run,
 }

@@ -22,6 +22,7 @@ from tests.bench.context import BenchContext
 from tests.bench.database import BenchDatabase
 from tests.bench.echo import METHOD as ECHO_METHOD
 from tests.bench.echo import EchoServer
+from tests.bench.environment import mesh_environment
 from tests.bench.load import GrpcUnary
 from tests.bench.memory import Memory, python_process, resident
 from tests.bench.report import MemoryRow
@@ -39,11 +40,7 @@ _ACTOR = directory_pb2.Actor(
 
 def _environment(tracing: bool) -> dict[str, str]:
     """What production sets (infra/k8s): JSON logs at info; the tracing exporter of the run."""
-    return {
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "info",
-        "OTEL_TRACES_EXPORTER": "console" if tracing else "none",
-    }
+    return mesh_environment("console" if tracing else "none")
 
 
 def _discarding_log_dir() -> Path:
@@ -211,6 +208,9 @@ async def run(ctx: BenchContext) -> None:
         processes = {**services, ECHO: echo.pid}
         await asyncio.sleep(_SETTLE_SECONDS)
         after_start = _memory(processes)
+        for name in services:
+            if (memory := after_start[name]) is not None:
+                ctx.report.idle_rss.setdefault(name, memory.rss_mib)
 
         async def mesh_groups() -> dict[str, set[int]]:
             return {"server": set(services.values()), "database": await database.owned_pids()}
@@ -232,6 +232,12 @@ async def run(ctx: BenchContext) -> None:
                 # A disturbed ceiling flatters the ratio; this row's own flag would not say so.
                 row.note = "; ".join(filter(None, [row.note, "echo row busy: ratio too high"]))
             errors += row.load.errors + echo_row.load.errors
+            ctx.figure(
+                f"directory GetUser (gRPC), c={concurrency}",
+                row,
+                note=f"bare grpc.aio echo {echo_row.load.requests_per_second:,.0f}/s, "
+                f"ours {row.ratio or 0:.2f}× of it",
+            )
 
         await asyncio.sleep(_SETTLE_SECONDS)
         after_load = _memory(processes)

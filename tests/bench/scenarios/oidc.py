@@ -12,16 +12,23 @@ Two rows at BENCH_OIDC_CONCURRENCY (16 by default):
   IdP answers the authorization request with an immediate redirect);
 - "IdP login + consent": a fresh browser each time, filling in oidc-provider's login and consent
   forms (the IdP's own work, on the same two cores, dominates here).
-The IdP's CPU (node) is given in each row's note; the mesh's is "server CPU%".
+The IdP's CPU (node) is given in each row's note; the mesh's is "server CPU%". Each service's
+peak RSS is sampled during both rows.
+
+Then the slowest hop of a login: the mesh is restarted exporting every span to an in-process OTLP
+receiver and signs in BENCH_TRACE_SAMPLES times, one login after the other; each login's start
+and callback traces are taken apart hop by hop (tests/bench/traces.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -36,7 +43,14 @@ from infra.dev.mesh import SERVICES, Mesh
 from meshkit.channels import connect
 from tests.bench.context import BenchContext
 from tests.bench.database import BenchDatabase
+from tests.bench.environment import mesh_environment
+from tests.bench.figures import Figure, at_least
 from tests.bench.load import Session
+from tests.bench.peak import PeakRss
+from tests.bench.settings import trace_samples
+from tests.bench.summary import LOGIN_LOADS
+from tests.bench.traces import TimedReceiver, Traces, exporting, login_units, request_path
+from tests.e2e.otlp_receiver import ReceivedSpan
 from tests.idps.oidc.provider import OidcProvider, install, sign_in_at_idp
 
 WARM: Final = "OIDC login (IdP session warm)"
@@ -45,6 +59,9 @@ _ACTOR = directory_pb2.Actor(
     type=directory_pb2.ACTOR_TYPE_CLI, id="bench", display_name="make bench"
 )
 _GROUPS: Final = ("gid-platform", "gid-engineering")
+# Issue 4's target for warm logins.
+LOGIN_TARGET: Final = 150.0
+LOGIN_LOAD: Final = LOGIN_LOADS[0]
 
 
 def _concurrency() -> int:
@@ -207,11 +224,7 @@ async def run(ctx: BenchContext) -> None:
         ctx.own(database.owned_pids)
         log_dir = Path(tempfile.mkdtemp(prefix="idmesh-bench-oidc-"))
         stack.callback(shutil.rmtree, log_dir, True)
-        environment = {
-            "LOG_FORMAT": "json",
-            "LOG_LEVEL": "info",
-            "OTEL_TRACES_EXPORTER": settings.exporter,
-        }
+        environment = mesh_environment(settings.exporter)
         mesh = Mesh(
             database.url,
             env_overrides=environment,
@@ -231,17 +244,68 @@ async def run(ctx: BenchContext) -> None:
                 found["idp"] = {idp_pid, *(c.pid for c in _children(idp_pid))}
             return found
 
-        for scenario, fresh in ((WARM, False), (COLD, True)):
-            target = OidcLogin(mesh.gateway_url, connection_id, users, fresh_browser=fresh)
-            row = await ctx.measure(scenario, target, concurrency, groups)
-            idp = row.cpu.groups.get("idp")
-            if idp is not None:
-                row.note = "; ".join(filter(None, [row.note, f"IdP (node) CPU {idp:.0f}%"]))
+        memory = PeakRss({s: pid for s in SERVICES if (pid := mesh.pid(s)) is not None})
+        async with memory.sampling():
+            for scenario, fresh in ((WARM, False), (COLD, True)):
+                target = OidcLogin(mesh.gateway_url, connection_id, users, fresh_browser=fresh)
+                row = await ctx.measure(scenario, target, concurrency, groups)
+                idp = row.cpu.groups.get("idp")
+                if idp is not None:
+                    row.note = "; ".join(filter(None, [row.note, f"IdP (node) CPU {idp:.0f}%"]))
+                kind = "fresh browser (IdP login + consent)" if fresh else "IdP session warm"
+                goal = None if fresh else at_least(LOGIN_TARGET)
+                ctx.figure(f"OIDC logins, {kind}", row, goal)
+        ctx.report.peak_rss[LOGIN_LOAD] = memory.peak
+        await _slowest_hop(ctx, stack, mesh, connection_id, users)
         ctx.report.notes.append(
             "oidc: each login = gateway start + IdP authorize (+ login and consent forms when"
             " fresh) + callback (auth: transaction, token exchange, ID token check; directory:"
             " one provisioning transaction with group sync; session); ID tokens RS256"
         )
+
+
+async def _slowest_hop(
+    ctx: BenchContext,
+    stack: contextlib.AsyncExitStack,
+    mesh: Mesh,
+    connection_id: str,
+    users: tuple[str, ...],
+) -> None:
+    """Restarts the mesh exporting every span to an in-process receiver, signs in
+    BENCH_TRACE_SAMPLES times one after the other (IdP session warm), and adds the hop with the
+    largest median self time to the summary."""
+    samples = trace_samples()
+    receiver = TimedReceiver()
+    await receiver.start()
+    stack.push_async_callback(receiver.stop)
+    ctx.progress(f"oidc: {samples} traced logins (sampler always_on) for the slowest hop")
+    await mesh.stop()
+    mesh.env_overrides.update(exporting(receiver, "parentbased_always_on", delay_ms=200))
+    await mesh.start(timeout=60)
+    session = await OidcLogin(mesh.gateway_url, connection_id, users, False).open(1, 1)
+    since = time.time_ns()
+    try:
+        failures = [error for _ in range(samples) if (error := await session.call(0))]
+    finally:
+        await session.close()
+    await receiver.settle()
+    traces = Traces(receiver.spans, receiver.times)
+
+    def path(span: ReceivedSpan) -> str:
+        return request_path(span) if span.service == "gateway" else ""
+
+    units = login_units(
+        traces, lambda s: path(s).endswith("/start"), lambda s: "/callback" in path(s), since
+    )
+    hops = traces.report(units)
+    name = "slowest hop of an OIDC login (start + callback traces)"
+    if hops is None:
+        ctx.report.figures.append(Figure(name, None, "", note="no complete login trace arrived"))
+        return
+    figure = hops.figure(name, "logins")
+    if failures:
+        figure = dataclasses.replace(figure, note=f"{figure.note}; {len(failures)} logins failed")
+    ctx.report.figures.append(figure)
 
 
 def _children(pid: int) -> list[psutil.Process]:

@@ -7,7 +7,8 @@
   transaction, builds the AuthnRequest) → the test IdP signs a response to that request (xmlsec,
   in the load generator's process: its CPU shows as client CPU) → POST to the ACS (auth:
   RelayState transaction, strict validation in a worker thread, the shared replay cache, directory
-  provisioning with group sync, session) → 303 with the session cookie.
+  provisioning with group sync, session) → 303 with the session cookie. Each service's peak RSS
+  is sampled during the load.
 """
 
 from __future__ import annotations
@@ -36,10 +37,15 @@ from infra.dev.mesh import SERVICES, Mesh
 from meshkit.channels import connect
 from tests.bench.context import BenchContext
 from tests.bench.database import BenchDatabase
+from tests.bench.environment import mesh_environment
+from tests.bench.figures import Figure
 from tests.bench.load import Session
+from tests.bench.peak import PeakRss
+from tests.bench.summary import LOGIN_LOADS
 from tests.idps.saml.responses import KeyPair, ResponseSpec, build, encode, sign, sign_with_xmlsec
 
 LOGIN: Final = "SAML login (SP-initiated, signed assertion)"
+LOGIN_FIGURE: Final = "SAML logins, complete (SP-initiated start → signed response → ACS)"
 IDP: Final = "https://bench-idp.test/saml/metadata"
 _ACTOR = directory_pb2.Actor(
     type=directory_pb2.ACTOR_TYPE_CLI, id="bench", display_name="make bench"
@@ -128,7 +134,15 @@ class _LoginSession:
         await self._connector.close()
 
 
-def validation_rate(keys: KeyPair, seconds: float) -> str:
+@dataclass(frozen=True)
+class ValidationRate:
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+    count: int
+
+
+def validation_rate(keys: KeyPair, seconds: float) -> ValidationRate:
     """ACS validations per second on one thread over pre-signed responses with fresh ids."""
     acs = "https://bench.test/sso/saml/c/acs"
     audience = "https://bench.test/sso/saml/c/metadata"
@@ -148,13 +162,11 @@ def validation_rate(keys: KeyPair, seconds: float) -> str:
         validate_response(responses[index % len(responses)], expect, time.time())
         timings.append(time.perf_counter() - began)
         index += 1
-    rate = len(timings) / sum(timings)
-    p50 = statistics.median(timings) * 1000
-    p99 = sorted(timings)[int(len(timings) * 0.99) - 1] * 1000
-    return (
-        f"saml: ACS validation (python3-saml + strict wrapper, one thread, pre-signed responses"
-        f" with fresh ids, signed assertion RSA-SHA256): {rate:.0f}/s, p50 {p50:.1f} ms,"
-        f" p99 {p99:.1f} ms over {len(timings)} validations"
+    return ValidationRate(
+        per_second=len(timings) / sum(timings),
+        p50_ms=statistics.median(timings) * 1000,
+        p99_ms=sorted(timings)[max(int(len(timings) * 0.99) - 1, 0)] * 1000,
+        count=len(timings),
     )
 
 
@@ -205,7 +217,16 @@ async def run(ctx: BenchContext) -> None:
     concurrency = _concurrency()
     keys = KeyPair.generate("bench-idp")
     ctx.progress("saml: ACS validations on one thread")
-    ctx.report.notes.append(validation_rate(keys, VALIDATION_SECONDS))
+    rate = validation_rate(keys, VALIDATION_SECONDS)
+    ctx.report.figures.append(
+        Figure(
+            "SAML ACS validations (python3-saml + strict wrapper, one thread)",
+            rate.per_second,
+            "/s",
+            note=f"p50 {rate.p50_ms:.1f} ms, p99 {rate.p99_ms:.1f} ms over {rate.count}; "
+            "pre-signed RSA-SHA256 assertions with fresh ids, no server involved",
+        )
+    )
     async with contextlib.AsyncExitStack() as stack:
         ctx.progress("saml: starting PostgreSQL and the mesh")
         database = BenchDatabase()
@@ -216,8 +237,7 @@ async def run(ctx: BenchContext) -> None:
         stack.callback(shutil.rmtree, log_dir, True)
         mesh = Mesh(
             database.url,
-            env_overrides={"LOG_FORMAT": "json", "LOG_LEVEL": "info",
-                           "OTEL_TRACES_EXPORTER": settings.exporter},
+            env_overrides=mesh_environment(settings.exporter),
             service_env={"auth": {"IDMESH_ENCRYPTION_KEY": new_key()}},
             log_dir=log_dir,
         )  # fmt: skip
@@ -233,7 +253,11 @@ async def run(ctx: BenchContext) -> None:
             mesh.gateway_url, connection.id, connection.saml.acs_url,
             connection.saml.sp_entity_id, "bench-saml.test", keys.key_pem, keys.cert_pem,
         )  # fmt: skip
-        await ctx.measure(LOGIN, target, concurrency, groups)
+        memory = PeakRss({s: pid for s in SERVICES if (pid := mesh.pid(s)) is not None})
+        async with memory.sampling():
+            row = await ctx.measure(LOGIN, target, concurrency, groups)
+        ctx.report.peak_rss[LOGIN_LOADS[1]] = memory.peak
+        ctx.figure(LOGIN_FIGURE, row)
         ctx.report.notes.append(
             "saml: each login = gateway start (AuthnRequest, transaction) + the test IdP signing"
             " in the load generator (client CPU) + ACS POST (auth: RelayState, strict validation"
