@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from meshkit.errors import InvalidArgument
-from scim.exchange import MAX_BODY_DEPTH, parse_json
+from meshkit.strict_json import MAX_DEPTH as MAX_BODY_DEPTH
+from scim.exchange import parse_json
 from scim.filters import (
     MAX_DEPTH,
     MAX_FILTER_LENGTH,

@@ -9,7 +9,6 @@ never echo the value sent.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
 from aiohttp import web
@@ -17,16 +16,12 @@ from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 
 from gateway.api.schemas import validator
+from meshkit import strict_json
 from meshkit.errors import InvalidArgument
 
 JSON_MEDIA_TYPES: Final = ("application/json",)
 MERGE_PATCH_MEDIA_TYPE: Final = "application/merge-patch+json"
 BODY_FIELD: Final = "body"
-# Request documents nest a few levels (objects of lists of objects at most); far deeper is
-# hostile and refused before the recursive schema validator walks it.
-MAX_BODY_DEPTH: Final = 32
-# int() refuses more digits than this (sys.get_int_max_str_digits()); no field comes close.
-MAX_NUMBER_DIGITS: Final = 4300
 
 
 async def read_body(
@@ -66,95 +61,12 @@ def parse_body(raw: bytes, schema: str) -> dict[str, Any]:
     return value
 
 
-class _Refused(ValueError):
-    """JSON by the letter, refused anyway: the message is the caller's detail."""
-
-
-def _reject_constant(name: str) -> Any:
-    raise _Refused(f"{name} is not a JSON value")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise _Refused("a number is too large to represent")
-    return value
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
-        raise _Refused(f"a number has more than {MAX_NUMBER_DIGITS} digits")
-    return int(text)
-
-
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """RFC 8259 §4: receivers disagree on which of two same-named members wins; refused."""
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        seen: set[str] = set()
-        for name, _ in pairs:
-            if name in seen:
-                shown = f'"{name}"' if len(name) <= 64 and name.isprintable() else "a member"
-                raise _Refused(f"{shown} appears twice in one object")
-            seen.add(name)
-    return document
-
-
 def parse_json(raw: bytes) -> Any:
-    """``raw`` as JSON text in UTF-8 (RFC 8259 §8.1 "MUST be encoded using UTF-8"; a leading
-    byte order mark is ignored, as §8.1 allows). 400 naming the problem otherwise: not UTF-8
-    (UTF-16 and UTF-32 included), malformed (with the position), NaN or Infinity, a number out
-    of range, a duplicate member, nesting deeper than MAX_BODY_DEPTH."""
-    if b"\x00" in raw:
-        # No JSON text holds a NUL byte; UTF-16 and UTF-32 texts are full of them.
-        raise InvalidArgument(
-            "the body is not UTF-8 JSON (RFC 8259 §8.1): it contains NUL bytes", field=BODY_FIELD
-        )
+    """``raw`` as strict JSON (meshkit.strict_json); 400 naming the problem otherwise."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InvalidArgument(
-            f"the body is not UTF-8 (RFC 8259 §8.1): invalid byte at offset {error.start}",
-            field=BODY_FIELD,
-        ) from None
-    try:
-        value = json.loads(
-            text.removeprefix("\ufeff"),
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-            parse_int=_bounded_int,
-            object_pairs_hook=_unique_members,
-        )
-    except _Refused as refused:
-        raise InvalidArgument(f"the body is refused: {refused}", field=BODY_FIELD) from None
-    except json.JSONDecodeError as error:
-        raise InvalidArgument(
-            f"the body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
-            field=BODY_FIELD,
-        ) from None
-    except (ValueError, RecursionError):
-        raise InvalidArgument(
-            f"the body is not valid JSON or nests deeper than {MAX_BODY_DEPTH} levels",
-            field=BODY_FIELD,
-        ) from None
-    if _depth_exceeds(value, MAX_BODY_DEPTH):
-        raise InvalidArgument(
-            f"the body nests deeper than {MAX_BODY_DEPTH} levels", field=BODY_FIELD
-        )
-    return value
-
-
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    pending = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if depth > limit:
-            return True
-        if isinstance(item, dict):
-            pending.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            pending.extend((child, depth + 1) for child in item)
-    return False
+        return strict_json.loads(raw)
+    except strict_json.JsonRefused as refused:
+        raise InvalidArgument(str(refused), field=BODY_FIELD) from None
 
 
 def _check_strings(value: Any) -> None:

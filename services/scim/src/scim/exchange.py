@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from idmesh.directory.v1 import directory_pb2 as pb
 from idmesh.scim.v1 import scim_pb2
+from meshkit import strict_json
 from meshkit.errors import ServiceError
 from scim.discovery import MAX_PAYLOAD_BYTES
 from scim.errors import ScimHttpError, invalid_syntax, to_scim_error
@@ -29,98 +30,13 @@ _JSON_TYPES: Final = frozenset(
 )
 
 
-# SCIM resources nest a handful of levels (a PATCH value of an extension's complex attribute is
-# the deepest, about 7); anything deeper is hostile and refused before a recursive walk sees it.
-MAX_BODY_DEPTH: Final = 32
-# Python's int() refuses more digits than this (sys.get_int_max_str_digits()); no SCIM value is a
-# number anywhere near it.
-MAX_NUMBER_DIGITS: Final = 4300
-
-
-class BodyProblem(ValueError):
-    """A body that is JSON by the letter but refused: its message is the client's detail."""
-
-
-def _reject_constant(name: str) -> Json:
-    raise BodyProblem(f"{name} is not a JSON value")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise BodyProblem("a number is too large to represent")
-    return value
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
-        raise BodyProblem(f"a number has more than {MAX_NUMBER_DIGITS} digits")
-    return int(text)
-
-
-def _unique_members(pairs: list[tuple[str, Json]]) -> dict[str, Json]:
-    """RFC 8259 §4: names SHOULD be unique, and receivers disagree on which duplicate wins; a
-    SCIM body that names an attribute twice is ambiguous, so it is refused."""
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        seen: set[str] = set()
-        for name, _ in pairs:
-            if name in seen:
-                shown = f'"{name}"' if len(name) <= 64 and name.isprintable() else "a member"
-                raise BodyProblem(f"{shown} appears twice in one object")
-            seen.add(name)
-    return document
-
-
-def _too_deep(document: Json) -> bool:
-    pending = [(document, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if depth > MAX_BODY_DEPTH:
-            return True
-        if isinstance(value, dict):
-            pending.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            pending.extend((item, depth + 1) for item in value)
-    return False
-
-
 def parse_json(body: bytes) -> Json:
-    """``body`` as JSON text (RFC 8259) in UTF-8 (§8.1: "MUST be encoded using UTF-8"; a leading
-    byte order mark is ignored, as §8.1 allows); raises invalid_syntax with a detail naming the
-    problem: not UTF-8, malformed (with the position), NaN/Infinity, a number out of range, a
-    duplicate member, nesting deeper than MAX_BODY_DEPTH."""
-    if b"\x00" in body:
-        # No JSON text contains a NUL byte; UTF-16 and UTF-32 texts are full of them.
-        raise invalid_syntax("the request body is not UTF-8 JSON (RFC 8259 §8.1): it has NUL bytes")
+    """``body`` as strict JSON (meshkit.strict_json); invalid_syntax naming the problem
+    otherwise (RFC 7644 §3.12)."""
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise invalid_syntax(
-            f"the request body is not UTF-8 (RFC 8259 §8.1): invalid byte at offset {error.start}"
-        ) from None
-    try:
-        document = json.loads(
-            text.removeprefix("\ufeff"),
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-            parse_int=_bounded_int,
-            object_pairs_hook=_unique_members,
-        )
-    except BodyProblem as problem:
-        raise invalid_syntax(f"the request body is refused: {problem}") from None
-    except json.JSONDecodeError as error:
-        raise invalid_syntax(
-            f"the request body is not valid JSON: {error.msg} at line {error.lineno} column "
-            f"{error.colno}"
-        ) from None
-    except (ValueError, RecursionError):
-        raise invalid_syntax(
-            f"the request body is not valid JSON or nests deeper than {MAX_BODY_DEPTH} levels"
-        ) from None
-    if _too_deep(document):
-        raise invalid_syntax(f"the request body nests deeper than {MAX_BODY_DEPTH} levels")
-    return document
+        return strict_json.loads(body)
+    except strict_json.JsonRefused as refused:
+        raise invalid_syntax(str(refused)) from None
 
 
 @dataclass(frozen=True)
