@@ -13,7 +13,6 @@ ephemeral port on 127.0.0.1, prints ``port N`` and serves until SIGTERM or the b
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import os
 import signal
@@ -22,6 +21,8 @@ from typing import Any
 
 import grpc
 import uvloop
+
+from tests.bench.processes import stop_process
 
 SERVICE = "idmesh.bench.v1.Echo"
 METHOD = f"/{SERVICE}/Echo"
@@ -100,15 +101,7 @@ class EchoServer:
 
     async def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.returncode is not None:
-            return
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
+        await stop_process(process)
 
 
 if __name__ == "__main__":

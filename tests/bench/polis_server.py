@@ -16,6 +16,7 @@ from typing import Final
 import aiohttp
 
 from infra.dev.mesh import free_port
+from tests.bench.processes import stop_process
 
 HERE: Final = Path(__file__).resolve().parent / "polis"
 LOCK: Final = HERE / "package-lock.json"
@@ -110,12 +111,4 @@ class PolisServer:
 
     async def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.returncode is not None:
-            return
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
+        await stop_process(process)

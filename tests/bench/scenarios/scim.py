@@ -47,6 +47,7 @@ from tests.bench.figures import at_least, below
 from tests.bench.load import Session
 from tests.bench.memory import python_process
 from tests.bench.peak import PeakRss
+from tests.bench.processes import stop_process
 from tests.bench.report import Row
 from tests.bench.summary import SCIM_LOAD
 from tests.conformance.tools import binary, ensure_tools
@@ -207,14 +208,7 @@ class ReferenceServer:
 
     async def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.returncode is not None:
-            return
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        await stop_process(process)
 
 
 # -- seeding ----------------------------------------------------------------------------------
