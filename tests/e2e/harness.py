@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from auth.secretbox import new_key
 from infra.dev.mesh import Mesh
 from tests.e2e.otlp_receiver import OtlpReceiver
 
@@ -36,3 +37,21 @@ async def start_mesh(
     )
     await mesh.start(timeout=START_TIMEOUT)
     return mesh
+
+
+async def start_mesh_with_secrets(
+    database_url: str,
+    receiver: OtlpReceiver,
+    log_dir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> Mesh:
+    """A ready mesh whose auth holds a fresh IDMESH_ENCRYPTION_KEY, as SSO connections need
+    (client secrets and SAML SP keys are sealed with it); the caller stops it."""
+    return await start_mesh(
+        database_url,
+        receiver,
+        log_dir,
+        env=env,
+        service_env={"auth": {"IDMESH_ENCRYPTION_KEY": new_key()}},
+    )

@@ -14,10 +14,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from auth.secretbox import new_key
 from infra.dev.mesh import SERVICES, Mesh
 from tests.e2e.faults.meshes import kill_all
-from tests.e2e.harness import start_mesh
+from tests.e2e.harness import start_mesh_with_secrets
 from tests.e2e.otlp_receiver import OtlpReceiver
 from tests.e2e.tenants import Tenant, create_tenant
 from tests.idps.oidc.provider import OidcProvider, install
@@ -29,11 +28,8 @@ pytestmark = pytest.mark.e2e
 async def private_mesh(
     database_url: str, otlp_receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Mesh]:
-    mesh = await start_mesh(
-        database_url,
-        otlp_receiver,
-        tmp_path_factory.mktemp("fault-mesh"),
-        service_env={"auth": {"IDMESH_ENCRYPTION_KEY": new_key()}},
+    mesh = await start_mesh_with_secrets(
+        database_url, otlp_receiver, tmp_path_factory.mktemp("fault-mesh")
     )
     yield mesh
     await kill_all(mesh)

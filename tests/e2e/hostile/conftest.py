@@ -13,9 +13,8 @@ import aiohttp
 import pytest
 
 from auth.permissions import KNOWN_PERMISSIONS
-from auth.secretbox import new_key
 from infra.dev.mesh import Mesh
-from tests.e2e.harness import start_mesh
+from tests.e2e.harness import start_mesh_with_secrets
 from tests.e2e.hostile.checks import Connections
 from tests.e2e.otlp_receiver import OtlpReceiver
 from tests.e2e.tenants import Tenant, create_tenant
@@ -30,11 +29,8 @@ async def mesh(
     database_url: str, otlp_receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Mesh]:
     """The real processes for this package alone; auth with IDMESH_ENCRYPTION_KEY."""
-    running = await start_mesh(
-        database_url,
-        otlp_receiver,
-        tmp_path_factory.mktemp("hostile-mesh"),
-        service_env={"auth": {"IDMESH_ENCRYPTION_KEY": new_key()}},
+    running = await start_mesh_with_secrets(
+        database_url, otlp_receiver, tmp_path_factory.mktemp("hostile-mesh")
     )
     yield running
     await running.stop()

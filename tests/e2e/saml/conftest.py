@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from auth.secretbox import new_key
 from infra.dev.mesh import Mesh
-from tests.e2e.harness import start_mesh
+from tests.e2e.harness import start_mesh_with_secrets
 from tests.e2e.otlp_receiver import OtlpReceiver
 from tests.idps.saml.samlify_idp import SamlifyIdp, install
 
@@ -27,11 +26,8 @@ async def samlify(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sam
 async def saml_mesh(
     database_url: str, otlp_receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Mesh]:
-    mesh = await start_mesh(
-        database_url,
-        otlp_receiver,
-        tmp_path_factory.mktemp("saml-mesh"),
-        service_env={"auth": {"IDMESH_ENCRYPTION_KEY": new_key()}},
+    mesh = await start_mesh_with_secrets(
+        database_url, otlp_receiver, tmp_path_factory.mktemp("saml-mesh")
     )
     yield mesh
     await mesh.stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -229,20 +230,28 @@ async def test_a_tampered_or_foreign_jwt_is_an_invalid_token(tenant: Tenant) -> 
         assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 
-@pytest.fixture
-def frozen_token_limits(tenant: Tenant) -> Iterator[None]:
-    """The gateway's default token-endpoint limits on a clock that never moves, so a burst is
-    a burst however slowly a loaded machine sends it; its own limits are back after the test."""
+@contextmanager
+def token_limits(tenant: Tenant, rate: float, burst: int) -> Iterator[None]:
+    """The session gateway's token-endpoint limits replaced by ``rate`` and ``burst`` on a
+    clock that never moves (a burst is a burst however slowly a loaded machine sends it); its
+    own limits are back afterwards."""
     app = tenant.stack.client.app
     assert app is not None
     limits = app[TOKEN_RATE_LIMIT]
     kept = limits.per_client, limits.per_account
-    frozen = TokenEndpointLimits(rate=50.0, burst=100, clock=lambda: 0.0)
+    frozen = TokenEndpointLimits(rate=rate, burst=burst, clock=lambda: 0.0)
     limits.per_client, limits.per_account = frozen.per_client, frozen.per_account
     try:
         yield
     finally:
         limits.per_client, limits.per_account = kept
+
+
+@pytest.fixture
+def frozen_token_limits(tenant: Tenant) -> Iterator[None]:
+    """The default limits (50/s, bursts of 100), frozen."""
+    with token_limits(tenant, rate=50.0, burst=100):
+        yield
 
 
 @pytest.mark.usefixtures("frozen_token_limits")

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.oauth.limits import TOKEN_RATE_LIMIT, TokenEndpointLimits
 from tests.integration.gateway.api.stack import Tenant
 from tests.integration.gateway.api.test_api_oauth_client_credentials import (
     basic,
     new_client,
+    token_limits,
     token_request,
 )
 
@@ -24,16 +24,8 @@ GRANT = {"grant_type": "client_credentials"}
 def three_a_account(tenant: Tenant) -> Iterator[None]:
     """The session's gateway limited to bursts of 3 token requests per client and per account,
     never refilled; its own limits are back after the test."""
-    app = tenant.stack.client.app
-    assert app is not None
-    limits = app[TOKEN_RATE_LIMIT]
-    kept = limits.per_client, limits.per_account
-    small = TokenEndpointLimits(rate=1.0, burst=3, clock=lambda: 0.0)
-    limits.per_client, limits.per_account = small.per_client, small.per_account
-    try:
+    with token_limits(tenant, rate=1.0, burst=3):
         yield
-    finally:
-        limits.per_client, limits.per_account = kept
 
 
 @pytest.mark.usefixtures("three_a_account")
