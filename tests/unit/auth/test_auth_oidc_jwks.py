@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from auth.sso.oidc.http import IdpHttp, IdpHttpError, JsonResponse
+from auth.sso.http import IdpHttp, IdpHttpError, JsonResponse
 from auth.sso.oidc.jwks import JwksCache, SigningKeyError, max_age, parse_key_set
 from tests.idps.oidc import tokens
 

@@ -3271,8 +3271,9 @@ Global___CheckAccessResponse: _TypeAlias = CheckAccessResponse  # noqa: Y015
 @_typing.final
 class ProvisionLoginRequest(_message.Message):
     """A validated sign-in. Denials are PERMISSION_DENIED with reason "user_deactivated",
-    "user_not_provisioned" (policy forbids creating or linking) or "email_not_verified" (the
-    email may not be used to link or create: nOAuth).
+    "user_not_provisioned" (policy forbids creating or linking), "email_domain_not_served" (the
+    email's domain is not a verified domain this connection serves) or "email_not_verified" (the
+    IdP does not vouch for the email): an unlinked identity never takes over a user by email.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -3297,14 +3298,17 @@ class ProvisionLoginRequest(_message.Message):
     UPDATE_EVERY_LOGIN_FIELD_NUMBER: _builtins.int
     LOGIN_TIME_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    SERVED_DOMAINS_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     connection_id: _builtins.str
     subject: _builtins.str
     """The identity link key: "iss|sub", or "tid|oid" for Entra."""
     email: _builtins.str
     email_trusted: _builtins.bool
-    """The email may link or create a user: email_verified was true or the connection's domains
-    cover it.
+    """The IdP vouches for the email by its vendor's rule (email_verified where the vendor sends
+    it). Even so, the email links or creates a user only when its domain is one of
+    served_domains AND a verified domain of the account; otherwise the login is refused with
+    reason "email_domain_not_served".
     """
     given_name: _builtins.str
     family_name: _builtins.str
@@ -3333,6 +3337,10 @@ class ProvisionLoginRequest(_message.Message):
     def login_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def actor(self) -> Global___Actor: ...
+    @_builtins.property
+    def served_domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The email domains the connection serves (lower case)."""
+
     def __init__(
         self,
         *,
@@ -3356,10 +3364,11 @@ class ProvisionLoginRequest(_message.Message):
         update_every_login: _builtins.bool = ...,
         login_time: _timestamp_pb2.Timestamp | None = ...,
         actor: Global___Actor | None = ...,
+        served_domains: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "login_time", b"login_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "actor", b"actor", "connection_id", b"connection_id", "default_space_name", b"default_space_name", "default_space_role", b"default_space_role", "display_name", b"display_name", "email", b"email", "email_trusted", b"email_trusted", "family_name", b"family_name", "given_name", b"given_name", "groups", b"groups", "login_time", b"login_time", "policy", b"policy", "space_names", b"space_names", "space_roles", b"space_roles", "spaces_present", b"spaces_present", "subject", b"subject", "sync_groups", b"sync_groups", "timezone", b"timezone", "update_every_login", b"update_every_login"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "actor", b"actor", "connection_id", b"connection_id", "default_space_name", b"default_space_name", "default_space_role", b"default_space_role", "display_name", b"display_name", "email", b"email", "email_trusted", b"email_trusted", "family_name", b"family_name", "given_name", b"given_name", "groups", b"groups", "login_time", b"login_time", "policy", b"policy", "served_domains", b"served_domains", "space_names", b"space_names", "space_roles", b"space_roles", "spaces_present", b"spaces_present", "subject", b"subject", "sync_groups", b"sync_groups", "timezone", b"timezone", "update_every_login", b"update_every_login"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

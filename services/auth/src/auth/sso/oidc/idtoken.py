@@ -37,7 +37,7 @@ from joserfc.errors import (
     MissingClaimError,
 )
 
-from auth.sso import presets
+from auth.sso.oidc import presets
 
 LEEWAY_SECONDS: Final = 60
 # An ID token comes straight from the token endpoint: one issued long ago is a replay or a

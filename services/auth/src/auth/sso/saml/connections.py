@@ -33,7 +33,7 @@ from auth.sso.models import (
     Connection,
     SamlConfig,
 )
-from auth.sso.saml.flow import acs_path, metadata_path
+from auth.sso.saml.connector import acs_path, metadata_path
 from auth.sso.saml.presets import SAML_MAPPINGS
 from auth.sso.saml.validator import _PEM_BODY, MAX_SKEW_SECONDS, certificate_der
 from idmesh.auth.v1 import auth_pb2
