@@ -51,7 +51,9 @@ async def _connection(mesh: Mesh, tmp_path: Path, *extra: str) -> tuple[dict[str
     return json.loads(out)["connection"], domain
 
 
-async def _start(mesh: Mesh, client: aiohttp.ClientSession, connection: dict[str, Any]) -> tuple[str, str]:  # fmt: skip
+async def _start(
+    mesh: Mesh, client: aiohttp.ClientSession, connection: dict[str, Any]
+) -> tuple[str, str]:
     """Starts an SP-initiated login in ``client``: (AuthnRequest ID, RelayState)."""
     url = f"{mesh.gateway_url}/sso/saml/{connection['id']}/start"
     async with client.get(url, allow_redirects=False) as response:
@@ -82,7 +84,9 @@ def _wrapped_unsolicited(connection: dict[str, Any], pending_request_id: str, em
     return encode(sign(document, IDP_KEYS, assertion=True, whole_response=False))
 
 
-async def _post(client: aiohttp.ClientSession, connection: dict[str, Any], **form: str) -> aiohttp.ClientResponse:  # fmt: skip
+async def _post(
+    client: aiohttp.ClientSession, connection: dict[str, Any], **form: str
+) -> aiohttp.ClientResponse:
     async with client.post(
         connection["saml"]["acs_url"], data=form, allow_redirects=False
     ) as response:

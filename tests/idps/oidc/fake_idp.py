@@ -44,7 +44,8 @@ Forge = Callable[["FakeIdp", Grant], str]
 
 def signed_token(idp: FakeIdp, grant: Grant) -> str:
     """The default: a correct ID token signed with the first published key."""
-    body = tokens.claims(idp.issuer, grant.client_id, grant.nonce, **grant.claims)
+    claims = {"email_domain": idp.email_domain, **grant.claims}
+    body = tokens.claims(idp.issuer, grant.client_id, grant.nonce, **claims)
     return tokens.sign(body, idp.signing_key)
 
 
@@ -60,6 +61,8 @@ class FakeIdp:
     # Claims the next logins get, by login_hint (else ``default_claims``).
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     default_claims: dict[str, Any] = field(default_factory=dict)
+    # The domain of the emails it asserts by default: the tenant's verified domain.
+    email_domain: str = "acme.test"
     forge: Forge = signed_token
     jwks_fetches: int = 0
     token_requests: int = 0

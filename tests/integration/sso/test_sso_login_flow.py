@@ -64,7 +64,7 @@ async def login(
 
 
 def _user(idp: FakeIdp, login: str, **claims: Any) -> str:
-    idp.users[login] = {"subject": login, "email": f"{login}@acme.test", **claims}
+    idp.users[login] = {"subject": login, "email": f"{login}@{idp.email_domain}", **claims}
     return login
 
 
@@ -100,7 +100,7 @@ async def test_a_full_login_opens_a_session_and_shows_the_user_on_me(
         async with client.get(f"{gateway_url}/me") as page:
             assert page.status == 200
             html = await page.text()
-        assert "ada@acme.test" in html
+        assert f"ada@{made.domain}" in html
         assert "Ada Lovelace" in html
         assert "Europe/London" in html
         assert "DevOps" in html
@@ -110,7 +110,7 @@ async def test_a_full_login_opens_a_session_and_shows_the_user_on_me(
     trace = await last_trace(auth, made.account_id)
     assert trace.outcome == auth_pb2.LOGIN_OUTCOME_SUCCESS
     assert trace.stage == "session"
-    assert trace.email == "ada@acme.test"
+    assert trace.email == f"ada@{made.domain}"
     assert trace.has_clock_delta
     assert trace.claims["nonce"] == "[redacted]"
     assert len(trace.trace_id) == 32
@@ -429,20 +429,25 @@ async def test_an_unverified_email_cannot_take_over_an_existing_user(
     gateway_url: str, tenant: TenantFactory, idp: FakeIdp, auth: AuthServiceAsyncStub,
     directory: Stub,
 ) -> None:  # fmt: skip
-    """nOAuth: email_verified false and a domain the connection does not serve."""
+    """nOAuth: an email outside the verified domains the connection serves, or one Okta says
+    is not verified, links no one."""
     made: Tenant = await tenant()
-    await directory.CreateUser(
-        directory_pb2.CreateUserRequest(
-            user=directory_pb2.User(account_id=made.account_id, user_name="boss@other.test"),
+    for email in ("boss@other.test", f"boss@{made.domain}"):
+        await directory.CreateUser(
+            directory_pb2.CreateUserRequest(
+                user=directory_pb2.User(account_id=made.account_id, user_name=email),
+            )
         )
-    )
-    _user(idp, "mallory", email="boss@other.test", email_verified=False)
-    client, response = await login(gateway_url, made, login_hint="mallory")
-    await client.close()
-    assert response.status == 403
-    trace = await last_trace(auth, made.account_id)
-    assert trace.reason == "email_not_verified"
-    assert trace.stage == "provisioning"
+    for email, reason in [
+        ("boss@other.test", "email_domain_not_served"),
+        (f"boss@{made.domain}", "email_not_verified"),
+    ]:
+        _user(idp, "mallory", email=email, email_verified=False)
+        client, response = await login(gateway_url, made, login_hint="mallory")
+        await client.close()
+        assert response.status == 403
+        trace = await last_trace(auth, made.account_id)
+        assert (trace.reason, trace.stage) == (reason, "provisioning")
 
 
 async def test_an_entra_groups_overage_is_recorded_in_the_trace(

@@ -22,7 +22,7 @@ from idmesh.directory.v1 import directory_pb2
 from tests.idps.oidc.fake_idp import FakeIdp
 from tests.idps.saml.metadata import idp_metadata
 from tests.idps.saml.responses import ResponseSpec, build, encode, sign
-from tests.integration.sso.harness import Tenant, browser, create_space, last_trace
+from tests.integration.sso.harness import Tenant, browser, create_space, last_trace, verify_domain
 from tests.integration.sso.test_saml_through_the_gateway import IDP, IDP_KEYS
 from tests.integration.sso.test_sso_login_flow import login
 
@@ -44,6 +44,7 @@ class Made:
 async def _saml_tenant(auth: AuthServiceAsyncStub, directory: Stub, gateway_url: str) -> Made:
     account = await new_account(directory)
     domain = f"s{uuid.uuid4().hex[:10]}.test"
+    await verify_domain(directory, account.id, domain)
     created = await auth.CreateSamlConnection(
         auth_pb2.CreateSamlConnectionRequest(
             connection=auth_pb2.Connection(

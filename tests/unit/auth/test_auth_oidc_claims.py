@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from auth.sso.claims import ClaimError, redact_claims, split_list
-from auth.sso.oidc.claims import map_claims
 from auth.sso.models import AttributeMapping, Connection, OidcConfig
+from auth.sso.oidc.claims import map_claims
 from auth.sso.oidc.presets import PRESETS
 
 ISSUER = "https://idp.acme.test"

@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auth.sso.oidc.connector import CallbackParams, OidcConnector
+from auth.sso.oidc.jwks import SigningKeyError
 from auth.sso.pending import PendingLogins
 from auth.sso.pipeline import LoginPipeline
 from auth.sso.refusal import LoginFailed
-from auth.sso.oidc.jwks import SigningKeyError
 
 CONNECTION_ID: Final = uuid.UUID("8d1c0e1e-5c4e-4d7e-9a57-6a8d4e0f0c11")
 ACCOUNT_ID: Final = uuid.UUID("1b7e0c2a-3d4f-4e5a-8b6c-7d8e9f0a1b2c")
