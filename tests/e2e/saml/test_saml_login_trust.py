@@ -26,7 +26,7 @@ from lxml import etree
 from idmesh.auth.v1 import auth_pb2
 from infra.dev.mesh import Mesh
 from tests.e2e.oidc.helpers import browser, login_traces, run_idmesh
-from tests.e2e.tenants import create_account, unique_name
+from tests.e2e.tenants import create_account, unique_name, verify_domain
 from tests.idps.saml.metadata import idp_metadata
 from tests.idps.saml.responses import NS, KeyPair, ResponseSpec, build, encode, sign
 
@@ -39,11 +39,11 @@ SESSION_COOKIE = "idmesh_session"
 
 async def _connection(mesh: Mesh, tmp_path: Path, *extra: str) -> tuple[dict[str, Any], str]:
     name = unique_name("trust")
-    await create_account(mesh, name)
+    account_id = await create_account(mesh, name)
     domain = f"{name}.test"
+    await verify_domain(mesh, account_id, domain)
     metadata = tmp_path / f"{name}.xml"
     metadata.write_text(idp_metadata(IDP, IDP_KEYS))
-    await run_idmesh(mesh, "domain", "add", "--account", name, "--verified", domain)
     out = await run_idmesh(
         mesh, "connection", "add-saml", "--account", name, "--metadata", str(metadata),
         "--domain", domain, *extra, "--json",

@@ -7,10 +7,9 @@
 //   PUBLISH     "all" (default) or "first": publish only the signing key (for rotation tests)
 //   ROTATE      "1": sign with k2 instead of k1
 //   USERS_FILE  {"<login>": {claims...}}, read at every login so tests can change claims
-//               between logins; a login missing from it gets default claims. Two keys shape
-//               the userinfo endpoint (OIDC Core §5.3): "userinfo_only": [claim names] kept
-//               out of the ID token and answered only there; "userinfo_sub": the sub userinfo
-//               answers instead of the login (a substitution a relying party must refuse)
+//               between logins; a login missing from it gets default claims. "userinfo_only":
+//               [claim names] keeps those out of the ID token: only the userinfo endpoint
+//               answers them (OIDC Core §5.3), as Okta does with custom attributes
 //   CLIENTS_FILE static clients [{client_id, client_secret, redirect_uris, ...}]: the clients
 //               registered before a restart (the in-memory adapter forgets them)
 //
@@ -85,7 +84,7 @@ const configuration = {
     return {
       accountId: login,
       async claims(use) {
-        const { userinfo_only = [], userinfo_sub, ...configured } = usersTable()[login] || {};
+        const { userinfo_only = [], ...configured } = usersTable()[login] || {};
         const email = login.includes('@') ? login : `${login}@acme.test`;
         const claims = {
           sub: login,
@@ -95,7 +94,6 @@ const configuration = {
           ...configured,
         };
         if (use === 'id_token') for (const name of userinfo_only) delete claims[name];
-        if (use === 'userinfo' && userinfo_sub) claims.sub = userinfo_sub;
         return claims;
       },
     };

@@ -463,3 +463,46 @@ async def test_an_entra_groups_overage_is_recorded_in_the_trace(
     trace = await last_trace(auth, made.account_id)
     assert "groups overage" in trace.detail
     assert trace.claims["_claim_sources"] == "[redacted]"
+
+
+async def test_userinfo_claims_are_merged_under_the_id_tokens(
+    gateway_url: str, tenant: TenantFactory, idp: FakeIdp, auth: AuthServiceAsyncStub,
+    directory: Stub,
+) -> None:  # fmt: skip
+    """OIDC Core §5.3: the okta preset asks the userinfo endpoint after the ID token; its
+    groups reach group sync, and where both name a claim the signed ID token wins."""
+    made: Tenant = await tenant()
+    assert made.connection.oidc.userinfo
+    await directory.CreateGroup(
+        directory_pb2.CreateGroupRequest(
+            group=directory_pb2.Group(
+                account_id=made.account_id, display_name="Eng", idp_identifier="gid-eng"
+            ),
+        )
+    )
+    _user(idp, "uma")
+    idp.userinfo_claims = {"groups": ["gid-eng"], "email": "someone@else.test"}
+    client, response = await login(gateway_url, made, login_hint="uma")
+    await client.close()
+    assert response.status == 303
+    trace = await last_trace(auth, made.account_id)
+    assert (trace.email, list(trace.groups)) == (f"uma@{made.domain}", ["gid-eng"])
+    assert "groups +1" in trace.detail
+
+
+async def test_a_userinfo_answer_about_another_subject_is_refused(
+    gateway_url: str, tenant: TenantFactory, idp: FakeIdp, auth: AuthServiceAsyncStub,
+    directory: Stub,
+) -> None:  # fmt: skip
+    """OIDC Core §5.3.2: the userinfo sub MUST equal the ID token's, else its values MUST NOT
+    be used: the login is refused at the userinfo stage and nobody is created."""
+    made: Tenant = await tenant()
+    _user(idp, "sam")
+    idp.userinfo_claims = {"sub": "someone-else", "groups": ["gid-admins"]}
+    client, response = await login(gateway_url, made, login_hint="sam")
+    await client.close()
+    assert response.status == 403
+    trace = await last_trace(auth, made.account_id)
+    assert (trace.stage, trace.reason) == ("userinfo", "userinfo_sub_mismatch")
+    listed = await directory.ListUsers(directory_pb2.ListUsersRequest(account_id=made.account_id))
+    assert list(listed.users) == []
