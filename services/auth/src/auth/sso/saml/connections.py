@@ -45,7 +45,6 @@ SAML_VENDORS: Final = {
     auth_pb2.SAML_VENDOR_OKTA: VENDOR_OKTA,
     auth_pb2.SAML_VENDOR_AZURE_AD: VENDOR_AZURE_AD,
 }
-SAML_VENDOR_VALUES: Final = {value: key for key, value in SAML_VENDORS.items() if key}
 _DEFAULT_NAMES: Final = {
     VENDOR_GENERIC: "saml",
     VENDOR_OKTA: "okta-saml",

@@ -69,20 +69,3 @@ class PostgresReplayCache:
 
 class _Replayed(Exception):
     pass
-
-
-class MemoryReplayCache:
-    """The same contract in memory, for unit tests of the flow."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[uuid.UUID, bytes], float] = {}
-
-    async def claim(
-        self, connection_id: uuid.UUID, ids: Sequence[tuple[str, str]], expire_at: float
-    ) -> bool:
-        keys = {(connection_id, id_hash(kind, value)) for kind, value in ids if value}
-        if not keys or any(key in self._seen for key in keys):
-            return False
-        for key in keys:
-            self._seen[key] = expire_at
-        return True
