@@ -60,7 +60,8 @@ _RESPONSES: Final[dict[str, Schema]] = {
         "content": _PROBLEM_CONTENT,
     },
     "Conflict": {
-        "description": "A name or identifier that must be unique is taken.",
+        "description": "A name or identifier that must be unique is taken, or the state the"
+        " operation needs does not hold (e.g. the domain's TXT record is not published yet).",
         "content": _PROBLEM_CONTENT,
     },
     "PreconditionFailed": {
@@ -152,7 +153,7 @@ def _operation(route: Route) -> Schema:
         responses["403"] = _response_ref("Forbidden")
     if path_names or op.body is not None:
         responses["404"] = _response_ref("NotFound")
-    if op.body is not None and route.method in ("POST", "PATCH"):
+    if (op.body is not None and route.method in ("POST", "PATCH")) or op.conflict:
         responses["409"] = _response_ref("Conflict")
     if op.if_match:
         responses["412"] = _response_ref("PreconditionFailed")

@@ -59,13 +59,13 @@ class DomainVerification:
     async def ClaimDomain(
         self, request: pb.ClaimDomainRequest, context: Context
     ) -> pb.ClaimDomainResponse:
-        row = await self.stores.domains.claim(
+        row, created = await self.stores.domains.claim(
             validate.account_id(request.account_id),
             names.claimable(request.domain),
             request.verified,
             convert.actor(request.actor),
         )
-        return pb.ClaimDomainResponse(domain=domain_message(row))
+        return pb.ClaimDomainResponse(domain=domain_message(row), created=created)
 
     async def GetDomain(
         self, request: pb.GetDomainRequest, context: Context
