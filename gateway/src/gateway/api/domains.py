@@ -139,6 +139,7 @@ async def get_domain(call: Call) -> web.Response:
     example={"domain": "example.com"},
     response="Domain",
     status=201,
+    idempotent_create=True,
 )
 async def claim_domain(call: Call) -> web.Response:
     response = await call.directory.ClaimDomain(

@@ -146,6 +146,12 @@ def _operation(route: Route) -> Schema:
     if headers:
         success["headers"] = headers
     responses: Schema = {str(op.status): success}
+    if op.idempotent_create and op.response is not None:
+        responses["200"] = {
+            "description": "It was already there: the existing resource.",
+            "content": {"application/json": {"schema": ref(op.response)}},
+            "headers": {"Location": _LOCATION_HEADER},
+        }
     if parameters or op.body is not None:
         responses["400"] = _response_ref("BadRequest")
     responses["401"] = _response_ref("Unauthorized")

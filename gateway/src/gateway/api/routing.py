@@ -62,6 +62,8 @@ class Operation:
     """Schemas of path parameters that are not UUIDs."""
     conflict: bool = False
     """The operation may answer 409 without a body (a state it checks does not hold yet)."""
+    idempotent_create: bool = False
+    """A create (201) that answers 200 with the existing resource when it is already there."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ def endpoint(
     if_match: bool = False,
     path_params: Mapping[str, Schema] | None = None,
     conflict: bool = False,
+    idempotent_create: bool = False,
 ) -> Callable[[Handler], Endpoint]:
     """Declares an endpoint; ``merge_patch`` also accepts ``application/merge-patch+json``
     bodies (RFC 7396)."""
@@ -114,6 +117,7 @@ def endpoint(
         if_match=if_match,
         path_params=dict(path_params or {}),
         conflict=conflict,
+        idempotent_create=idempotent_create,
     )
     return lambda handler: Endpoint(handler, operation)
 
