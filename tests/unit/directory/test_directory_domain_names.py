@@ -8,6 +8,7 @@ from directory.config import DirectoryConfig, parse_nameservers
 from directory.domains.challenge import record_name, record_value
 from directory.domains.dns import Nameserver
 from directory.domains.names import FREE_MAIL_DOMAINS, claimable, is_consumer, normalise
+from infra.dev.mesh import Mesh
 from meshkit.config import ConfigError, load_config
 from meshkit.errors import InvalidArgument
 
@@ -123,3 +124,19 @@ def test_the_recheck_runs_daily_with_three_days_of_grace_by_default() -> None:
         },
     )
     assert (short.domain_recheck_interval, short.domain_grace_period) == (2, 0)
+
+
+def test_make_run_passes_the_domain_settings_to_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The launcher (make run, the e2e mesh) hands the caller's DNS_NAMESERVERS and re-check
+    settings to directory."""
+    settings = {
+        "DNS_NAMESERVERS": "127.0.0.1:5353",
+        "DOMAIN_RECHECK_INTERVAL": "1h",
+        "DOMAIN_GRACE_PERIOD": "2h",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+
+    environment = Mesh("postgresql://127.0.0.1/idmesh").environment("directory")
+
+    assert {name: environment[name] for name in settings} == settings
