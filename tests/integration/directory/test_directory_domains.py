@@ -375,3 +375,26 @@ async def test_domains_list_in_pages_and_filter_by_status(
 
     assert len(seen) == len(set(seen)) == 4
     assert [d.id for d in only_verified.domains] == [verified.id]
+
+
+async def test_a_free_mail_claim_made_before_the_rule_is_never_verified(
+    directory: Stub, dns_server: LoopbackDns, directory_pool: asyncpg.Pool
+) -> None:
+    """Migration 0004 copies connection domains as they are, and the free-mail list grows: a
+    pending claim of such a domain stays pending even with its record published."""
+    account = await new_account(directory)
+    domain_id = await directory_pool.fetchval(
+        "INSERT INTO directory.domains (account_id, domain) VALUES ($1, 'gmail.com') RETURNING id",
+        UUID(account.id),
+    )
+    domain = (
+        await directory.GetDomain(
+            pb.GetDomainRequest(account_id=account.id, domain_id=str(domain_id))
+        )
+    ).domain
+    dns_server.add_txt(domain.record_name, domain.record_value)
+
+    code, error = await failure(verify(directory, account.id, domain.id))
+
+    assert (code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "consumer_domain")
+    dns_server.remove(domain.record_name)
