@@ -46,6 +46,7 @@ RETURNING {COLUMNS}
 _SELECT = f"SELECT {COLUMNS} FROM directory.domains WHERE account_id = $1 AND id = $2"  # noqa: S608
 _SELECT_BY_NAME = f"SELECT {COLUMNS} FROM directory.domains WHERE account_id = $1 AND domain = $2"  # noqa: S608
 _LOCK = _SELECT + " FOR UPDATE"
+_LOCK_BY_NAME = _SELECT_BY_NAME + " FOR UPDATE"
 _HOLDER = "SELECT account_id, id FROM directory.domains WHERE domain = $1 AND status = 'verified'"
 _TAKEN_ELSEWHERE = _HOLDER + " AND account_id <> $2"
 _MARK_VERIFIED = f"""
@@ -149,10 +150,9 @@ class DomainStore:
                     {"domain": domain, "verified": verified},
                 )
             else:
-                row = await conn.fetchrow(_SELECT_BY_NAME, account_id, domain)
-                assert row is not None  # the conflict was on this very key
-                row = await conn.fetchrow(_LOCK, account_id, row["id"])
-                assert row is not None  # deleted rows are not locked in between: same tx
+                row = await conn.fetchrow(_LOCK_BY_NAME, account_id, domain)
+                if row is None:  # deleted by a concurrent DeleteDomain since the insert
+                    raise NotFound("the claim was withdrawn meanwhile; claim it again")
             if verified and row["status"] != VERIFIED:
                 row = await self._mark_verified(conn, row, BY_OPERATOR, actor)
             return row, created
