@@ -8,6 +8,7 @@ from idmesh_cli import (
     accounts,
     admins,
     connections,
+    domains,
     migrate,
     oauth_clients,
     scim,
@@ -35,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="idmesh",
         description="Administer idmesh: accounts, spaces, users, groups, API tokens, OAuth "
-        "clients, SSO connections and login traces, the SCIM provisioning log and database "
-        "migrations.",
+        "clients, SSO connections, email domains and login traces, the SCIM provisioning log "
+        "and database migrations.",
         epilog=ENVIRONMENT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         oauth_clients,
         admins,
         connections,
+        domains,
         traces,
         scim,
         migrate,

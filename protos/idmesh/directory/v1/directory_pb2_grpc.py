@@ -558,7 +558,8 @@ class DirectoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ResolveDomain(self, request, context):
-        """Which account holds a domain verified (home-realm discovery); NOT_FOUND when none does.
+        """Which account holds a domain verified (home-realm discovery); NOT_FOUND when none does,
+        INVALID_ARGUMENT for a malformed name.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

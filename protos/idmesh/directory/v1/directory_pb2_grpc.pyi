@@ -95,7 +95,9 @@ class DirectoryServiceStub:
     VerifyDomain: _grpc.UnaryUnaryMultiCallable[_directory_pb2.VerifyDomainRequest, _directory_pb2.VerifyDomainResponse]
     DeleteDomain: _grpc.UnaryUnaryMultiCallable[_directory_pb2.DeleteDomainRequest, _directory_pb2.DeleteDomainResponse]
     ResolveDomain: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ResolveDomainRequest, _directory_pb2.ResolveDomainResponse]
-    """Which account holds a domain verified (home-realm discovery); NOT_FOUND when none does."""
+    """Which account holds a domain verified (home-realm discovery); NOT_FOUND when none does,
+    INVALID_ARGUMENT for a malformed name.
+    """
     ProvisionLogin: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ProvisionLoginRequest, _directory_pb2.ProvisionLoginResponse]
     """Sign-in provisioning (OIDC today, SAML later): finds or creates the user behind a
     validated identity, links it, and applies profile, spaces and groups, all in one
@@ -166,7 +168,9 @@ class DirectoryServiceAsyncStub(DirectoryServiceStub):
     VerifyDomain: _aio.UnaryUnaryMultiCallable[_directory_pb2.VerifyDomainRequest, _directory_pb2.VerifyDomainResponse]  # type: ignore[assignment]
     DeleteDomain: _aio.UnaryUnaryMultiCallable[_directory_pb2.DeleteDomainRequest, _directory_pb2.DeleteDomainResponse]  # type: ignore[assignment]
     ResolveDomain: _aio.UnaryUnaryMultiCallable[_directory_pb2.ResolveDomainRequest, _directory_pb2.ResolveDomainResponse]  # type: ignore[assignment]
-    """Which account holds a domain verified (home-realm discovery); NOT_FOUND when none does."""
+    """Which account holds a domain verified (home-realm discovery); NOT_FOUND when none does,
+    INVALID_ARGUMENT for a malformed name.
+    """
     ProvisionLogin: _aio.UnaryUnaryMultiCallable[_directory_pb2.ProvisionLoginRequest, _directory_pb2.ProvisionLoginResponse]  # type: ignore[assignment]
     """Sign-in provisioning (OIDC today, SAML later): finds or creates the user behind a
     validated identity, links it, and applies profile, spaces and groups, all in one
@@ -510,7 +514,9 @@ class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _directory_pb2.ResolveDomainRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_directory_pb2.ResolveDomainResponse, _abc.Awaitable[_directory_pb2.ResolveDomainResponse]]:
-        """Which account holds a domain verified (home-realm discovery); NOT_FOUND when none does."""
+        """Which account holds a domain verified (home-realm discovery); NOT_FOUND when none does,
+        INVALID_ARGUMENT for a malformed name.
+        """
 
     @_abc_1.abstractmethod
     def ProvisionLogin(

@@ -42,10 +42,12 @@ class DomainRecheck:
         self.grace = grace
 
     async def run_once(self) -> int:
-        """Checks the domains due now; returns how many were checked."""
+        """Checks the domains due now, each once (those it checks are not due again within
+        this run, however short the interval); returns how many were checked."""
         checked = 0
+        due = await self.store.now() - self.interval
         while True:
-            rows = await self.store.claim_due(self.interval, BATCH)
+            rows = await self.store.claim_due(due, BATCH)
             for row in rows:
                 check = await self.dns.check(row["domain"], row["challenge_token"])
                 after = await self.store.record_recheck(

@@ -59,13 +59,13 @@ class DomainVerification:
     async def ClaimDomain(
         self, request: pb.ClaimDomainRequest, context: Context
     ) -> pb.ClaimDomainResponse:
-        row = await self.stores.domains.claim(
+        row, created = await self.stores.domains.claim(
             validate.account_id(request.account_id),
             names.claimable(request.domain),
             request.verified,
             convert.actor(request.actor),
         )
-        return pb.ClaimDomainResponse(domain=domain_message(row))
+        return pb.ClaimDomainResponse(domain=domain_message(row), created=created)
 
     async def GetDomain(
         self, request: pb.GetDomainRequest, context: Context
@@ -95,6 +95,9 @@ class DomainVerification:
         account_id = validate.account_id(request.account_id)
         domain_id = validate.target_id(request.domain_id, "domain_id", "domain")
         current = await self.stores.domains.get(account_id, domain_id)
+        # A claim made before its domain joined the free-mail list (or by migration 0004 from
+        # a connection's domains) is never verified either.
+        names.claimable(current["domain"])
         check = await self.dns.check(current["domain"], current["challenge_token"])
         row = await self.stores.domains.record_check(
             account_id, domain_id, check, convert.actor(request.actor)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 from uuid import UUID
 
@@ -46,6 +46,7 @@ RETURNING {COLUMNS}
 _SELECT = f"SELECT {COLUMNS} FROM directory.domains WHERE account_id = $1 AND id = $2"  # noqa: S608
 _SELECT_BY_NAME = f"SELECT {COLUMNS} FROM directory.domains WHERE account_id = $1 AND domain = $2"  # noqa: S608
 _LOCK = _SELECT + " FOR UPDATE"
+_LOCK_BY_NAME = _SELECT_BY_NAME + " FOR UPDATE"
 _HOLDER = "SELECT account_id, id FROM directory.domains WHERE domain = $1 AND status = 'verified'"
 _TAKEN_ELSEWHERE = _HOLDER + " AND account_id <> $2"
 _MARK_VERIFIED = f"""
@@ -79,7 +80,7 @@ UPDATE directory.domains d SET last_check_time = now()
 FROM (
     SELECT account_id, id FROM directory.domains
     WHERE status = 'verified' AND verification_method = 'dns'
-      AND coalesce(last_check_time, '-infinity') <= now() - $1::interval
+      AND coalesce(last_check_time, '-infinity') <= $1
     ORDER BY last_check_time NULLS FIRST
     LIMIT $2
     FOR UPDATE SKIP LOCKED
@@ -128,15 +129,16 @@ class DomainStore:
 
     async def claim(
         self, account_id: UUID, domain: str, verified: bool, actor: Actor
-    ) -> asyncpg.Record:
-        """The account's claim of ``domain``, made if new (idempotent); ``verified`` (operator
-        bootstrap) also marks it verified. ALREADY_EXISTS ``domain_taken`` when another account
-        holds it verified."""
+    ) -> tuple[asyncpg.Record, bool]:
+        """The account's claim of ``domain`` and whether it is new (an existing one is
+        returned); ``verified`` (operator bootstrap) also marks it verified. ALREADY_EXISTS
+        ``domain_taken`` when another account holds it verified."""
         async with self.pool.acquire() as conn, conn.transaction():
             if await conn.fetchval(_TAKEN_ELSEWHERE, domain, account_id) is not None:
                 raise _taken(domain)
             with _account_must_exist():
                 row = await conn.fetchrow(_INSERT, account_id, domain, actor.id)
+            created = row is not None
             if row is not None:
                 await record_event(
                     conn,
@@ -148,13 +150,12 @@ class DomainStore:
                     {"domain": domain, "verified": verified},
                 )
             else:
-                row = await conn.fetchrow(_SELECT_BY_NAME, account_id, domain)
-                assert row is not None  # the conflict was on this very key
-                row = await conn.fetchrow(_LOCK, account_id, row["id"])
-                assert row is not None  # deleted rows are not locked in between: same tx
+                row = await conn.fetchrow(_LOCK_BY_NAME, account_id, domain)
+                if row is None:  # deleted by a concurrent DeleteDomain since the insert
+                    raise NotFound("the claim was withdrawn meanwhile; claim it again")
             if verified and row["status"] != VERIFIED:
                 row = await self._mark_verified(conn, row, BY_OPERATOR, actor)
-            return row
+            return row, created
 
     async def get(self, account_id: UUID, domain_id: UUID) -> asyncpg.Record:
         row = await self.pool.fetchrow(_SELECT, account_id, domain_id)
@@ -219,11 +220,16 @@ class DomainStore:
 
     # -- the re-check ----------------------------------------------------------------------
 
-    async def claim_due(self, interval: timedelta, limit: int) -> Sequence[asyncpg.Record]:
-        """Up to ``limit`` DNS-verified domains last checked ``interval`` ago or longer, leased
-        to this caller (their last_check_time is now)."""
+    async def now(self) -> datetime:
+        """The database's clock, which every time of this table is read from."""
+        now: datetime = await self.pool.fetchval("SELECT now()")
+        return now
+
+    async def claim_due(self, checked_before: datetime, limit: int) -> Sequence[asyncpg.Record]:
+        """Up to ``limit`` DNS-verified domains last checked at ``checked_before`` or earlier,
+        leased to this caller (their last_check_time is now)."""
         async with self.pool.acquire() as conn:
-            return await conn.fetch(_CLAIM_DUE, interval, limit)
+            return await conn.fetch(_CLAIM_DUE, checked_before, limit)
 
     async def record_recheck(
         self, account_id: UUID, domain_id: UUID, check: Check, grace: timedelta, actor: Actor
