@@ -2,9 +2,11 @@
 loopback authoritative DNS server the directory looks TXT records up on (DNS_NAMESERVERS).
 
 An account claims a domain, publishes a wrong TXT value (not verified), then the right one
-(verified); another account's claim is refused, gmail.com is refused; the record removed, the
-next background check reports it (failing_since, last_check_error, the audit event, a warning
-in directory's log naming the domain and the account).
+(verified); another account's claim is refused, gmail.com is refused; /login routes the domain
+to the owner's connection only once it is verified (a rival account's connection listing the
+same domain never); the record removed, the next background check reports it (failing_since,
+last_check_error, the audit event, a warning in directory's log naming the domain and the
+account).
 """
 
 from __future__ import annotations
@@ -76,6 +78,43 @@ async def new_admin(mesh: Mesh, http: aiohttp.ClientSession) -> Admin:
     return Admin(http, f"{mesh.gateway_url}/api/v1", account_id, token)
 
 
+async def routed_to(http: aiohttp.ClientSession, mesh: Mesh, email: str) -> str | None:
+    """Where /login's home-realm discovery sends ``email``: a connection id, or None."""
+    async with http.get(f"{mesh.gateway_url}/login") as page:
+        assert page.status == 200
+    async with http.post(
+        f"{mesh.gateway_url}/login",
+        data={"email": email},
+        headers={"Origin": mesh.gateway_url},
+        allow_redirects=False,
+    ) as response:
+        if response.status == 404:
+            return None
+        assert response.status == 303, await response.text()
+        location = response.headers["Location"]
+    assert location.startswith("/sso/oidc/"), location
+    return location.split("/")[3]
+
+
+async def connect_okta(admin: Admin, domain: str) -> str:
+    """An OIDC connection of the admin's account serving ``domain``; its id."""
+    status, created = await admin.call(
+        "POST",
+        "/connections",
+        json={
+            "name": f"okta-{uuid.uuid4().hex[:6]}",
+            "vendor": "okta",
+            "issuer": "https://acme.okta.example",
+            "client_id": "0oa1",
+            "client_secret": "secret",
+            "domains": [domain],
+            "skip_discovery_check": True,
+        },
+    )
+    assert status == 201, created
+    return str(created["id"])
+
+
 async def test_a_domain_is_verified_by_its_txt_record_and_reported_when_it_disappears(
     domains_mesh: Mesh, dns_server: LoopbackDns
 ) -> None:
@@ -94,6 +133,11 @@ async def test_a_domain_is_verified_by_its_txt_record_and_reported_when_it_disap
         assert len(token) >= 16
         verify = f"/domains/{domain['id']}:verify"
 
+        # Both accounts connect an IdP for the domain; unverified, /login routes nobody.
+        owners = await connect_okta(owner, name)
+        await connect_okta(rival, name)
+        assert await routed_to(http, domains_mesh, f"ceo@{name}") is None
+
         # A wrong TXT value: not verified, the problem names the record and the value.
         dns_server.add_txt(domain["record_name"], "idmesh-domain-verification=not-the-token")
         status, problem = await owner.call("POST", verify)
@@ -108,6 +152,7 @@ async def test_a_domain_is_verified_by_its_txt_record_and_reported_when_it_disap
         status, verified = await owner.call("POST", verify)
         assert status == 200, verified
         assert verified["status"] == "verified"
+        assert await routed_to(http, domains_mesh, f"ceo@{name.upper()}") == owners
 
         # Another account cannot claim it; nobody can claim gmail.com.
         status, taken = await rival.call("POST", "/domains", json={"domain": name.upper()})

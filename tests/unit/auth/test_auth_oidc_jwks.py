@@ -23,7 +23,9 @@ class FakeHttp(IdpHttp):
         self.calls = 0
         self.cache_control = cache_control
 
-    async def get_json(self, url: str, what: str) -> JsonResponse:
+    async def get_json(
+        self, url: str, what: str, headers: dict[str, str] | None = None
+    ) -> JsonResponse:
         self.calls += 1
         document = self.documents[min(self.calls, len(self.documents)) - 1]
         if isinstance(document, Exception):
