@@ -34,7 +34,7 @@ from auth.sso.oidc.connector import CallbackParams, OidcConnector
 from auth.sso.oidc.discovery import DiscoveryCache, DiscoveryError
 from auth.sso.oidc.jwks import JwksCache
 from auth.sso.pending import PendingLogins
-from auth.sso.pipeline import LoginPipeline, RestartLogin
+from auth.sso.pipeline import FinishedLogin, LoginPipeline, RestartLogin
 from auth.sso.saml import connections as saml_connections
 from auth.sso.saml.connector import SamlConnector, SamlPost, sp_key_associated_data
 from auth.sso.saml.metadata_refresh import fetch_metadata, refresh_all
@@ -70,6 +70,16 @@ class SsoSettings:
     idp_timeout_seconds: float = 5.0
     # IdP metadata URLs of SAML connections are re-read this often.
     saml_metadata_refresh_seconds: float = 6 * 3600.0
+
+
+def _signed_in(finished: FinishedLogin) -> dict[str, Any]:
+    """The fields every protocol's Finish…LoginResponse carries for a signed-in browser."""
+    return {
+        "session_secret": finished.opened.secret,
+        "session": convert.session(finished.opened.session),
+        "return_to": finished.return_to,
+        "trace_id": finished.trace_id,
+    }
 
 
 def _page_size(requested: int) -> int:
@@ -330,12 +340,7 @@ class SsoMethods:
             ),
         )
         assert not isinstance(finished, RestartLogin)  # only SAML restarts
-        return auth_pb2.FinishOidcLoginResponse(
-            session_secret=finished.opened.secret,
-            session=convert.session(finished.opened.session),
-            return_to=finished.return_to,
-            trace_id=finished.trace_id,
-        )
+        return auth_pb2.FinishOidcLoginResponse(**_signed_in(finished))
 
     # -- SAML --------------------------------------------------------------------------------
 
@@ -412,12 +417,7 @@ class SsoMethods:
             return auth_pb2.FinishSamlLoginResponse(
                 restart=True, return_to=finished.return_to, trace_id=finished.trace_id
             )
-        return auth_pb2.FinishSamlLoginResponse(
-            session_secret=finished.opened.secret,
-            session=convert.session(finished.opened.session),
-            return_to=finished.return_to,
-            trace_id=finished.trace_id,
-        )
+        return auth_pb2.FinishSamlLoginResponse(**_signed_in(finished))
 
     # -- sessions ------------------------------------------------------------------------------
 
