@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from typing import Final
 
@@ -62,7 +61,7 @@ def register(
     group = commands.add_parser(
         "connection",
         aliases=["connections"],
-        help="add, list and remove SSO connections (OpenID Connect IdPs)",
+        help="add, list, change and remove SSO connections (OpenID Connect and SAML 2.0 IdPs)",
         description="SSO connections: the IdPs an account's users sign in with.",
     )
     actions = group.add_subparsers(title="commands", metavar="COMMAND", required=True)
@@ -292,7 +291,7 @@ def _mapping(pairs: list[str]) -> auth_pb2.AttributeMapping:
 
 def public_url(rt: Runtime) -> str:
     """Where browsers reach the gateway: PUBLIC_URL, else GATEWAY_URL, else the default."""
-    environ = os.environ if rt.environ is None else rt.environ
+    environ = rt.environ
     return (environ.get("PUBLIC_URL") or environ.get("GATEWAY_URL") or DEFAULT_PUBLIC_URL).rstrip(
         "/"
     )

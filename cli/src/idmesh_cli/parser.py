@@ -22,9 +22,13 @@ ENVIRONMENT_HELP = """\
 environment:
   DIRECTORY_ADDR  directory service address (default 127.0.0.1:50051)
   AUTH_ADDR       auth service address (default 127.0.0.1:50052)
-  PUBLIC_URL      the gateway's public URL, for the redirect URI `idmesh connection add-oidc`
-                  prints (else GATEWAY_URL, else http://127.0.0.1:8080)
+  PUBLIC_URL      the gateway's public URL, for the redirect, ACS and entity-id URLs
+                  `idmesh connection add-oidc|add-saml` print and store (else GATEWAY_URL,
+                  else http://127.0.0.1:8080)
   DATABASE_URL    PostgreSQL URL, for `idmesh migrate` only
+  IDMESH_DATA_DIR where a local `make run` records its addresses (default .data of the
+                  current folder or a parent): the three addresses above come from there
+                  when they are not set
 
 exit codes: 0 ok, 1 the operation failed, 2 wrong usage or configuration
 """
