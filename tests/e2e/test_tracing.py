@@ -6,6 +6,8 @@ secret in any span and no span for health probes (ARCHITECTURE.md "Tracing")."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aiohttp
 import pytest
 
@@ -179,3 +181,47 @@ async def test_health_probes_produce_no_spans(mesh: Mesh, otlp_receiver: OtlpRec
         or any(probe in s.name or request_path(s).startswith(probe) for probe in PROBES)
     ]
     assert probe_spans == []
+
+
+async def test_scim_spans_and_access_log_lines_name_the_resource_route_and_errors_carry_the_trace(
+    mesh: Mesh, otlp_receiver: OtlpReceiver
+) -> None:
+    """SCIM has one catch-all route (every path authenticated first), but its spans and
+    access-log lines name the resource route, never one `/scim/v2/{tail}` nor a user's id; a
+    SCIM error body carries the request's `trace_id` as every error body does (README,
+    "Tracing"), from the scim service (404) and from the gateway itself (401)."""
+    tenant = await create_tenant(mesh)
+    missing = "00000000-0000-4000-8000-00000000beef"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        async with http.get(
+            f"{mesh.gateway_url}/scim/v2/Users/{missing}", headers=tenant.headers
+        ) as got:
+            assert got.status == 404
+            not_found = await got.json(content_type=None)
+        async with http.get(f"{mesh.gateway_url}/scim/v2/Groups", headers=tenant.headers) as got:
+            assert got.status == 200
+        async with http.get(f"{mesh.gateway_url}/scim/v2/Groups") as got:
+            assert got.status == 401
+            unauthenticated = await got.json(content_type=None)
+
+    def server_spans(spans: list[ReceivedSpan]) -> dict[str, ReceivedSpan] | None:
+        named = {
+            s.name: s
+            for s in spans
+            if s.service == "gateway" and s.kind == "SERVER" and "/scim/v2" in s.name
+        }
+        wanted = {"GET /scim/v2/Users/{id}", "GET /scim/v2/Groups"}
+        found = {name: named[name] for name in wanted if name in named}
+        return found if len(found) == len(wanted) else None
+
+    spans = await otlp_receiver.wait_for(server_spans, within=15)
+    user_span = spans["GET /scim/v2/Users/{id}"]
+    assert user_span.attributes.get("http.route") == "/scim/v2/Users/{id}"
+    assert not_found["trace_id"] == user_span.trace_id
+    assert not_found["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert len(unauthenticated["trace_id"]) == 32
+    log = (mesh.log_path("gateway") or Path("-")).read_text()
+    assert "GET /scim/v2/Users/{id} 404" in log
+    assert "GET /scim/v2/Groups 200" in log
+    assert "{tail}" not in log
+    assert missing not in log

@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from gateway.access_log import name_route
 from gateway.auth import authenticate
 from gateway.errors import HttpServiceError, Problem, use_error_renderer
 from gateway.ratelimit import TokenBucket, retry_after
@@ -31,6 +32,10 @@ _METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 _ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 # RFC 7644 §3.12 scimType values for the failures the gateway itself detects.
 _SCIM_TYPES = {"invalid_filter": "invalidFilter", "uniqueness": "uniqueness"}
+# RFC 7644 §3.2 and §4: the endpoints under the base URL, each with resources named by an id.
+_ENDPOINTS = frozenset(
+    {"Users", "Groups", "Me", "Bulk", "ServiceProviderConfig", "ResourceTypes", "Schemas"}
+)
 REQUIRED_PERMISSION = "users:manage"
 SCIM_RATE_LIMIT: web.AppKey[TokenBucket] = web.AppKey("scim_rate_limit", TokenBucket)
 """The per-account token buckets of SCIM requests."""
@@ -83,9 +88,31 @@ def _check_rate_limit(limiter: TokenBucket, account_id: str) -> None:
         )
 
 
+def resource_route(raw_path: str) -> str:
+    """The route template of a SCIM path, for spans and access-log lines: ``/scim/v2/Users``,
+    ``/scim/v2/Users/{id}``, ``/scim/v2/Groups/.search``, ``/scim/v2/Schemas/{id}``. Never the
+    concrete path (ids, and whatever a hostile path holds); "/scim/v2/(unknown)" for a path
+    that names no SCIM endpoint."""
+    try:
+        segments = normalised_path(raw_path).split("/")[1:]
+    except (NotFound, UnicodeDecodeError):
+        return f"{PREFIX}/(unknown)"
+    if segments == [""]:
+        return PREFIX
+    if segments == [".search"]:
+        return f"{PREFIX}/.search"
+    collection, rest = segments[0], segments[1:]
+    if collection not in _ENDPOINTS or len(rest) > 1:
+        return f"{PREFIX}/(unknown)"
+    if not rest:
+        return f"{PREFIX}/{collection}"
+    return f"{PREFIX}/{collection}/{'.search' if rest == ['.search'] else '{id}'}"
+
+
 async def handle_scim(request: web.Request) -> web.StreamResponse:
     """Authenticates, normalises and forwards one SCIM request; relays the scim service's
     status, body, ``ETag`` and ``Location`` unchanged."""
+    name_route(request, resource_route(request.raw_path.split("?", 1)[0]))
     clients = request.config_dict[CLIENTS]
     principal = await authenticate(request, clients, REQUIRED_PERMISSION)
     _check_rate_limit(request.config_dict[SCIM_RATE_LIMIT], principal.account_id)
@@ -138,6 +165,8 @@ def render_scim_error(request: web.Request, problem: Problem) -> web.StreamRespo
     scim_type = _SCIM_TYPES.get(problem.reason)
     if scim_type:
         body["scimType"] = scim_type
+    if problem.trace_id:
+        body["trace_id"] = problem.trace_id
     return web.Response(
         status=problem.status,
         text=json.dumps(body),

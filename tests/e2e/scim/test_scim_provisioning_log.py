@@ -100,18 +100,18 @@ async def test_every_request_is_logged_and_idmesh_scim_log_shows_it_newest_first
     assert "not found" in lines[1]
 
 
-async def test_idmesh_account_update_turns_on_200_with_the_group_for_that_account_only(
+async def test_idmesh_account_update_turns_group_patch_answers_to_204_for_that_account_only(
     http: aiohttp.ClientSession, mesh: Mesh, tenant: Tenant, entra: GatewayScim
 ) -> None:
-    """AccountSettings.scim_group_patch_returns_resource, set by the operator: 200 with the group
-    and no members (scim-sanity, reference §8) for this account, 204 (Entra's advice) for
-    the others."""
+    """AccountSettings.scim_group_patch_returns_resource, set by the operator: 204 for this
+    account, the default 200 with the group and no members (scim-sanity, docs/scim-clients.md
+    §8) for the others."""
     changed = await run_cli(
-        mesh, "account", "update", tenant.name, "--scim-group-patch-returns-resource", "true"
+        mesh, "account", "update", tenant.name, "--scim-group-patch-returns-resource", "false"
     )
-    assert "200 with the group" in changed.stdout
+    assert "204 No Content" in changed.stdout
     other = GatewayScim(http, mesh.gateway_url, (await create_tenant(mesh)).token)
-    for client, expected in ((entra, 200), (other, 204)):
+    for client, expected in ((entra, 204), (other, 200)):
         user = (await client.request("POST", "/Users", okta_user())).body["id"]
         group = (await client.request("POST", "/Groups", {"displayName": "G"})).body["id"]
         reply = await client.request(

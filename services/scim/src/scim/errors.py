@@ -27,6 +27,7 @@ from meshkit.errors import (
     Unauthenticated,
     Unavailable,
 )
+from meshkit.telemetry import current_trace_id
 from scim.schemas import ERROR_SCHEMA
 
 # ServiceError.reason values raised by this service; each is one RFC 7644 §3.12 scimType.
@@ -102,11 +103,16 @@ class ScimErrorBody:
 
     def render(self) -> bytes:
         """The RFC 7644 §3.12 body; ``status`` is a string, as the RFC's examples and Okta's
-        test suite require (reference/scim-clients.md §5)."""
+        test suite require (docs/scim-clients.md §5). Plus ``trace_id``, as on every error body
+        of idmesh: the request's trace, to find its spans and log lines (clients ignore members
+        they do not know, RFC 7644 §3.12 defines no others)."""
         body: dict[str, object] = {"schemas": [ERROR_SCHEMA], "status": str(self.status)}
         if self.scim_type:
             body["scimType"] = self.scim_type
         body["detail"] = self.detail
+        trace_id = current_trace_id()
+        if trace_id:
+            body["trace_id"] = trace_id
         return json.dumps(body, ensure_ascii=False).encode()
 
 

@@ -8,17 +8,24 @@ directory.
   added by hand or by SSO are left alone (ARCHITECTURE.md: "memberships added by hand are left
   alone").
 - PATCH never loads the member list: member operations become one ModifyGroupMembers (ids to add
-  and remove, Entra's many-members PATCH included) or, for a replace, one UpdateGroup. What it
-  answers is the account's choice (AccountSettings.scim_group_patch_returns_resource): 204 by
-  default (Entra: 204 is recommended and returning members "isn't advisable",
-  reference/scim-clients.md §2 row 12), or 200 with the group and ``members`` left out unless
-  requested, for clients that want a body (scim-sanity's probe, §8). Either way a request that
-  names ``attributes``/``excludedAttributes`` gets 200 with the group so projected.
+  and remove, Entra's many-members PATCH included) or, for a replace, one UpdateGroup. It
+  answers 200 with the group and ``members`` left out unless requested (RFC 7644 §3.5.2): what
+  scim-sanity's probe requires, and what Entra (which advises against returning members,
+  docs/scim-clients.md §2 row 12) and Okta accept. 204 is the account's choice
+  (AccountSettings.scim_group_patch_returns_resource false); a request that names
+  ``attributes``/``excludedAttributes`` gets 200 with the group so projected either way.
+- A member id that names no user of the account is left out, not refused: Entra and Okta only
+  send ids of users they created, so such an id comes from a probe or from a user deleted in
+  the meantime, and refusing the whole write would drop the valid members with it and put the
+  IdP's job in error. Nothing dangling is stored, and a client that reads the group back sees
+  exactly the members that exist (docs/scim-clients.md §8). An id that names a group is still
+  refused: nested groups are not supported, and saying so is actionable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
 from idmesh.directory.v1 import directory_pb2 as pb
@@ -42,6 +49,16 @@ T = TypeVar("T")
 
 # How many refused member ids are checked for being groups, to explain a nested-group attempt.
 _NESTED_CHECK_LIMIT: Final = 50
+# Member ids looked up at once when some of a write's members name no user.
+_LOOKUP_BATCH: Final = 100
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _id_in(ids: list[str]) -> pb.Filter:
@@ -65,28 +82,47 @@ class Groups:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    async def _members_written(self, request: ScimRequest, ids: list[str], call: Awaitable[T]) -> T:
-        """Runs a call that writes members; an unknown member id that is a group's id becomes
-        the nested-group refusal instead of "no such user"."""
+    async def _members_written(
+        self, request: ScimRequest, ids: list[str], write: Callable[[list[str]], Awaitable[T]]
+    ) -> T:
+        """Runs ``write(ids)``, a call that writes members. When the directory refuses ids that
+        name no user: an id that is a group's becomes the nested-group refusal; otherwise the
+        write runs again with only the ids that name users (the module's docstring says why)."""
         try:
-            return await call
+            return await write(ids)
         except InvalidArgument as error:
             if error.reason != "unknown_user" or not ids:
                 raise
-            checked = ids[:_NESTED_CHECK_LIMIT]
-            groups = await self.directory.list_groups(
-                request.account_id,
-                _id_in(checked),
-                pb.PageRequest(page_size=len(checked)),
-                members=False,
+            checked = [i for i in ids if _is_uuid(i)][:_NESTED_CHECK_LIMIT]
+            if checked:
+                groups = await self.directory.list_groups(
+                    request.account_id,
+                    _id_in(checked),
+                    pb.PageRequest(page_size=len(checked)),
+                    members=False,
+                )
+                if groups.groups:
+                    raise invalid_value(
+                        "nested groups are not supported; members must be users, and "
+                        f"{groups.groups[0].id} is a group",
+                        "members",
+                    ) from None
+            known = await self._users_among(request, ids)
+            if len(known) == len(ids):
+                raise  # refused for another reason: a user deleted meanwhile, retried by the IdP
+            return await write(known)
+
+    async def _users_among(self, request: ScimRequest, ids: list[str]) -> list[str]:
+        """The ids among ``ids`` that name users of the account, in their order."""
+        candidates = list(dict.fromkeys(i for i in ids if _is_uuid(i)))
+        found: set[str] = set()
+        for start in range(0, len(candidates), _LOOKUP_BATCH):
+            batch = candidates[start : start + _LOOKUP_BATCH]
+            response = await self.directory.list_users(
+                request.account_id, _id_in(batch), pb.PageRequest(page_size=len(batch))
             )
-            if groups.groups:
-                raise invalid_value(
-                    "nested groups are not supported; members must be users, and "
-                    f"{groups.groups[0].id} is a group",
-                    "members",
-                ) from None
-            raise invalid_value(f"members: {error.message}", "members") from None
+            found.update(user.id for user in response.users)
+        return [i for i in ids if i in found]
 
     async def _render(
         self,
@@ -117,10 +153,13 @@ class Groups:
         resource = normalize_resource(GROUP_RESOURCE, request.json())
         group, members = group_from_scim(resource)
         group.account_id = request.account_id
-        group.members.extend(pb.GroupMember(user_id=m) for m in members)
-        created = await self._members_written(
-            request, members, self.directory.create_group(group, request.actor)
-        )
+
+        def create(ids: list[str]) -> Awaitable[pb.Group]:
+            del group.members[:]
+            group.members.extend(pb.GroupMember(user_id=m) for m in ids)
+            return self.directory.create_group(group, request.actor)
+
+        created = await self._members_written(request, members, create)
         projection = query.projection_from_query(GROUP_RESOURCE, request.query)
         if members:
             created = await self._reloaded(request, created, projection)
@@ -149,8 +188,8 @@ class Groups:
         updated = await self._members_written(
             request,
             members,
-            self.directory.update_group(
-                group, members=members, expected_version=expected, actor=request.actor
+            lambda ids: self.directory.update_group(
+                group, members=ids, expected_version=expected, actor=request.actor
             ),
         )
         projection = query.projection_from_query(GROUP_RESOURCE, request.query)
@@ -181,9 +220,9 @@ class Groups:
                     updated = await self._members_written(
                         request,
                         change.members,
-                        self.directory.update_group(
+                        lambda ids: self.directory.update_group(
                             group,
-                            members=change.members,
+                            members=ids,
                             expected_version=current.version,
                             actor=request.actor,
                         ),
@@ -195,14 +234,15 @@ class Groups:
                     )
                 if change is not None and (change.added or change.removed):
                     # A delta commutes with concurrent changes: no version precondition needed.
+                    removed = change.removed
                     updated = await self._members_written(
                         request,
                         change.added,
-                        self.directory.modify_members(
+                        lambda ids: self.directory.modify_members(
                             request.account_id,
                             group_id,
-                            add=change.added,
-                            remove=change.removed,
+                            add=ids,
+                            remove=removed,
                             expected_version=0,
                             actor=request.actor,
                         ),
