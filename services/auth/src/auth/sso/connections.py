@@ -267,6 +267,14 @@ def _oidc(settings: auth_pb2.OidcSettings) -> tuple[OidcDraft, presets.Preset]:
     return draft, preset
 
 
+def default_display_name(label: str, name: str, default_name: str) -> str:
+    """The sign-in button's label when the admin gives none: the vendor's (or the IdP host's)
+    label, followed by the connection's name unless it is the vendor's default name. Names are
+    unique per account, so two connections of one vendor or one IdP host never share a label
+    ("Okta" and "Okta (okta-eu)", not "127.0.0.1" twice)."""
+    return label if name == default_name else f"{label} ({name})"[:MAX_DISPLAY_NAME]
+
+
 def connection_draft(
     message: auth_pb2.Connection, account_id: uuid.UUID, connection_id: uuid.UUID
 ) -> ConnectionDraft:
@@ -282,7 +290,8 @@ def connection_draft(
         )
     display_name = _text(message.display_name, "connection.display_name", MAX_DISPLAY_NAME)
     if not display_name:
-        display_name = preset.display_name or (urlsplit(oidc.issuer).hostname or "OpenID Connect")
+        label = preset.display_name or (urlsplit(oidc.issuer).hostname or "OpenID Connect")
+        display_name = default_display_name(label, name, _DEFAULT_NAMES[oidc.vendor])
     policy = POLICIES.get(message.provisioning_policy)
     if policy is None:
         raise InvalidArgument("unknown provisioning policy", field="connection.provisioning_policy")
