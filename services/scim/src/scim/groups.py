@@ -24,6 +24,7 @@ directory.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
@@ -111,6 +112,26 @@ class Groups:
             if len(known) == len(ids):
                 raise  # refused for another reason: a user deleted meanwhile, retried by the IdP
             return await write(known)
+
+    def _replace_members(
+        self, group: pb.Group, ids: list[str], *, expected: int, request: ScimRequest
+    ) -> Awaitable[pb.Group]:
+        return self.directory.update_group(
+            group, members=ids, expected_version=expected, actor=request.actor
+        )
+
+    def _modify_members(
+        self, group_id: str, ids: list[str], *, remove: list[str], request: ScimRequest
+    ) -> Awaitable[pb.Group]:
+        # A delta commutes with concurrent changes: no version precondition needed.
+        return self.directory.modify_members(
+            request.account_id,
+            group_id,
+            add=ids,
+            remove=remove,
+            expected_version=0,
+            actor=request.actor,
+        )
 
     async def _users_among(self, request: ScimRequest, ids: list[str]) -> list[str]:
         """The ids among ``ids`` that name users of the account, in their order."""
@@ -220,11 +241,8 @@ class Groups:
                     updated = await self._members_written(
                         request,
                         change.members,
-                        lambda ids: self.directory.update_group(
-                            group,
-                            members=ids,
-                            expected_version=current.version,
-                            actor=request.actor,
+                        functools.partial(
+                            self._replace_members, group, expected=current.version, request=request
                         ),
                     )
                     break
@@ -233,18 +251,11 @@ class Groups:
                         group, members=None, expected_version=current.version, actor=request.actor
                     )
                 if change is not None and (change.added or change.removed):
-                    # A delta commutes with concurrent changes: no version precondition needed.
-                    removed = change.removed
                     updated = await self._members_written(
                         request,
                         change.added,
-                        lambda ids: self.directory.modify_members(
-                            request.account_id,
-                            group_id,
-                            add=ids,
-                            remove=removed,
-                            expected_version=0,
-                            actor=request.actor,
+                        functools.partial(
+                            self._modify_members, group_id, remove=change.removed, request=request
                         ),
                     )
                 break
