@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 from idmesh_cli import (
     accounts,
@@ -34,9 +35,27 @@ exit codes: 0 ok, 1 the operation failed, 2 wrong usage or configuration
 """
 
 
+class UsageError(Exception):
+    """A command line argparse refuses; the caller prints it (as text or as JSON)."""
+
+    def __init__(self, message: str, usage: str, prog: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+        self.prog = prog
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, raising UsageError instead of printing and exiting, so that a
+    ``--json`` command line gets its usage error as JSON too. Subcommands inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.format_usage(), self.prog)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command; a command's handler is ``args.handler``."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="idmesh",
         description="Administer idmesh: accounts, spaces, users, groups, API tokens, OAuth "
         "clients, SSO connections and login traces, the SCIM provisioning log and database "

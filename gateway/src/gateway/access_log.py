@@ -44,9 +44,8 @@ def route_template(request: web.Request) -> str:
     """The normalised path of ``request``: the template its handler named (name_route), its
     route's template, or "(unmatched)" when no route matched (the concrete path of an unknown
     URL could hold anything)."""
-    named = request.get(ROUTE)
-    if named is not None:
-        return named
+    if ROUTE in request:
+        return request[ROUTE]
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else UNMATCHED_ROUTE
 

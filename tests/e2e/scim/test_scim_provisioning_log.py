@@ -98,6 +98,32 @@ async def test_every_request_is_logged_and_idmesh_scim_log_shows_it_newest_first
     assert len(lines) == 2
     assert "404" in lines[1]
     assert "not found" in lines[1]
+    by_token = await run_cli(
+        mesh, "scim", "log", "--account", tenant.name, "--token", okta.token_id, "--json"
+    )
+    assert len(json.loads(by_token.stdout)) == 7
+
+
+async def test_idmesh_scim_log_says_a_token_is_unknown_instead_of_printing_an_empty_log(
+    mesh: Mesh, tenant: Tenant
+) -> None:
+    """An empty log for a mistyped token id would read as "this token sent nothing"; with
+    --json the error is a JSON document on stderr, with the exit code."""
+    unknown = str(uuid.uuid4())
+    failed = await run_cli(
+        mesh, "scim", "log", "--account", tenant.name, "--token", unknown, check=False
+    )
+    assert failed.returncode == 1
+    assert f"token '{unknown}' is unknown in this account" in failed.stderr
+    as_json = await run_cli(
+        mesh, "scim", "log", "--account", tenant.name, "--token", unknown, "--json", check=False
+    )
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stderr) == {
+        "error": f"token '{unknown}' is unknown in this account: `idmesh token list --account "
+        "...` and `idmesh oauth-client list --account ...` show its credentials",
+        "exit_code": 1,
+    }
 
 
 async def test_idmesh_account_update_turns_group_patch_answers_to_204_for_that_account_only(

@@ -332,6 +332,8 @@ class ConnectionChange:
     default_space: str
     default_space_role: str
     expected_version: int
+    # None: unchanged.
+    profile_update: str | None = None
 
 
 def connection_change(message: auth_pb2.UpdateConnectionRequest) -> ConnectionChange:
@@ -348,6 +350,11 @@ def connection_change(message: auth_pb2.UpdateConnectionRequest) -> ConnectionCh
         raise InvalidArgument("a default role needs a default space", field="default_space_role")
     if message.expected_version < 0:
         raise InvalidArgument("must not be negative", field="expected_version")
+    update = None
+    if message.profile_update != auth_pb2.PROFILE_UPDATE_UNSPECIFIED:
+        update = PROFILE_UPDATES.get(message.profile_update)
+        if update is None:
+            raise InvalidArgument("unknown profile update mode", field="profile_update")
     return ConnectionChange(
         display_name=display_name,
         domains=check_domains(list(message.domains)),
@@ -356,4 +363,5 @@ def connection_change(message: auth_pb2.UpdateConnectionRequest) -> ConnectionCh
         default_space=default_space,
         default_space_role=default_role or ("Space Member" if default_space else ""),
         expected_version=message.expected_version,
+        profile_update=update,
     )
