@@ -121,7 +121,7 @@ async def test_a_user_is_deactivated_and_reactivated_by_user_name_or_id(
     code, out, _ = await idmesh("user", "reactivate", "--account", account.name, ada.id, "--json")
     assert code == 0
     # Never signed in: back to pending (the directory's rule for reactivation).
-    assert json.loads(out)["status"] == "USER_STATUS_PENDING"
+    assert json.loads(out)["status"] == "pending"
     events = await directory.ListAuditEvents(pb.ListAuditEventsRequest(account_id=account.id))
     changes = [e for e in events.events if e.target_id == ada.id and e.action != "user.created"]
     assert [e.actor.type for e in changes] == [pb.ACTOR_TYPE_CLI, pb.ACTOR_TYPE_CLI]

@@ -58,6 +58,7 @@ async def test_an_account_past_its_scim_limit_gets_429_and_others_do_not(
         status, retry_after, body = await _list_users(client, ACME_SECRET)
         assert status == 429
         assert retry_after == "2"
+        assert len(body.pop("trace_id")) == 32, "every error body names its trace"
         assert body == {
             "schemas": [ERROR_SCHEMA],
             "status": "429",
