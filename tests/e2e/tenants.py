@@ -108,8 +108,8 @@ async def run_cli(
 ) -> CliResult:
     """Runs the ``idmesh`` console script against ``mesh`` with the environment an operator
     would export (and ``stdin`` as its input, e.g. a password); raises AssertionError with its
-    output when it hangs, or fails while ``check`` says it must succeed. Asynchronous so that the test's event loop (and the OTLP
-    receiver on it) keeps running meanwhile."""
+    output when it hangs, or fails while ``check`` says it must succeed. Asynchronous so that
+    the test's event loop (and the OTLP receiver on it) keeps running meanwhile."""
     script = Path(sys.executable).with_name("idmesh")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "idmesh_cli"]
     process = await asyncio.create_subprocess_exec(

@@ -11,7 +11,8 @@ from google.protobuf import timestamp_pb2
 
 from directory import filters
 from directory.filters import Params, compile_filter
-from directory.testing import (
+from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
     ADMIN,
     Stub,
     all_of,
@@ -25,7 +26,6 @@ from directory.testing import (
     new_user,
     value_path,
 )
-from idmesh.directory.v1 import directory_pb2 as pb
 
 
 async def _names(directory: Stub, account_id: str, filter_: pb.Filter) -> set[str]:

@@ -7,7 +7,8 @@ import uuid
 import asyncpg
 import grpc
 
-from directory.testing import (
+from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
     ADMIN,
     Stub,
     audit_events,
@@ -19,7 +20,6 @@ from directory.testing import (
     new_user,
     role_named,
 )
-from idmesh.directory.v1 import directory_pb2 as pb
 
 
 async def _members(directory: Stub, account_id: str, group_id: str) -> set[tuple[str, int]]:

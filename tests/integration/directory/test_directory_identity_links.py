@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 from google.protobuf import timestamp_pb2
 
-from directory.testing import ADMIN, Stub, audit_events, failure, new_account, new_user
 from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import ADMIN, Stub, audit_events, failure, new_account, new_user
 
 
 def _link(account_id: str, user_id: str, subject: str, **fields: object) -> pb.LinkIdentityRequest:

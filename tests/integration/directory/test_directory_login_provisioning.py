@@ -9,7 +9,8 @@ from typing import Any
 
 import grpc
 
-from directory.testing import (
+from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
     ADMIN,
     Stub,
     audit_events,
@@ -21,7 +22,6 @@ from directory.testing import (
     new_user,
     role_named,
 )
-from idmesh.directory.v1 import directory_pb2 as pb
 
 CONNECTION = "3b0f7c1e-0000-4000-8000-00000000c0de"
 SSO = pb.Actor(type=pb.ACTOR_TYPE_SSO_LOGIN, id=CONNECTION, display_name="Okta")

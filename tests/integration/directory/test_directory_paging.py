@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grpc
 
-from directory.testing import Stub, comparison, failure, new_account, new_user
 from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import Stub, comparison, failure, new_account, new_user
 
 
 async def _account_with_users(directory: Stub, count: int) -> tuple[str, list[pb.User]]:

@@ -9,8 +9,17 @@ from datetime import UTC, datetime, timedelta
 import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from directory.testing import ADMIN, Stub, all_of, comparison, details, eq, failure, new_account
 from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
+    ADMIN,
+    Stub,
+    all_of,
+    comparison,
+    details,
+    eq,
+    failure,
+    new_account,
+)
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import grpc
 
-from directory.testing import (
+from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
     ADMIN,
     Stub,
     audit_events,
@@ -14,7 +15,6 @@ from directory.testing import (
     new_user,
     role_named,
 )
-from idmesh.directory.v1 import directory_pb2 as pb
 
 
 async def test_space_names_are_unique_per_account_whatever_their_case(directory: Stub) -> None:

@@ -8,7 +8,8 @@ import uuid
 import grpc
 from google.protobuf import struct_pb2
 
-from directory.testing import (
+from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
     ADMIN,
     Stub,
     audit_events,
@@ -19,7 +20,6 @@ from directory.testing import (
     new_user,
     role_named,
 )
-from idmesh.directory.v1 import directory_pb2 as pb
 
 
 def _create(account_id: str, user_name: str, **fields: object) -> pb.CreateUserRequest:

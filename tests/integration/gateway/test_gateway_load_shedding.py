@@ -17,7 +17,13 @@ from gateway.clients import Clients
 from gateway.config import load_gateway_config
 from gateway.ratelimit import TokenBucket
 from gateway.scim import SCIM_RATE_LIMIT
-from gateway.testing import ACME_SECRET, GLOBEX_SECRET, FakeMesh, GatewayClient, GatewayFactory
+from tests.support.gateway_peers import (
+    ACME_SECRET,
+    GLOBEX_SECRET,
+    FakeMesh,
+    GatewayClient,
+    GatewayFactory,
+)
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -58,6 +64,7 @@ async def test_an_account_past_its_scim_limit_gets_429_and_others_do_not(
         status, retry_after, body = await _list_users(client, ACME_SECRET)
         assert status == 429
         assert retry_after == "2"
+        assert isinstance(body, dict)
         assert len(body.pop("trace_id")) == 32, "every error body names its trace"
         assert body == {
             "schemas": [ERROR_SCHEMA],

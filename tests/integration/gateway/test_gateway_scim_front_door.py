@@ -8,14 +8,14 @@ import json
 import pytest
 from yarl import URL
 
-from gateway.testing import (
+from idmesh.scim.v1 import scim_pb2
+from tests.support.gateway_peers import (
     ACME_AUDITOR_SECRET,
     ACME_ID,
     ACME_SECRET,
     FakeMesh,
     GatewayFactory,
 )
-from idmesh.scim.v1 import scim_pb2
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 BEARER = {"Authorization": f"Bearer {ACME_SECRET}"}

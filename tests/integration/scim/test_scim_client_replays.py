@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from directory.testing import Stub
 from tests.integration.scim import replays
+from tests.support.directory import Stub
 
 from .harness import Scim, created, okta_user
 

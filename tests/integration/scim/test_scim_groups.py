@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from directory.testing import ADMIN, Stub, new_account
 from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import ADMIN, Stub, new_account
 
 from .harness import BASE_URL, Scim, created, okta_user
 

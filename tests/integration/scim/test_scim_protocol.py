@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from directory.testing import ADMIN, Stub, new_account
 from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import ADMIN, Stub, new_account
 
 from .harness import BASE_URL, Scim
 

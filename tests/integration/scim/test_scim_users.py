@@ -7,8 +7,8 @@ import asyncio
 import uuid
 from typing import Any
 
-from directory.testing import ADMIN, Stub, role_named
 from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import ADMIN, Stub, role_named
 
 from .harness import BASE_URL, Scim, created, entra_user, okta_user
 

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from directory.testing import ADMIN, Stub
 from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2
+from tests.support.directory import ADMIN, Stub
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub

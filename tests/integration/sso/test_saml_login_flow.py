@@ -39,11 +39,11 @@ from auth.sso.saml.presets import (
 from auth.sso.saml.replay import PostgresReplayCache
 from auth.sso.sessions import SessionManager
 from auth.sso.traces import TraceRecorder
-from directory.testing import Stub, new_account, new_group
 from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2
 from meshkit.database import create_pool
 from tests.idps.saml.responses import NS, KeyPair, ResponseSpec, build, encode, sign
+from tests.support.directory import Stub, new_account, new_group
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub

@@ -16,11 +16,11 @@ import grpc
 import pytest
 from lxml import etree
 
-from directory.testing import Stub, new_account
 from idmesh.auth.v1 import auth_pb2
 from tests.idps.saml.pysaml2_idp import Pysaml2Idp
 from tests.idps.saml.responses import KeyPair
 from tests.integration.sso.harness import last_trace
+from tests.support.directory import Stub, new_account
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from directory.testing import Stub, new_account
 from idmesh_cli.__main__ import run
 from tests.idps.oidc.fake_idp import FakeIdp
 from tests.integration.sso.harness import Tenant
 from tests.integration.sso.test_sso_login_flow import login
+from tests.support.directory import Stub, new_account
 
 Idmesh = Callable[..., Coroutine[Any, Any, tuple[int, str, str]]]
 

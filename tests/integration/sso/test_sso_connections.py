@@ -13,10 +13,10 @@ import grpc
 
 from auth.secretbox import Sealed, SecretBox
 from auth.sso.connection_store import secret_associated_data
-from directory.testing import Stub, failure, new_account
 from idmesh.auth.v1 import auth_pb2
 from tests.idps.oidc.fake_idp import FakeIdp
 from tests.integration.sso.harness import Tenant
+from tests.support.directory import Stub, failure, new_account
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub

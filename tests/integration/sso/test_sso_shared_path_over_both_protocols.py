@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from lxml import etree
 
-from directory.testing import ADMIN, Stub, new_account, new_group
 from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2
 from tests.idps.oidc.fake_idp import FakeIdp
@@ -25,6 +24,7 @@ from tests.idps.saml.responses import ResponseSpec, build, encode, sign
 from tests.integration.sso.harness import Tenant, browser, create_space, last_trace
 from tests.integration.sso.test_saml_through_the_gateway import IDP, IDP_KEYS
 from tests.integration.sso.test_sso_login_flow import login
+from tests.support.directory import ADMIN, Stub, new_account, new_group
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub

@@ -10,9 +10,9 @@ from google.protobuf import timestamp_pb2
 
 from directory import filters
 from directory.filters import Params, compile_filter, escape_like
-from directory.testing import all_of, any_of, comparison, eq, negate
 from idmesh.directory.v1 import directory_pb2 as pb
 from meshkit.errors import InvalidArgument
+from tests.support.directory import all_of, any_of, comparison, eq, negate
 
 ACCOUNT = uuid.uuid4()
 
