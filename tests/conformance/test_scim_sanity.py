@@ -1,6 +1,6 @@
 """scim-sanity 0.7.4's probe (``scim-sanity probe … --i-accept-side-effects``) against the real
 mesh through the gateway: discovery, User and Group lifecycles, search, error handling
-(reference/scim-clients.md §8).
+(docs/scim-clients.md §8).
 
 It runs against a fresh account made with the CLI, with every default setting: the probe wants
 200 on every PATCH (RFC 7644 §3.5.2 leaves 200 or 204 to the server), which is the default,

@@ -1,5 +1,5 @@
 """`make run` (python -m infra.dev.run) as a developer uses it: it prints where to go, the
-gateway answers /readyz, and Ctrl-C stops everything cleanly (ARCHITECTURE.md "Running it")."""
+gateway answers /readyz, and Ctrl-C stops everything cleanly (docs/architecture.md "Running it")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The mesh as ``make run`` starts it: four real processes, probes, one authenticated request end
-to end, and graceful shutdown of each process on SIGTERM (ARCHITECTURE.md "Running it")."""
+to end, and graceful shutdown of each process on SIGTERM (docs/architecture.md "Running it")."""
 
 from __future__ import annotations
 

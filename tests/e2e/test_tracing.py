@@ -2,7 +2,7 @@
 
 Issue requirement: "one HTTP request through the gateway that reaches directory yields ONE trace
 whose spans chain gateway (server) → gRPC client → directory (server) → asyncpg query", with no
-secret in any span and no span for health probes (ARCHITECTURE.md "Tracing")."""
+secret in any span and no span for health probes (docs/architecture.md "Tracing")."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ async def test_one_request_through_the_gateway_to_directory_is_one_chained_trace
 async def test_no_span_of_any_process_carries_the_bearer_token(
     mesh: Mesh, otlp_receiver: OtlpReceiver
 ) -> None:
-    """No secrets, tokens or assertion bodies in spans (ARCHITECTURE.md "Tracing"): the bearer
+    """No secrets, tokens or assertion bodies in spans (docs/architecture.md "Tracing"): the bearer
     secret appears in no span name, attribute, event, status or resource of any service."""
     tenant = await create_tenant(mesh)
     path = await call_demo_route(mesh, tenant)
@@ -162,8 +162,9 @@ async def test_no_span_of_any_process_carries_the_bearer_token(
 
 
 async def test_health_probes_produce_no_spans(mesh: Mesh, otlp_receiver: OtlpReceiver) -> None:
-    """Health checks are excluded from tracing (ARCHITECTURE.md "Tracing"): /healthz, /readyz and
-    the grpc.health.v1 checks /readyz makes to every peer leave no span in any process."""
+    """Health checks are excluded from tracing (docs/architecture.md "Tracing"): /healthz,
+    /readyz and the grpc.health.v1 checks /readyz makes to every peer leave no span in any
+    process."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
         for probe in PROBES:
             async with http.get(f"{mesh.gateway_url}{probe}") as response:

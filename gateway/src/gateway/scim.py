@@ -2,7 +2,7 @@
 
 Order matters for security: every request under the prefix is authenticated first (one
 catch-all route, so no spelling of a path can reach a resource without the token check:
-Zitadel CVE-2026-32130, reference/scim-clients.md §7), then its path is percent-decoded and
+Zitadel CVE-2026-32130, docs/scim-clients.md §7), then its path is percent-decoded and
 normalised, then forwarded. The token names the account; the scim service sees nothing else.
 Each account has its own rate limit (SCIM_RATE_LIMIT, gateway.ratelimit), checked right after
 authentication so one tenant's burst never slows another's. Failures raised here answer
@@ -74,7 +74,7 @@ def _check_content_type(request: web.Request) -> None:
 def _check_rate_limit(limiter: TokenBucket, account_id: str) -> None:
     """Raises 429 with ``Retry-After`` (RFC 6585 §4, RFC 9110 §10.2.3) when the account has
     used up its requests. Entra retries exactly the throttled requests after Retry-After
-    (reference/scim-clients.md §6), so nothing is lost."""
+    (docs/scim-clients.md §6), so nothing is lost."""
     wait = limiter.take(account_id)
     if wait:
         raise HttpServiceError(

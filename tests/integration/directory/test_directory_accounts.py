@@ -9,7 +9,7 @@ from tests.support.directory import ADMIN, Stub, failure, new_account, new_user,
 
 
 async def test_creating_an_account_creates_its_built_in_roles(directory: Stub) -> None:
-    """ARCHITECTURE.md "The domain": Account Admin and Account Member, Space Admin, Space
+    """docs/architecture.md "The domain": Account Admin and Account Member, Space Admin, Space
     Developer and Space Member come with every account, built in."""
     account = await new_account(directory)
 

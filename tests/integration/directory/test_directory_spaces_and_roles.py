@@ -134,7 +134,7 @@ async def test_revoking_removes_the_membership_and_an_absent_one_is_not_found(
 
 
 async def test_built_in_roles_cannot_be_renamed_or_deleted(directory: Stub) -> None:
-    """ARCHITECTURE.md: built-in roles are created with every account and cannot be renamed or
+    """docs/architecture.md: built-in roles are created with every account and cannot be renamed or
     deleted (FAILED_PRECONDITION); their description may change."""
     account = await new_account(directory)
     role = await role_named(directory, account.id, "Space Member")

@@ -1,6 +1,6 @@
 """What Entra ID and Okta send, request by request, as replays any SCIM client can drive.
 
-The sequences follow reference/scim-clients.md §2 (Entra ID), §3 (its default dialect and the
+The sequences follow docs/scim-clients.md §2 (Entra ID), §3 (its default dialect and the
 ``?aadOptscim062020`` one) and §5 (Okta), including the bodies those clients send. They run
 against the scim service in-process (tests/integration/scim, harness.Scim) and through the real
 gateway over HTTP (tests/e2e/scim, GatewayScim): one definition, two transports. Each step
@@ -56,7 +56,7 @@ class Client(Protocol):
 
 
 def entra_user(user_name: str | None = None) -> dict[str, Any]:
-    """Entra's create request (reference/scim-clients.md §2 row 4)."""
+    """Entra's create request (docs/scim-clients.md §2 row 4)."""
     name = user_name or f"Test_User_{uuid.uuid4().hex[:8]}@testuser.com"
     return {
         "schemas": [CORE, ENTERPRISE],
@@ -71,7 +71,7 @@ def entra_user(user_name: str | None = None) -> dict[str, Any]:
 
 
 def okta_user(user_name: str | None = None) -> dict[str, Any]:
-    """Okta's create request (reference/scim-clients.md §5 row 3)."""
+    """Okta's create request (docs/scim-clients.md §5 row 3)."""
     name = user_name or f"okta.{uuid.uuid4().hex[:8]}@example.com"
     return {
         "schemas": [CORE],
@@ -467,7 +467,7 @@ async def _audit(directory: Any, account_id: str, target_id: str) -> list[pb.Aud
 
 
 def _by_token(events: list[pb.AuditEvent], token_id: str) -> None:
-    """Every change names the SCIM token that made it (ARCHITECTURE.md: audit "through which
+    """Every change names the SCIM token that made it (docs/architecture.md: audit "through which
     channel")."""
     assert events
     assert {(e.actor.type, e.actor.id) for e in events} == {(pb.ACTOR_TYPE_SCIM_TOKEN, token_id)}

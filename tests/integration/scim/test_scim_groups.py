@@ -1,5 +1,5 @@
 """/Groups through the scim service and a real directory: Entra's and Okta's group provisioning
-(reference/scim-clients.md §2 rows 3, 5–7, 12; §5 rows 8–11)."""
+(docs/scim-clients.md §2 rows 3, 5–7, 12; §5 rows 8–11)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def member_ids(scim: Scim, group_id: str) -> list[str]:
 
 
 async def test_entras_group_create_with_the_adscim_uri(scim: Scim) -> None:
-    """reference/scim-clients.md §2 row 5: the extra URI is ignored; externalId is kept as the
+    """docs/scim-clients.md §2 row 5: the extra URI is ignored; externalId is kept as the
     group's IdP identifier; 201 with Location and ETag."""
     external_id = str(uuid.uuid4())
     reply = await scim.post(
@@ -52,7 +52,7 @@ async def test_entras_group_create_with_the_adscim_uri(scim: Scim) -> None:
 
 
 async def test_entra_matches_and_reads_groups_without_members(scim: Scim) -> None:
-    """reference/scim-clients.md §2 rows 3 and 6: displayName filter, excludedAttributes=members."""
+    """docs/scim-clients.md §2 rows 3 and 6: displayName filter, excludedAttributes=members."""
     [user] = await users(scim, 1)
     group = await new_group(scim, members=[{"value": user}])
     listed = await scim.get(
@@ -71,7 +71,7 @@ async def test_entra_matches_and_reads_groups_without_members(scim: Scim) -> Non
 
 
 async def test_entras_membership_reference_check(scim: Scim) -> None:
-    """reference/scim-clients.md §2 row 7: `id eq "<gid>" and members[value eq "<uid>"]` and
+    """docs/scim-clients.md §2 row 7: `id eq "<gid>" and members[value eq "<uid>"]` and
     `members eq "<uid>"` give a correct 0/1 result."""
     member, other = await users(scim, 2)
     group = await new_group(scim, members=[{"value": member}])
@@ -105,7 +105,7 @@ async def test_entra_adds_many_members_in_one_patch_and_gets_the_group_without_m
 async def test_entras_default_remove_with_value_removes_only_the_listed_members(
     scim: Scim,
 ) -> None:
-    """reference/scim-clients.md §3 row 4: a strict server removes every member."""
+    """docs/scim-clients.md §3 row 4: a strict server removes every member."""
     a, b, c = await users(scim, 3)
     group = await new_group(scim, members=[{"value": a}, {"value": b}, {"value": c}])
     reply = await scim.patch(
@@ -121,7 +121,7 @@ async def test_entras_default_remove_with_value_removes_only_the_listed_members(
 
 
 async def test_oktas_rename_and_membership_push_in_one_patch(scim: Scim) -> None:
-    """reference/scim-clients.md §4 (rename with the group's id) and §5 rows 9–10 (remove + add)."""
+    """docs/scim-clients.md §4 (rename with the group's id) and §5 rows 9–10 (remove + add)."""
     a, b = await users(scim, 2)
     group = await new_group(scim, members=[{"value": a}])
     reply = await scim.patch(
@@ -137,7 +137,7 @@ async def test_oktas_rename_and_membership_push_in_one_patch(scim: Scim) -> None
 
 
 async def test_a_full_push_replaces_the_members(scim: Scim) -> None:
-    """Okta's `replace` of members (reference/scim-clients.md §5 row 10); null clears them."""
+    """Okta's `replace` of members (docs/scim-clients.md §5 row 10); null clears them."""
     a, b, c = await users(scim, 3)
     group = await new_group(scim, members=[{"value": a}, {"value": b}])
     path = f"/Groups/{group['id']}"
@@ -240,7 +240,7 @@ async def test_a_duplicate_external_id_is_409(scim: Scim) -> None:
 
 
 async def test_group_delete_is_204_then_404(scim: Scim) -> None:
-    """reference/scim-clients.md §5 row 11."""
+    """docs/scim-clients.md §5 row 11."""
     group = await new_group(scim)
     assert (await scim.delete(f"/Groups/{group['id']}")).status == 204
     assert (await scim.get(f"/Groups/{group['id']}")).status == 404
@@ -252,7 +252,7 @@ async def test_group_delete_is_204_then_404(scim: Scim) -> None:
 
 
 async def test_groups_list_and_search(scim: Scim) -> None:
-    """Okta's `GET /Groups` (reference/scim-clients.md §5) and POST /Groups/.search."""
+    """Okta's `GET /Groups` (docs/scim-clients.md §5) and POST /Groups/.search."""
     first = await new_group(scim, displayName="Alpha")
     await new_group(scim, displayName="Beta")
     listed = await scim.get("/Groups")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def browser() -> aiohttp.ClientSession:
     """A cookie-keeping client; ``unsafe=True`` or cookies of IP hosts are dropped
-    (reference/real-idps.md §7)."""
+    (docs/real-idps.md §7)."""
     return aiohttp.ClientSession(
         cookie_jar=aiohttp.CookieJar(unsafe=True),
         timeout=aiohttp.ClientTimeout(total=30),

@@ -1,6 +1,6 @@
 """The SAML login (auth.sso.saml.flow) against the real directory and PostgreSQL: an
 SP-initiated login provisions through the same ProvisionLogin path as OIDC, and every attack of
-the corpus (reference/sso-security.md §2) is refused with its reason in the login trace, without
+the corpus (docs/sso-security.md §2) is refused with its reason in the login trace, without
 creating or changing a user. Two flows on two pools stand for two auth replicas."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """A second, independent IdP implementation (pysaml2 7.5.5 signing through Debian's xmlsec1,
-reference/real-idps.md §4): its responses are accepted through auth's gRPC API, and its default
+docs/real-idps.md §4): its responses are accepted through auth's gRPC API, and its default
 RSA-SHA1 signature is refused without the connection's opt-in (sso-security.md §2 row 10)."""
 
 from __future__ import annotations

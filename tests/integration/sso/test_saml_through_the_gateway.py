@@ -217,7 +217,7 @@ async def test_no_name_id_or_attribute_value_reaches_logs_or_spans(
     spans: InMemorySpanExporter,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """ARCHITECTURE.md Tracing: ids and outcomes only; a successful and a refused login leave
+    """docs/architecture.md Tracing: ids and outcomes only; a successful and a refused login leave
     no NameID, attribute value or response body in any span attribute or log record."""
     caplog.set_level(logging.DEBUG)
     spans.clear()

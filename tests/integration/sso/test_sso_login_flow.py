@@ -1,6 +1,6 @@
 """The OIDC login through the real gateway, auth and directory, against an in-process IdP the
 test controls: the happy path, then one refusal per row of the OIDC checklist, each with its
-reason in the login trace (reference/sso-security.md §3; RFC 9700; RFC 9207; RFC 8725)."""
+reason in the login trace (docs/sso-security.md §3; RFC 9700; RFC 9207; RFC 8725)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The login provisioning path shared by OIDC and SAML (ARCHITECTURE.md "Space and role
+"""The login provisioning path shared by OIDC and SAML (docs/architecture.md "Space and role
 assignment from IdP attributes"; the Torque guide's six rules, timezone and group sync): each
 test runs once per protocol through the real gateway and must give the same result, because
 both flows end in the same ProvisionLogin call (auth.sso.provisioning)."""
@@ -152,7 +152,7 @@ async def test_one_role_for_several_spaces_applies_to_each(
 async def test_a_valid_timezone_is_set_and_an_invalid_one_ignored(
     make_tenant: Callable[[], Awaitable[Made]], directory: Stub, auth: AuthServiceAsyncStub
 ) -> None:
-    """ARCHITECTURE.md: the timezone attribute sets the user's timezone when it is IANA."""
+    """docs/architecture.md: the timezone attribute sets the user's timezone when it is IANA."""
     made = await make_tenant()
     assert await made.sign_in("cy", {"timezone": "Europe/London"}) == 303
     users = await directory.ListUsers(directory_pb2.ListUsersRequest(account_id=made.account_id))

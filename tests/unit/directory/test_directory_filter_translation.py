@@ -217,7 +217,7 @@ def test_null_means_absent() -> None:
 )
 def test_anything_outside_the_catalogue_is_invalid(bad: pb.Filter) -> None:
     """An unknown attribute, operator or value type is INVALID_ARGUMENT "invalid_filter",
-    never a silently empty result (reference/scim-clients.md §7, Keycloak)."""
+    never a silently empty result (docs/scim-clients.md §7, Keycloak)."""
     _rejected(bad)
 
 

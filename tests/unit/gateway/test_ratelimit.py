@@ -98,7 +98,7 @@ def test_a_bucket_refuses_nonsensical_settings() -> None:
 
 
 def test_the_default_scim_limit_never_throttles_25_requests_a_second_per_account() -> None:
-    """Entra gallery apps must take >= 25 req/s per tenant (reference/scim-clients.md §6): a
+    """Entra gallery apps must take >= 25 req/s per tenant (docs/scim-clients.md §6): a
     minute of it, jittered into bunches of five, is never refused at the defaults."""
     config = load_gateway_config({})
     clock = Clock()

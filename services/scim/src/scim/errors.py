@@ -117,7 +117,7 @@ class ScimErrorBody:
 
 
 # Directory request fields as the SCIM attribute a client wrote, so a directory refusal reads in
-# the client's terms (Entra wants "400 with an actionable detail", reference/scim-clients.md §2).
+# the client's terms (Entra wants "400 with an actionable detail", docs/scim-clients.md §2).
 DIRECTORY_FIELDS: Final = {
     "user.user_name": "userName",
     "user.timezone": "timezone",

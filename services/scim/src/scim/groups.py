@@ -5,7 +5,7 @@ directory.
   meet); members are users only: nested groups are refused with a 400 that says so.
 - Members written through SCIM are recorded with source ``scim``: PUT and a PATCH ``replace`` of
   ``members`` set exactly the SCIM members, removals remove SCIM memberships, and memberships
-  added by hand or by SSO are left alone (ARCHITECTURE.md: "memberships added by hand are left
+  added by hand or by SSO are left alone (docs/architecture.md: "memberships added by hand are left
   alone").
 - PATCH never loads the member list: member operations become one ModifyGroupMembers (ids to add
   and remove, Entra's many-members PATCH included) or, for a replace, one UpdateGroup. It
@@ -170,7 +170,7 @@ class Groups:
 
     async def create(self, request: ScimRequest) -> ScimResponse:
         """POST /Groups (RFC 7644 §3.3): 201 with the group, ETag and Location. Entra's extra
-        ADSCIM schema URI is ignored (reference/scim-clients.md §2 row 5)."""
+        ADSCIM schema URI is ignored (docs/scim-clients.md §2 row 5)."""
         resource = normalize_resource(GROUP_RESOURCE, request.json())
         group, members = group_from_scim(resource)
         group.account_id = request.account_id
@@ -188,7 +188,7 @@ class Groups:
 
     async def get(self, request: ScimRequest, group_id: str) -> ScimResponse:
         """GET /Groups/{id} (RFC 7644 §3.4.1); members only when returned
-        (``excludedAttributes=members``, reference/scim-clients.md §2 row 6)."""
+        (``excludedAttributes=members``, docs/scim-clients.md §2 row 6)."""
         projection = query.projection_from_query(GROUP_RESOURCE, request.query)
         group = await self.directory.get_group(
             request.account_id, group_id, members=projection.wants("members")
@@ -197,7 +197,7 @@ class Groups:
 
     async def replace(self, request: ScimRequest, group_id: str) -> ScimResponse:
         """PUT /Groups/{id} (RFC 7644 §3.5.1): name, externalId and the SCIM members replaced
-        (Okta AIW apps push groups this way, reference/scim-clients.md §5 row 10)."""
+        (Okta AIW apps push groups this way, docs/scim-clients.md §5 row 10)."""
         resource = normalize_resource(GROUP_RESOURCE, request.json())
         group, members = group_from_scim(resource)
         group.account_id, group.id = request.account_id, group_id
@@ -219,7 +219,7 @@ class Groups:
 
     async def patch(self, request: ScimRequest, group_id: str) -> ScimResponse:
         """PATCH /Groups/{id} (RFC 7644 §3.5.2) with Okta's rename and membership pushes and
-        Entra's member additions and removals (reference/scim-clients.md §3–§5)."""
+        Entra's member additions and removals (docs/scim-clients.md §3–§5)."""
         body = request.json()
         has_if_match = request.if_match is not None
         for attempt in conflicts.attempts(has_if_match):
@@ -289,7 +289,7 @@ class Groups:
 
     async def list(self, request: ScimRequest, list_query: query.ListQuery) -> ScimResponse:
         """GET /Groups and POST /Groups/.search (RFC 7644 §3.4.2, §3.4.3); Entra matches groups
-        by displayName with members excluded (reference/scim-clients.md §2 row 3)."""
+        by displayName with members excluded (docs/scim-clients.md §2 row 3)."""
         total, resources = await self.page(request, list_query)
         return json_response(200, query.list_response(list_query, total, resources))
 
