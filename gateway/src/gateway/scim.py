@@ -156,17 +156,20 @@ async def handle_scim(request: web.Request) -> web.StreamResponse:
 
 
 def render_scim_error(request: web.Request, problem: Problem) -> web.StreamResponse:
-    """RFC 7644 §3.12: the Error schema, ``status`` as a string, ``scimType`` where one applies."""
+    """RFC 7644 §3.12: the Error schema, ``status`` as a string, ``scimType`` where one applies,
+    the request's trace id at the end of ``detail``."""
     body: dict[str, object] = {
         "schemas": [_ERROR_SCHEMA],
         "status": str(problem.status),
-        "detail": problem.detail,
+        # The trace id in detail, as the scim service writes it (scim.errors.with_trace_id): the
+        # Error schema has no member for it and strict clients refuse unknown ones.
+        "detail": f"{problem.detail} (trace_id {problem.trace_id})"
+        if problem.trace_id
+        else problem.detail,
     }
     scim_type = _SCIM_TYPES.get(problem.reason)
     if scim_type:
         body["scimType"] = scim_type
-    if problem.trace_id:
-        body["trace_id"] = problem.trace_id
     return web.Response(
         status=problem.status,
         text=json.dumps(body),

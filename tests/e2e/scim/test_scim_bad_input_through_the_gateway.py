@@ -155,15 +155,6 @@ CASES = [
         "group without displayName", "POST", "/Groups", b'{"members": []}', {}, 400, "invalidValue"
     ),
     Bad(
-        "unknown member",
-        "POST",
-        "/Groups",
-        json.dumps({"displayName": "G", "members": [{"value": "fake-member-id"}]}).encode(),
-        {},
-        400,
-        "invalidValue",
-    ),
-    Bad(
         "filter without a value",
         "GET",
         "/Users",

@@ -130,8 +130,8 @@ async def test_idmesh_account_update_turns_group_patch_answers_to_204_for_that_a
     http: aiohttp.ClientSession, mesh: Mesh, tenant: Tenant, entra: GatewayScim
 ) -> None:
     """AccountSettings.scim_group_patch_returns_resource, set by the operator: 204 for this
-    account, the default 200 with the group and no members (scim-sanity, docs/scim-clients.md
-    §8) for the others."""
+    account, the default 200 with the entire group (scim-sanity, docs/scim-clients.md §8) for
+    the others."""
     changed = await run_cli(
         mesh, "account", "update", tenant.name, "--scim-group-patch-returns-resource", "false"
     )
@@ -148,7 +148,7 @@ async def test_idmesh_account_update_turns_group_patch_answers_to_204_for_that_a
         assert reply.status == expected, reply.body
         if expected == 200:
             assert reply.body["id"] == group
-            assert "members" not in reply.body
+            assert [m["value"] for m in reply.body["members"]] == [user]
 
 
 async def test_a_stopping_scim_service_writes_the_events_it_still_holds(

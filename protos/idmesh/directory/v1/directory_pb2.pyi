@@ -528,9 +528,9 @@ class AccountSettings(_message.Message):
     default_account_role_id: _builtins.str
     """The account role a user gets when none is named; empty means Account Member."""
     scim_group_patch_returns_resource: _builtins.bool
-    """SCIM Group PATCH answers 200 with the group (members left out unless requested); false
-    answers 204 (RFC 7644 §3.5.2 allows either). Unset means true: 200 is what scim-sanity,
-    Entra and Okta all accept, 204 only the IdPs (docs/scim-clients.md §8).
+    """SCIM Group PATCH answers 200 with the entire group; false answers 204 (RFC 7644 §3.5.2
+    allows either). Unset means true: 200 is what scim-sanity, Entra and Okta all accept, 204
+    only the IdPs (docs/scim-clients.md §8).
     """
     def __init__(
         self,

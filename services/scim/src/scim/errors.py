@@ -95,6 +95,13 @@ def precondition_failed(message: str) -> ScimHttpError:
     return ScimHttpError(412, message)
 
 
+def with_trace_id(detail: str, trace_id: str | None = None) -> str:
+    """``detail`` followed by `` (trace_id <32 hex digits>)``, for the current trace unless
+    ``trace_id`` is given; unchanged outside a trace."""
+    trace_id = current_trace_id() if trace_id is None else trace_id
+    return f"{detail} (trace_id {trace_id})" if trace_id else detail
+
+
 @dataclass(frozen=True, slots=True)
 class ScimErrorBody:
     status: int
@@ -103,16 +110,14 @@ class ScimErrorBody:
 
     def render(self) -> bytes:
         """The RFC 7644 §3.12 body; ``status`` is a string, as the RFC's examples and Okta's
-        test suite require (docs/scim-clients.md §5). Plus ``trace_id``, as on every error body
-        of idmesh: the request's trace, to find its spans and log lines (clients ignore members
-        they do not know, RFC 7644 §3.12 defines no others)."""
+        test suite require (docs/scim-clients.md §5). ``detail`` ends with the request's trace
+        id, as every error body of idmesh carries it (to find its spans and log lines): inside
+        ``detail`` because the Error schema has no other member for it, and strict clients
+        (scim2-tester) refuse members the schema does not define."""
         body: dict[str, object] = {"schemas": [ERROR_SCHEMA], "status": str(self.status)}
         if self.scim_type:
             body["scimType"] = self.scim_type
-        body["detail"] = self.detail
-        trace_id = current_trace_id()
-        if trace_id:
-            body["trace_id"] = trace_id
+        body["detail"] = with_trace_id(self.detail)
         return json.dumps(body, ensure_ascii=False).encode()
 
 

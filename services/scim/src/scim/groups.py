@@ -9,9 +9,10 @@ directory.
   alone").
 - PATCH never loads the member list: member operations become one ModifyGroupMembers (ids to add
   and remove, Entra's many-members PATCH included) or, for a replace, one UpdateGroup. It
-  answers 200 with the group and ``members`` left out unless requested (RFC 7644 §3.5.2): what
-  scim-sanity's probe requires, and what Entra (which advises against returning members,
-  docs/scim-clients.md §2 row 12) and Okta accept. 204 is the account's choice
+  answers 200 with the entire group, members included, as RFC 7644 §3.5.2 says a 200 does
+  (subject to ``attributes``/``excludedAttributes``): scim-sanity requires 200, scim2-tester
+  requires a body to show what was patched, and Entra and Okta accept it. 204, which Entra
+  recommends for accounts with very large groups, is the account's choice
   (AccountSettings.scim_group_patch_returns_resource false); a request that names
   ``attributes``/``excludedAttributes`` gets 200 with the group so projected either way.
 - A member id that names no user of the account is left out, not refused: Entra and Okta only
@@ -266,9 +267,9 @@ class Groups:
             settings = await self.directory.settings(request.account_id)
             if not settings.scim_group_patch_returns_resource:
                 return NO_CONTENT
+        # RFC 7644 §3.5.2: 200 carries the entire resource, subject to attributes and
+        # excludedAttributes (Entra can keep the member list out with excludedAttributes).
         projection = query.projection_from_query(GROUP_RESOURCE, request.query)
-        if not asked:
-            projection = Projection.parse(GROUP_RESOURCE, None, ["members"])
         updated = await self._reloaded(request, updated, projection)
         return await self._render(request, updated, projection)
 
