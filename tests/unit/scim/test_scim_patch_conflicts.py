@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from meshkit.errors import FailedPrecondition, Unavailable
@@ -35,7 +37,7 @@ async def test_a_conflict_without_if_match_is_retried_until_the_last_attempt(
     async def pause(seconds: float) -> None:
         pauses.append(seconds)
 
-    monkeypatch.setattr(conflicts.asyncio, "sleep", pause)
+    monkeypatch.setattr(asyncio, "sleep", pause)
     for attempt in conflicts.attempts(has_if_match=False):
         if attempt == conflicts.ATTEMPTS_WITHOUT_IF_MATCH - 1:
             break
