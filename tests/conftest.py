@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from meshkit.testing import PostgresServer, migrate
+from tests.dns.server import LoopbackDns
 
 ROOT = Path(__file__).resolve().parent.parent
 # Each storing service: its PostgreSQL schema and its migrations folder.
@@ -36,3 +37,12 @@ async def database_url(postgres: PostgresServer) -> AsyncIterator[str]:
     await migrate(url, {schema: folder for schema, folder in MIGRATIONS.items() if folder.is_dir()})
     yield url
     await postgres.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def dns_server() -> Iterator[LoopbackDns]:
+    """An authoritative DNS server on 127.0.0.1 (UDP and TCP) whose records tests change while
+    it runs; services reach it with ``DNS_NAMESERVERS=dns_server.nameserver``. Tests publish
+    under domains of their own, so they share it."""
+    with LoopbackDns() as server:
+        yield server

@@ -12,7 +12,9 @@ then the embedded PostgreSQL.
 Environment: DATABASE_URL, GATEWAY_PORT (default 8080), LOG_FORMAT (default plain), LOG_LEVEL,
 OTEL_TRACES_EXPORTER (default none) and the other OTEL_* variables, passed to every service;
 IDMESH_DATA_DIR (default .data of the checkout) for the embedded cluster and the pid file;
-IDMESH_ENCRYPTION_KEY (default: a key generated once into the data folder).
+IDMESH_ENCRYPTION_KEY (default: a key generated once into the data folder); DNS_NAMESERVERS
+(default the system resolver), DOMAIN_RECHECK_INTERVAL and DOMAIN_GRACE_PERIOD, passed to
+directory for domain verification.
 """
 
 from __future__ import annotations

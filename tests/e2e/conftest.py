@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from infra.dev.mesh import Mesh
-from tests.e2e.harness import start_mesh
+from tests.dns.server import LoopbackDns
+from tests.e2e.harness import dns_env, start_mesh
 from tests.e2e.otlp_receiver import OtlpReceiver
 
 
@@ -28,11 +29,20 @@ async def otlp_receiver() -> AsyncIterator[OtlpReceiver]:
 
 @pytest.fixture(scope="session")
 async def mesh(
-    database_url: str, otlp_receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
+    database_url: str,
+    otlp_receiver: OtlpReceiver,
+    dns_server: LoopbackDns,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Mesh]:
-    """directory, auth, scim and gateway as real processes on free ports, ready (/readyz 200).
+    """directory, auth, scim and gateway as real processes on free ports, ready (/readyz 200);
+    directory verifies domains against the session's loopback DNS server.
 
     Their logs are in ``<pytest tmp>/mesh0/<service>.log``; a start-up failure quotes the tail."""
-    running = await start_mesh(database_url, otlp_receiver, tmp_path_factory.mktemp("mesh"))
+    running = await start_mesh(
+        database_url,
+        otlp_receiver,
+        tmp_path_factory.mktemp("mesh"),
+        service_env={"directory": dns_env(dns_server)},
+    )
     yield running
     await running.stop()

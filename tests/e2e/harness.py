@@ -8,6 +8,7 @@ from pathlib import Path
 
 from auth.secretbox import new_key
 from infra.dev.mesh import Mesh
+from tests.dns.server import LoopbackDns
 from tests.e2e.otlp_receiver import OtlpReceiver
 
 # `make run` promises readiness within 60 s on a fresh clone; tests hold the mesh to the same.
@@ -54,4 +55,41 @@ async def start_mesh_with_secrets(
         log_dir,
         env=env,
         service_env={"auth": {"IDMESH_ENCRYPTION_KEY": new_key()}},
+    )
+
+
+def dns_env(
+    dns: LoopbackDns, *, recheck_interval: str = "24h", grace_period: str = "72h"
+) -> dict[str, str]:
+    """directory's environment for verifying domains against ``dns`` (the loopback
+    authoritative server), with the background re-check's interval and grace period."""
+    return {
+        "DNS_NAMESERVERS": dns.nameserver,
+        "DOMAIN_RECHECK_INTERVAL": recheck_interval,
+        "DOMAIN_GRACE_PERIOD": grace_period,
+    }
+
+
+async def start_mesh_with_dns(
+    database_url: str,
+    receiver: OtlpReceiver,
+    log_dir: Path,
+    dns: LoopbackDns,
+    *,
+    recheck_interval: str = "24h",
+    grace_period: str = "72h",
+    env: Mapping[str, str] | None = None,
+) -> Mesh:
+    """A ready mesh whose directory verifies domains against ``dns`` (re-checking verified ones
+    every ``recheck_interval``) and whose auth holds a fresh IDMESH_ENCRYPTION_KEY (SSO
+    connections, for home-realm discovery); the caller stops it."""
+    return await start_mesh(
+        database_url,
+        receiver,
+        log_dir,
+        env=env,
+        service_env={
+            "directory": dns_env(dns, recheck_interval=recheck_interval, grace_period=grace_period),
+            "auth": {"IDMESH_ENCRYPTION_KEY": new_key()},
+        },
     )

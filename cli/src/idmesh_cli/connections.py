@@ -127,6 +127,13 @@ def register(
         metavar="ALG",
         help="allowed ID token algorithm (default RS256, PS256, ES256); repeat",
     )
+    add.add_argument(
+        "--userinfo",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="call the IdP's userinfo endpoint after the ID token (default: on for okta and "
+        "generic, off for azure_ad and google)",
+    )
     add.add_argument("--tenant-id", default="", help="Entra ID: the tenant (single tenant)")
     add.add_argument(
         "--allowed-tenant",
@@ -347,6 +354,7 @@ async def add_oidc(args: argparse.Namespace, rt: Runtime) -> int:
             entra_tenant_id=args.tenant_id,
             allowed_tenant_ids=args.allowed_tenants,
             signing_algorithms=args.algorithms,
+            userinfo=args.userinfo,
         ),
     )
     auth = rt.auth

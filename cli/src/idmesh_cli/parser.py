@@ -9,6 +9,7 @@ from idmesh_cli import (
     accounts,
     admins,
     connections,
+    domains,
     migrate,
     oauth_clients,
     scim,
@@ -58,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="idmesh",
         description="Administer idmesh: accounts, spaces, users, groups, API tokens, OAuth "
-        "clients, SSO connections and login traces, the SCIM provisioning log and database "
-        "migrations.",
+        "clients, SSO connections, email domains and login traces, the SCIM provisioning log "
+        "and database migrations.",
         epilog=ENVIRONMENT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         oauth_clients,
         admins,
         connections,
+        domains,
         traces,
         scim,
         migrate,

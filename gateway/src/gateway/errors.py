@@ -32,6 +32,10 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 BEARER_CHALLENGE = 'Bearer realm="idmesh"'
 VERSION_MISMATCH = "version_mismatch"
 """The ServiceError reason of a failed optimistic-concurrency check (expected_version)."""
+# FAILED_PRECONDITION reasons that are a conflict with state outside the request (RFC 9110
+# §15.5.10): the domain's DNS does not show its challenge record (yet); retrying after fixing
+# DNS succeeds, unlike a 400.
+_CONFLICT_REASONS = frozenset({"txt_record_missing", "txt_record_mismatch", "dns_lookup_failed"})
 
 _C = grpc.StatusCode
 # google/rpc/code.proto, "HTTP Mapping" of each code; 412 for our version_mismatch is the one
@@ -83,9 +87,12 @@ INTERNAL_DETAIL = "An internal error occurred."
 
 def http_status(code: grpc.StatusCode, reason: str = "") -> int:
     """The HTTP status for a gRPC status code (google/rpc/code.proto), with FAILED_PRECONDITION
-    of reason "version_mismatch" answered 412 Precondition Failed. Unknown codes are 500."""
+    of reason "version_mismatch" answered 412 Precondition Failed and of a DNS verification
+    reason 409 Conflict. Unknown codes are 500."""
     if code is _C.FAILED_PRECONDITION and reason == VERSION_MISMATCH:
         return 412
+    if code is _C.FAILED_PRECONDITION and reason in _CONFLICT_REASONS:
+        return 409
     return _HTTP_STATUS.get(code, 500)
 
 

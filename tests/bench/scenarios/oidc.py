@@ -164,6 +164,13 @@ async def _tenant(mesh: Mesh, provider: OidcProvider) -> str:
                 directory_pb2.CreateAccountRequest(name="bench-sso", actor=_ACTOR)
             )
         ).account
+        # oidc-provider asserts <login>@acme.test: a login links or creates users by email
+        # only inside a domain the account has verified and the connection serves.
+        await directory.ClaimDomain(
+            directory_pb2.ClaimDomainRequest(
+                account_id=account.id, domain="acme.test", verified=True, actor=_ACTOR
+            )
+        )
         await directory.CreateSpace(
             directory_pb2.CreateSpaceRequest(
                 space=directory_pb2.Space(account_id=account.id, name="DevOps"), actor=_ACTOR
@@ -185,7 +192,7 @@ async def _tenant(mesh: Mesh, provider: OidcProvider) -> str:
             auth_pb2.CreateConnectionRequest(
                 connection=auth_pb2.Connection(
                     account_id=account.id,
-                    domains=["bench.test"],
+                    domains=["acme.test"],
                     oidc=auth_pb2.OidcSettings(
                         issuer=provider.issuer,
                         client_id=client.client_id,

@@ -178,6 +178,12 @@ async def _tenant(mesh: Mesh, keys: KeyPair) -> auth_pb2.Connection:
                 directory_pb2.CreateAccountRequest(name="bench-saml", actor=_ACTOR)
             )
         ).account
+        # Logins link or create users by email only inside a verified domain served.
+        await directory.ClaimDomain(
+            directory_pb2.ClaimDomainRequest(
+                account_id=account.id, domain="bench-saml.test", verified=True, actor=_ACTOR
+            )
+        )
         await directory.CreateSpace(
             directory_pb2.CreateSpaceRequest(
                 space=directory_pb2.Space(account_id=account.id, name="DevOps"), actor=_ACTOR

@@ -20,7 +20,7 @@ from yarl import URL
 from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from infra.dev.mesh import Mesh
 from meshkit.channels import connect
-from tests.e2e.tenants import create_account, unique_name
+from tests.e2e.tenants import create_account, unique_name, verify_domain
 from tests.idps.oidc.provider import SCOPES, Client, OidcProvider, sign_in_at_idp
 
 
@@ -31,6 +31,7 @@ class OidcTenant:
     connection_id: str
     domain: str
     client: Client
+    provider: OidcProvider
 
 
 OidcTenantFactory = Callable[..., Awaitable[OidcTenant]]
@@ -59,6 +60,7 @@ def make_tenant_factory(mesh: Mesh, provider: OidcProvider) -> OidcTenantFactory
         account_id = await create_account(mesh, name)
         client = await provider.register_client(f"{mesh.gateway_url}/sso/oidc/pending/callback")
         domain = f"{name}.test"
+        await verify_domain(mesh, account_id, domain)
         scopes = [arg for scope in SCOPES.split() for arg in ("--scope", scope)]
         out = await run_idmesh(
             mesh, "connection", "add-oidc", "--account", name, "--issuer", provider.issuer,
@@ -69,7 +71,7 @@ def make_tenant_factory(mesh: Mesh, provider: OidcProvider) -> OidcTenantFactory
         )  # fmt: skip
         created = json.loads(out)
         await provider.set_redirect_uri(client, created["redirect_uri"])
-        return OidcTenant(name, account_id, created["connection"]["id"], domain, client)
+        return OidcTenant(name, account_id, created["connection"]["id"], domain, client, provider)
 
     return make
 
@@ -96,6 +98,7 @@ async def login(
 ) -> aiohttp.ClientResponse:
     """A whole login in ``session``: start → IdP login and consent → callback; returns the
     callback's response (303 to return_to on success)."""
+    tenant.provider.ensure_email(user, tenant.domain)
     authorization = await start_login(session, mesh, tenant, **query)
     callback = await sign_in_at_idp(
         session, authorization, f"{mesh.gateway_url}/sso/oidc/", login=user

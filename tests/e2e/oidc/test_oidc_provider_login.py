@@ -85,7 +85,7 @@ async def test_a_user_signs_in_through_the_certified_idp_and_sees_spaces_and_gro
         assert response.headers["Location"] == "/me"
         status, html = await _me(sso_mesh, session)
     assert status == 200
-    for text in (f"{user}@acme.test", "Europe/Paris", "DevOps", "Trial", "Space Developer",
+    for text in (f"{user}@{tenant.domain}", "Europe/Paris", "DevOps", "Trial", "Space Developer",
                  "Acme Admins"):  # fmt: skip
         assert text in html
     # Rule 1: one role for several spaces applies to every space.
@@ -178,6 +178,7 @@ async def test_replayed_state_replayed_code_and_a_foreign_iss_are_refused(
     certified IdP), RFC 9207 (the iss parameter), each reason in the login trace."""
     tenant: OidcTenant = await oidc_tenant()
     user = fresh_user()
+    tenant.provider.ensure_email(user, tenant.domain)
     prefix = f"{sso_mesh.gateway_url}/sso/oidc/"
     async with browser() as session:
         first = await sign_in_at_idp(
@@ -304,6 +305,7 @@ async def test_one_login_is_one_trace_from_the_gateway_to_postgresql(
     session secret or client secret in any span."""
     tenant: OidcTenant = await oidc_tenant()
     user = fresh_user()
+    tenant.provider.ensure_email(user, tenant.domain)
     prefix = f"{sso_mesh.gateway_url}/sso/oidc/"
     async with browser() as session:
         callback = await sign_in_at_idp(

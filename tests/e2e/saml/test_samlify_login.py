@@ -16,7 +16,7 @@ from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from infra.dev.mesh import Mesh
 from meshkit.channels import connect
 from tests.e2e.oidc.helpers import browser, run_idmesh
-from tests.e2e.tenants import create_account, unique_name
+from tests.e2e.tenants import create_account, unique_name, verify_domain
 from tests.idps.saml.samlify_idp import SamlifyIdp, read_post_form
 
 pytestmark = pytest.mark.e2e
@@ -27,8 +27,9 @@ ENTRA_GROUPS = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
 
 async def _connection(mesh: Mesh, samlify: SamlifyIdp, *extra: str) -> tuple[dict[str, Any], str]:
     name = unique_name("saml")
-    await create_account(mesh, name)
+    account_id = await create_account(mesh, name)
     domain = f"{name}.test"
+    await verify_domain(mesh, account_id, domain)
     out = await run_idmesh(
         mesh, "connection", "add-saml", "--account", name, "--metadata", samlify.metadata_url,
         "--domain", domain, *extra, "--json",

@@ -44,7 +44,8 @@ Forge = Callable[["FakeIdp", Grant], str]
 
 def signed_token(idp: FakeIdp, grant: Grant) -> str:
     """The default: a correct ID token signed with the first published key."""
-    body = tokens.claims(idp.issuer, grant.client_id, grant.nonce, **grant.claims)
+    claims = {"email_domain": idp.email_domain, **grant.claims}
+    body = tokens.claims(idp.issuer, grant.client_id, grant.nonce, **claims)
     return tokens.sign(body, idp.signing_key)
 
 
@@ -60,6 +61,12 @@ class FakeIdp:
     # Claims the next logins get, by login_hint (else ``default_claims``).
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     default_claims: dict[str, Any] = field(default_factory=dict)
+    # The domain of the emails it asserts by default: the tenant's verified domain.
+    email_domain: str = "acme.test"
+    # What the userinfo endpoint answers besides the login's sub (a "sub" here replaces the
+    # login's: a substitution the relying party must refuse).
+    userinfo_claims: dict[str, Any] = field(default_factory=dict)
+    _userinfo: dict[str, dict[str, Any]] = field(default_factory=dict)
     forge: Forge = signed_token
     jwks_fetches: int = 0
     token_requests: int = 0
@@ -78,6 +85,7 @@ class FakeIdp:
         self.forge = signed_token
         self.users.clear()
         self.default_claims = {}
+        self.userinfo_claims = {}
 
     async def start(self) -> None:
         app = web.Application()
@@ -85,6 +93,7 @@ class FakeIdp:
         app.router.add_get("/jwks", self._jwks)
         app.router.add_get("/authorize", self._authorize)
         app.router.add_post("/token", self._token)
+        app.router.add_get("/userinfo", self._userinfo_endpoint)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -107,6 +116,7 @@ class FakeIdp:
                 "code_challenge_methods_supported": ["S256"],
                 "id_token_signing_alg_values_supported": ["RS256", "ES256"],
                 "authorization_response_iss_parameter_supported": self.advertise_iss,
+                "userinfo_endpoint": f"{self.issuer}/userinfo",
             }
         )
 
@@ -137,6 +147,14 @@ class FakeIdp:
         location = URL(query["redirect_uri"]).update_query(params)
         raise web.HTTPFound(str(location))
 
+    async def _userinfo_endpoint(self, request: web.Request) -> web.Response:
+        """OIDC Core §5.3.1: the claims of the access token's login (RFC 6750 bearer)."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        claims = self._userinfo.get(token) if scheme == "Bearer" else None
+        if claims is None:
+            return web.json_response({"error": "invalid_token"}, status=401)
+        return web.json_response(claims)
+
     async def _token(self, request: web.Request) -> web.Response:
         self.token_requests += 1
         form = await request.post()
@@ -158,9 +176,14 @@ class FakeIdp:
             grant.code_challenge
         ):
             return web.json_response({"error": "invalid_grant"}, status=400)
+        access_token = secrets.token_urlsafe(16)
+        self._userinfo[access_token] = {
+            "sub": grant.claims.get("subject", "alice"),
+            **self.userinfo_claims,
+        }
         return web.json_response(
             {
-                "access_token": secrets.token_urlsafe(16),
+                "access_token": access_token,
                 "token_type": "Bearer",
                 "expires_in": 300,
                 "id_token": self.forge(self, grant),

@@ -100,6 +100,13 @@ class OidcProvider:
         self._users[login] = claims
         self.users_file.write_text(json.dumps(self._users))
 
+    def ensure_email(self, login: str, domain: str) -> None:
+        """Unless a test chose the email, ``login`` (without an "@") signs in as
+        ``<login>@<domain>``: a tenant's verified domain, where logins may link by email."""
+        claims = self._users.get(login, {})
+        if "@" not in login and "email" not in claims:
+            self.set_user(login, **claims, email=f"{login}@{domain}")
+
     async def start(self, *, publish: str = "all", rotate: bool = False) -> None:
         node = shutil.which("node")
         if node is None:

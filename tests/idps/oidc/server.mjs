@@ -7,7 +7,9 @@
 //   PUBLISH     "all" (default) or "first": publish only the signing key (for rotation tests)
 //   ROTATE      "1": sign with k2 instead of k1
 //   USERS_FILE  {"<login>": {claims...}}, read at every login so tests can change claims
-//               between logins; a login missing from it gets default claims
+//               between logins; a login missing from it gets default claims. "userinfo_only":
+//               [claim names] keeps those out of the ID token: only the userinfo endpoint
+//               answers them (OIDC Core §5.3), as Okta does with custom attributes
 //   CLIENTS_FILE static clients [{client_id, client_secret, redirect_uris, ...}]: the clients
 //               registered before a restart (the in-memory adapter forgets them)
 //
@@ -81,16 +83,18 @@ const configuration = {
     const login = String(id);
     return {
       accountId: login,
-      async claims() {
-        const configured = usersTable()[login] || {};
+      async claims(use) {
+        const { userinfo_only = [], ...configured } = usersTable()[login] || {};
         const email = login.includes('@') ? login : `${login}@acme.test`;
-        return {
+        const claims = {
           sub: login,
           email,
           email_verified: true,
           name: login,
           ...configured,
         };
+        if (use === 'id_token') for (const name of userinfo_only) delete claims[name];
+        return claims;
       },
     };
   },

@@ -57,6 +57,7 @@ def claims(
     /,
     *,
     subject: str = "alice",
+    email_domain: str = "acme.test",
     now: float | None = None,
     lifetime: int = 300,
     **extra: Any,
@@ -70,7 +71,7 @@ def claims(
         "iat": issued,
         "exp": issued + lifetime,
         "nonce": nonce,
-        "email": f"{subject}@acme.test",
+        "email": f"{subject}@{email_domain}",
         "email_verified": True,
         "jti": uuid.uuid4().hex,
     }

@@ -12,10 +12,13 @@ import asyncpg
 import pytest
 
 from directory.app import build_server
+from directory.config import parse_nameservers
+from directory.domains.dns import DnsChecker
 from idmesh.directory.v1 import directory_pb2_grpc
 from meshkit.channels import connect
 from meshkit.database import create_pool
 from meshkit.server import GrpcServer
+from tests.dns.server import LoopbackDns
 from tests.support.directory import Stub
 
 
@@ -27,13 +30,14 @@ async def directory_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture(scope="module")
-async def directory(directory_pool: asyncpg.Pool) -> AsyncIterator[Stub]:
-    """A stub of an in-process directory server."""
+async def directory(directory_pool: asyncpg.Pool, dns_server: LoopbackDns) -> AsyncIterator[Stub]:
+    """A stub of an in-process directory server, verifying domains against ``dns_server``."""
     server = build_server(
         directory_pool,
         host="127.0.0.1",
         port=0,
         server=GrpcServer("127.0.0.1", 0, drain_seconds=0, grace_seconds=1),
+        dns=DnsChecker(parse_nameservers(dns_server.nameserver)),
     )
     port = await server.start()
     channel = connect(f"127.0.0.1:{port}")

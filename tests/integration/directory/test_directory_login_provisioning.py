@@ -27,13 +27,30 @@ CONNECTION = "3b0f7c1e-0000-4000-8000-00000000c0de"
 SSO = pb.Actor(type=pb.ACTOR_TYPE_SSO_LOGIN, id=CONNECTION, display_name="Okta")
 
 
-def _login(
-    account_id: str, email: str = "ada@acme.test", **fields: Any
-) -> pb.ProvisionLoginRequest:
+async def _account(directory: Stub) -> pb.Account:
+    """A new account that has verified its email domain (``_email``): ProvisionLogin links or
+    creates by email only inside a verified domain the connection serves."""
+    account = await new_account(directory)
+    await directory.ClaimDomain(
+        pb.ClaimDomainRequest(
+            account_id=account.id, domain=f"{account.name}.test", verified=True, actor=ADMIN
+        )
+    )
+    return account
+
+
+def _email(account: pb.Account, local: str) -> str:
+    return f"{local}@{account.name}.test"
+
+
+def _login(account: pb.Account, email: str = "", **fields: Any) -> pb.ProvisionLoginRequest:
+    email = email or _email(account, "ada")
+    _, _, domain = email.rpartition("@")
     request = pb.ProvisionLoginRequest(
-        account_id=account_id,
+        account_id=account.id,
+        served_domains=fields.pop("served_domains", [domain.lower()]),
         connection_id=CONNECTION,
-        subject=fields.pop("subject", f"https://idp.acme.test|{email}"),
+        subject=fields.pop("subject", f"https://idp.acme.test|{email.lower()}"),
         email=email,
         email_trusted=fields.pop("email_trusted", True),
         given_name=fields.pop("given_name", "Ada"),
@@ -76,25 +93,25 @@ async def test_a_first_login_creates_an_active_user_linked_to_the_identity(
 ) -> None:
     """Just-in-time provisioning (the Torque guide): the user exists from the first login,
     signed in, with the link that finds it next time."""
-    account = await new_account(directory)
+    account = await _account(directory)
     response = await directory.ProvisionLogin(
-        _login(account.id, timezone="Europe/Berlin", display_name="Ada L.")
+        _login(account, timezone="Europe/Berlin", display_name="Ada L.")
     )
     user = response.user
     assert response.created
     assert response.linked
     assert response.first_login
-    assert user.user_name == "ada@acme.test"
+    assert user.user_name == _email(account, "ada")
     assert user.status == pb.USER_STATUS_ACTIVE
     assert user.name.given_name == "Ada"
     assert user.timezone == "Europe/Berlin"
-    assert user.emails[0].value == "ada@acme.test"
+    assert user.emails[0].value == _email(account, "ada")
     assert user.HasField("last_login_time")
     found = await directory.FindUserByIdentity(
         pb.FindUserByIdentityRequest(
             account_id=account.id,
             connection_id=CONNECTION,
-            subject="https://idp.acme.test|ada@acme.test",
+            subject=f"https://idp.acme.test|{_email(account, 'ada')}",
         )
     )
     assert found.user.id == user.id
@@ -109,10 +126,10 @@ async def test_the_next_login_finds_the_user_by_its_link_even_if_the_email_chang
     directory: Stub,
 ) -> None:
     """docs/architecture.md: never key a login on a mutable email claim alone."""
-    account = await new_account(directory)
-    first = await directory.ProvisionLogin(_login(account.id, subject="iss|sub-1"))
+    account = await _account(directory)
+    first = await directory.ProvisionLogin(_login(account, subject="iss|sub-1"))
     again = await directory.ProvisionLogin(
-        _login(account.id, email="ada.lovelace@acme.test", subject="iss|sub-1")
+        _login(account, email=_email(account, "ada.lovelace"), subject="iss|sub-1")
     )
     assert again.user.id == first.user.id
     assert not again.created
@@ -125,10 +142,10 @@ async def test_a_pending_scim_user_who_signs_in_is_the_same_user_now_active(
 ) -> None:
     """The Torque guide, "Relation to SSO": a user provisioned over SCIM is pending until the
     first SSO login, which identifies it as the same user and performs a normal login."""
-    account = await new_account(directory)
-    pending = await new_user(directory, account.id, "Grace@Acme.test")
+    account = await _account(directory)
+    pending = await new_user(directory, account.id, _email(account, "Grace"))
     assert pending.status == pb.USER_STATUS_PENDING
-    response = await directory.ProvisionLogin(_login(account.id, email="grace@acme.test"))
+    response = await directory.ProvisionLogin(_login(account, email=_email(account, "grace")))
     assert response.user.id == pending.id
     assert not response.created
     assert response.linked
@@ -146,30 +163,63 @@ async def test_an_unverified_email_neither_links_an_existing_user_nor_creates_on
 ) -> None:
     """nOAuth (Descope 2023): a mutable, unverified email must not take over a user, nor claim
     a userName that a verified login would later need."""
-    account = await new_account(directory)
-    victim = await new_user(directory, account.id, "ceo@acme.test")
+    account = await _account(directory)
+    victim = await new_user(directory, account.id, _email(account, "ceo"))
     code, error = await failure(
-        directory.ProvisionLogin(_login(account.id, email="ceo@acme.test", email_trusted=False))
+        directory.ProvisionLogin(_login(account, email=_email(account, "ceo"), email_trusted=False))
     )
     assert code == grpc.StatusCode.PERMISSION_DENIED
     assert error.reason == "email_not_verified"
     code, error = await failure(
-        directory.ProvisionLogin(_login(account.id, email="new@acme.test", email_trusted=False))
+        directory.ProvisionLogin(_login(account, email=_email(account, "new"), email_trusted=False))
     )
     assert error.reason == "email_not_verified"
     still = await directory.GetUser(pb.GetUserRequest(account_id=account.id, user_id=victim.id))
     assert still.user.status == pb.USER_STATUS_PENDING
 
 
+async def test_an_email_outside_the_verified_domains_the_connection_serves_links_no_one(
+    directory: Stub,
+) -> None:
+    """nOAuth across connections (login trust): an unlinked identity whose IdP vouches for an
+    email may link or create a user only when the email's domain is a verified domain of the
+    account AND one the connection serves; otherwise PERMISSION_DENIED email_domain_not_served,
+    and nothing is written."""
+    account = await _account(directory)
+    victim = await new_user(directory, account.id, _email(account, "ceo"))
+    other = f"other-{uuid.uuid4().hex[:8]}.test"
+    await directory.ClaimDomain(
+        pb.ClaimDomainRequest(account_id=account.id, domain=other, actor=ADMIN)
+    )
+    before = await audit_events(directory, account.id)
+    refusals = [
+        # The account's verified domain, but served by another connection only.
+        _login(account, email=_email(account, "ceo"), subject="iss|b-1", served_domains=[other]),
+        # Served by this connection, but only claimed, never verified.
+        _login(account, email=f"ceo@{other}", subject="iss|b-2", served_domains=[other]),
+        # Served and verified, in another spelling of a domain nobody serves.
+        _login(account, email=_email(account, "ceo") + ".evil.test", subject="iss|b-3"),
+    ]
+    for request in refusals:
+        code, error = await failure(directory.ProvisionLogin(request))
+        assert (code, error.reason) == (
+            grpc.StatusCode.PERMISSION_DENIED,
+            "email_domain_not_served",
+        )
+    assert await audit_events(directory, account.id) == before
+    still = await directory.GetUser(pb.GetUserRequest(account_id=account.id, user_id=victim.id))
+    assert still.user.status == pb.USER_STATUS_PENDING
+
+
 async def test_a_deactivated_user_is_refused_and_nothing_is_written(directory: Stub) -> None:
     """Brief: a deactivated user is refused (SCIM active=false)."""
-    account = await new_account(directory)
-    user = await new_user(directory, account.id, "gone@acme.test")
+    account = await _account(directory)
+    user = await new_user(directory, account.id, _email(account, "gone"))
     user.active = False
     await directory.UpdateUser(pb.UpdateUserRequest(user=user, actor=ADMIN))
     before = len(await audit_events(directory, account.id))
     code, error = await failure(
-        directory.ProvisionLogin(_login(account.id, email="gone@acme.test"))
+        directory.ProvisionLogin(_login(account, email=_email(account, "gone")))
     )
     assert code == grpc.StatusCode.PERMISSION_DENIED
     assert error.reason == "user_deactivated"
@@ -178,39 +228,43 @@ async def test_a_deactivated_user_is_refused_and_nothing_is_written(directory: S
 
 async def test_the_link_only_and_deny_policies_create_no_one(directory: Stub) -> None:
     """Provisioning policy: only link existing users, or deny unknown users."""
-    account = await new_account(directory)
-    await new_user(directory, account.id, "known@acme.test")
+    account = await _account(directory)
+    await new_user(directory, account.id, _email(account, "known"))
     link_only = pb.LOGIN_PROVISIONING_POLICY_LINK_EXISTING_USERS
     _, error = await failure(
-        directory.ProvisionLogin(_login(account.id, email="stranger@acme.test", policy=link_only))
+        directory.ProvisionLogin(
+            _login(account, email=_email(account, "stranger"), policy=link_only)
+        )
     )
     assert error.reason == "user_not_provisioned"
     linked = await directory.ProvisionLogin(
-        _login(account.id, email="known@acme.test", policy=link_only)
+        _login(account, email=_email(account, "known"), policy=link_only)
     )
     assert linked.linked
     deny = pb.LOGIN_PROVISIONING_POLICY_DENY_UNKNOWN_USERS
     _code, error = await failure(
         directory.ProvisionLogin(
-            _login(account.id, email="known@acme.test", subject="other", policy=deny)
+            _login(account, email=_email(account, "known"), subject="other", policy=deny)
         )
     )
     assert error.reason == "user_not_provisioned"
     # An identity linked before still signs in under "deny unknown users".
-    again = await directory.ProvisionLogin(_login(account.id, email="known@acme.test", policy=deny))
+    again = await directory.ProvisionLogin(
+        _login(account, email=_email(account, "known"), policy=deny)
+    )
     assert again.user.id == linked.user.id
 
 
 async def test_spaces_follow_the_six_rules_with_sso_as_the_source(directory: Stub) -> None:
     """The Torque guide: space_name/space_role pairs by position; an unknown space is ignored,
     an unknown role gives Space Member; manual memberships are not touched."""
-    account = await new_account(directory)
+    account = await _account(directory)
     trial = await new_space(directory, account.id, "Trial")
     await new_space(directory, account.id, "DevOps")
     member = await role_named(directory, account.id, "Space Member")
     response = await directory.ProvisionLogin(
         _login(
-            account.id,
+            account,
             spaces_present=True,
             space_names=["Trial", "Nowhere", "DevOps", "Trial"],
             space_roles=["Wizard", "Space Admin", "Space Developer", "Space Admin"],
@@ -250,21 +304,21 @@ async def test_profile_and_spaces_change_only_at_the_first_login_unless_every_lo
 ) -> None:
     """The Torque guide's note: the profile is set up at the first login; updating it on
     later logins is a per-connection option."""
-    account = await new_account(directory)
+    account = await _account(directory)
     await new_space(directory, account.id, "Trial")
     await new_space(directory, account.id, "DevOps")
     first = await directory.ProvisionLogin(
-        _login(account.id, spaces_present=True, space_names=["Trial"], space_roles=[])
+        _login(account, spaces_present=True, space_names=["Trial"], space_roles=[])
     )
     later = await directory.ProvisionLogin(
-        _login(account.id, given_name="Augusta", spaces_present=True, space_names=["DevOps"])
+        _login(account, given_name="Augusta", spaces_present=True, space_names=["DevOps"])
     )
     assert not later.profile_applied
     assert later.user.name.given_name == "Ada"
     assert await _sso_memberships(directory, account.id, first.user.id) == {"Trial": "Space Member"}
     every = await directory.ProvisionLogin(
         _login(
-            account.id,
+            account,
             given_name="Augusta",
             spaces_present=True,
             space_names=["DevOps"],
@@ -285,10 +339,10 @@ async def test_users_the_idp_sends_no_space_for_get_the_connections_default(
 ) -> None:
     """Seed 001: "a new user will be created ... assigned to a default space with a
     pre-configured role"."""
-    account = await new_account(directory)
+    account = await _account(directory)
     await new_space(directory, account.id, "Onboarding")
     response = await directory.ProvisionLogin(
-        _login(account.id, default_space_name="onboarding", default_space_role="Space Developer")
+        _login(account, default_space_name="onboarding", default_space_role="Space Developer")
     )
     assert await _sso_memberships(directory, account.id, response.user.id) == {
         "Onboarding": "Space Developer"
@@ -297,12 +351,12 @@ async def test_users_the_idp_sends_no_space_for_get_the_connections_default(
 
 async def test_an_invalid_timezone_is_ignored_and_said_so(directory: Stub) -> None:
     """The Torque guide: the timezone applies when it is a valid IANA name."""
-    account = await new_account(directory)
-    response = await directory.ProvisionLogin(_login(account.id, timezone="Mars/Olympus"))
+    account = await _account(directory)
+    response = await directory.ProvisionLogin(_login(account, timezone="Mars/Olympus"))
     assert response.timezone_ignored
     assert response.user.timezone == ""
     ok = await directory.ProvisionLogin(
-        _login(account.id, timezone="Asia/Tokyo", update_every_login=True)
+        _login(account, timezone="Asia/Tokyo", update_every_login=True)
     )
     assert ok.user.timezone == "Asia/Tokyo"
 
@@ -313,12 +367,12 @@ async def test_group_sync_over_three_logins_adds_keeps_and_removes_but_not_manua
     """The Torque guide: "users are assigned and unassigned automatically with each login";
     docs/architecture.md: memberships added by hand are left alone (keycloak#36578 is what we
     fix)."""
-    account = await new_account(directory)
+    account = await _account(directory)
     admins = await new_group(directory, account.id, "Admins", idp_identifier="gid-admins")
     await new_group(directory, account.id, "Engineering", idp_identifier="gid-eng")
     await new_group(directory, account.id, "Unmapped")
     first = await directory.ProvisionLogin(
-        _login(account.id, groups=["gid-admins", "gid-eng", "gid-unknown"])
+        _login(account, groups=["gid-admins", "gid-eng", "gid-unknown"])
     )
     user_id = first.user.id
     assert sorted(first.groups_added) == ["gid-admins", "gid-eng"]
@@ -338,10 +392,10 @@ async def test_group_sync_over_three_logins_adds_keeps_and_removes_but_not_manua
         "Admins": {sso, manual},
         "Engineering": {sso},
     }
-    second = await directory.ProvisionLogin(_login(account.id, groups=["gid-admins", "gid-eng"]))
+    second = await directory.ProvisionLogin(_login(account, groups=["gid-admins", "gid-eng"]))
     assert list(second.groups_added) == []
     assert list(second.groups_removed) == []
-    third = await directory.ProvisionLogin(_login(account.id, groups=["gid-eng"]))
+    third = await directory.ProvisionLogin(_login(account, groups=["gid-eng"]))
     assert list(third.groups_removed) == ["gid-admins"]
     assert await _groups(directory, account.id, user_id) == {
         "Admins": {manual},
@@ -361,10 +415,10 @@ async def test_groups_are_left_unchanged_when_sync_is_off_as_after_an_overage(
     directory: Stub,
 ) -> None:
     """Entra groups overage: no groups claim is not "no groups"; memberships stay."""
-    account = await new_account(directory)
+    account = await _account(directory)
     await new_group(directory, account.id, "Engineering", idp_identifier="gid-eng")
-    first = await directory.ProvisionLogin(_login(account.id, groups=["gid-eng"]))
-    overage = await directory.ProvisionLogin(_login(account.id, sync_groups=False))
+    first = await directory.ProvisionLogin(_login(account, groups=["gid-eng"]))
+    overage = await directory.ProvisionLogin(_login(account, sync_groups=False))
     assert not overage.groups_synced
     assert await _groups(directory, account.id, first.user.id) == {
         "Engineering": {pb.MEMBERSHIP_SOURCE_SSO}
@@ -374,10 +428,10 @@ async def test_groups_are_left_unchanged_when_sync_is_off_as_after_an_overage(
 async def test_concurrent_first_logins_of_one_person_make_one_user(directory: Stub) -> None:
     """Two tabs finishing the first login at once: the unique userName and the link make one
     user, the loser of the race retries and finds it."""
-    account = await new_account(directory)
-    email = f"race-{uuid.uuid4().hex[:6]}@acme.test"
+    account = await _account(directory)
+    email = _email(account, f"race-{uuid.uuid4().hex[:6]}")
     results = await asyncio.gather(
-        *(directory.ProvisionLogin(_login(account.id, email=email)) for _ in range(4))
+        *(directory.ProvisionLogin(_login(account, email=email)) for _ in range(4))
     )
     assert len({r.user.id for r in results}) == 1
     assert sum(r.created for r in results) == 1
@@ -385,10 +439,10 @@ async def test_concurrent_first_logins_of_one_person_make_one_user(directory: St
 
 async def test_another_accounts_user_is_never_found_or_changed(directory: Stub) -> None:
     """Tenant isolation: the same email in two accounts is two users."""
-    acme = await new_account(directory)
-    globex = await new_account(directory)
-    theirs = await new_user(directory, globex.id, "ada@acme.test")
-    mine = await directory.ProvisionLogin(_login(acme.id))
+    acme = await _account(directory)
+    globex = await _account(directory)
+    theirs = await new_user(directory, globex.id, _email(acme, "ada"))
+    mine = await directory.ProvisionLogin(_login(acme))
     assert mine.user.id != theirs.id
     assert mine.user.account_id == acme.id
     untouched = await directory.GetUser(pb.GetUserRequest(account_id=globex.id, user_id=theirs.id))

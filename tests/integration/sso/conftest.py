@@ -33,7 +33,7 @@ from meshkit.database import create_pool
 from meshkit.server import GrpcServer
 from meshkit.telemetry import setup_tracing
 from tests.idps.oidc.fake_idp import FakeIdp
-from tests.integration.sso.harness import Tenant
+from tests.integration.sso.harness import Tenant, verify_domain
 from tests.support.directory import Stub, new_account
 from tests.support.gateway_peers import unused_address
 
@@ -154,6 +154,8 @@ def tenant(directory: Stub, auth: AuthServiceAsyncStub, idp: FakeIdp) -> Callabl
     async def make(**fields: Any) -> Tenant:
         account = await new_account(directory)
         domain = fields.pop("domain", f"t{uuid.uuid4().hex[:10]}.test")
+        await verify_domain(directory, account.id, domain)
+        idp.email_domain = domain
         oidc = auth_pb2.OidcSettings(
             issuer=idp.issuer,
             client_id=idp.client_id,

@@ -44,6 +44,16 @@ async def last_trace(auth: AuthServiceAsyncStub, account_id: str) -> auth_pb2.Lo
     return listed.traces[0]
 
 
+async def verify_domain(directory: Stub, account_id: str, domain: str) -> None:
+    """``domain`` verified for the account, as an operator bootstraps it (ClaimDomain with
+    verified): a login links or creates a user by email only inside such a domain."""
+    await directory.ClaimDomain(
+        directory_pb2.ClaimDomainRequest(
+            account_id=account_id, domain=domain, verified=True, actor=ADMIN
+        )
+    )
+
+
 async def create_space(directory: Stub, account_id: str, name: str) -> directory_pb2.Space:
     response = await directory.CreateSpace(
         directory_pb2.CreateSpaceRequest(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.idps.saml.metadata import idp_metadata
+from tests.integration.sso.harness import verify_domain
 from tests.integration.sso.test_saml_through_the_gateway import IDP, IDP_KEYS, NEXT_KEYS
 from tests.integration.sso.test_sso_cli import Idmesh, idmesh  # noqa: F401 - the fixture
 from tests.support.directory import Stub, new_account
@@ -26,6 +27,7 @@ async def test_add_saml_imports_idp_metadata_from_a_file_and_prints_what_to_regi
     """The IdP admin needs the ACS URL and the SP entity id; both certificates are pinned."""
     account = await new_account(directory)
     domain = f"cli{uuid.uuid4().hex[:8]}.test"
+    await verify_domain(directory, account.id, domain)
     metadata = tmp_path / "okta-metadata.xml"
     metadata.write_text(idp_metadata(IDP, IDP_KEYS, NEXT_KEYS))
     code, out, err = await idmesh(

@@ -1,7 +1,8 @@
-"""The SAML login (auth.sso.saml.flow) against the real directory and PostgreSQL: an
-SP-initiated login provisions through the same ProvisionLogin path as OIDC, and every attack of
-the corpus (docs/sso-security.md §2) is refused with its reason in the login trace, without
-creating or changing a user. Two flows on two pools stand for two auth replicas."""
+"""The SAML login (the login pipeline with auth.sso.saml.connector, wired as auth wires them)
+against the real directory and PostgreSQL: an SP-initiated login provisions through the same
+ProvisionLogin path as OIDC, and every attack of the corpus (docs/sso-security.md §2) is
+refused with its reason in the login trace, without creating or changing a user. Two wirings on
+two pools stand for two auth replicas."""
 
 from __future__ import annotations
 
@@ -10,25 +11,20 @@ import copy
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
 from lxml import etree
+from yarl import URL
 
 from auth.sso.connection_store import ConnectionStore
-from auth.sso.login_store import SessionStore, TraceStore, TransactionStore
 from auth.sso.models import Connection, SamlConfig
-from auth.sso.oidc.flow import LoginFailed
-from auth.sso.saml.flow import (
-    FinishedSamlLogin,
-    RestartSamlLogin,
-    SamlFlow,
-    StartedSamlLogin,
-    acs_path,
-)
+from auth.sso.pipeline import FinishedLogin, RestartLogin
+from auth.sso.refusal import LoginFailed
+from auth.sso.saml.connector import SamlPost, acs_path
 from auth.sso.saml.presets import (
     ENTRA_EMAIL,
     ENTRA_GROUPS,
@@ -36,14 +32,12 @@ from auth.sso.saml.presets import (
     ENTRA_TENANT_ID,
     SAML_MAPPINGS,
 )
-from auth.sso.saml.replay import PostgresReplayCache
-from auth.sso.sessions import SessionManager
-from auth.sso.traces import TraceRecorder
+from auth.sso.servicer import Sso, SsoSettings
 from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2
 from meshkit.database import create_pool
 from tests.idps.saml.responses import NS, KeyPair, ResponseSpec, build, encode, sign
-from tests.support.directory import Stub, new_account, new_group
+from tests.support.directory import ADMIN, Stub, new_account, new_group
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub
@@ -54,6 +48,7 @@ IDP = "https://idp.acme.test/saml"
 BASE = "https://id.example.test"
 IDP_KEYS = KeyPair.generate("idp.acme.test")
 ATTACKER_KEYS = KeyPair.generate("idp.acme.test")
+BINDING = "b" * 43
 
 
 @pytest.fixture(scope="module")
@@ -63,33 +58,59 @@ async def replica_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await created.close()
 
 
-def _flow(pool: asyncpg.Pool, directory: Stub) -> SamlFlow:
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
-    return SamlFlow(
-        transactions=TransactionStore(pool),
-        replay=PostgresReplayCache(pool),
-        sessions=SessionManager(SessionStore(pool), directory, ttl=timedelta(hours=1), clock=clock),
-        traces=TraceRecorder(TraceStore(pool)),
-        directory=directory,
-        transaction_ttl=timedelta(minutes=10),
-        clock=clock,
-    )
+@dataclass(frozen=True)
+class StartedSamlLogin:
+    redirect_url: str
+    relay_state: str
+    request_id: str
+
+
+class SamlLogins:
+    """The SAML login of one auth replica: the login pipeline with the SAML connector."""
+
+    def __init__(self, sso: Sso) -> None:
+        self.sso = sso
+
+    async def start(self, connection: Connection, **_: object) -> StartedSamlLogin:
+        started = await self.sso.pipeline.start(
+            connection, self.sso.saml, return_to="/me", browser_binding=BINDING
+        )
+        query = URL(started.redirect_url).query
+        request = etree.fromstring(zlib.decompress(base64.b64decode(query["SAMLRequest"]), -15))
+        return StartedSamlLogin(started.redirect_url, query["RelayState"], request.get("ID") or "")
+
+    async def finish(
+        self, connection: Connection, saml_response: str, *, relay_state: str,
+        browser_binding: str,
+    ) -> FinishedLogin | RestartLogin:  # fmt: skip
+        post = SamlPost(saml_response, relay_state, browser_binding)
+        return await self.sso.pipeline.finish(connection, self.sso.saml, post)
 
 
 @pytest.fixture(scope="module")
-def flow(pool: asyncpg.Pool, directory: Stub) -> SamlFlow:
-    return _flow(pool, directory)
+async def flow(pool: asyncpg.Pool, directory: Stub) -> AsyncIterator[SamlLogins]:
+    sso = Sso(pool, SsoSettings(), directory=directory)
+    yield SamlLogins(sso)
+    await sso.close()
 
 
 @pytest.fixture(scope="module")
-def replica(replica_pool: asyncpg.Pool, directory: Stub) -> SamlFlow:
-    return _flow(replica_pool, directory)
+async def replica(replica_pool: asyncpg.Pool, directory: Stub) -> AsyncIterator[SamlLogins]:
+    sso = Sso(replica_pool, SsoSettings(), directory=directory)
+    yield SamlLogins(sso)
+    await sso.close()
 
 
 async def _connection(
     pool: asyncpg.Pool, directory: Stub, vendor: str = "okta", **saml: object
 ) -> Connection:
     account = await new_account(directory)
+    domain = f"t{uuid.uuid4().hex[:10]}.test"
+    await directory.ClaimDomain(
+        directory_pb2.ClaimDomainRequest(
+            account_id=account.id, domain=domain, verified=True, actor=ADMIN
+        )
+    )
     connection_id = uuid.uuid4()
     now = datetime.now(UTC)
     config = SamlConfig(
@@ -102,7 +123,7 @@ async def _connection(
     )
     connection = Connection(
         id=connection_id, account_id=uuid.UUID(account.id), name="okta-saml",
-        display_name="Okta", protocol="saml", domains=(f"t{uuid.uuid4().hex[:10]}.test",),
+        display_name="Okta", protocol="saml", domains=(domain,),
         mapping=SAML_MAPPINGS[vendor], provisioning_policy="create_users",
         profile_update="every_login", default_space="", default_space_role="", enabled=True,
         created_by="tests", create_time=now, update_time=now, version=1, oidc=None,
@@ -141,44 +162,39 @@ async def _trace(auth: AuthServiceAsyncStub, connection: Connection) -> auth_pb2
     return listed.traces[0]
 
 
-BINDING = "b" * 43
-
-
-async def _start(flow: SamlFlow, connection: Connection) -> StartedSamlLogin:
-    return await flow.start(connection, return_to="/me", browser_binding=BINDING)
+async def _start(flow: SamlLogins, connection: Connection) -> StartedSamlLogin:
+    return await flow.start(connection)
 
 
 async def _post(
-    flow: SamlFlow, connection: Connection, document: etree._Element | bytes, relay_state: str
-) -> FinishedSamlLogin:
+    flow: SamlLogins, connection: Connection, document: etree._Element | bytes, relay_state: str
+) -> FinishedLogin:
     """An ACS POST that must open a session."""
     finished = await flow.finish(
         connection, encode(document), relay_state=relay_state, browser_binding=BINDING
     )
-    assert isinstance(finished, FinishedSamlLogin)
+    assert isinstance(finished, FinishedLogin)
     return finished
 
 
 async def _post_unsolicited(
-    flow: SamlFlow, connection: Connection, document: etree._Element | bytes, relay_state: str
-) -> RestartSamlLogin:
+    flow: SamlLogins, connection: Connection, document: etree._Element | bytes, relay_state: str
+) -> RestartLogin:
     """An ACS POST of a valid IdP-initiated response: it must ask for a restart."""
     restarted = await flow.finish(
         connection, encode(document), relay_state=relay_state, browser_binding=BINDING
     )
-    assert isinstance(restarted, RestartSamlLogin)
+    assert isinstance(restarted, RestartLogin)
     return restarted
 
 
 async def test_an_sp_initiated_login_sends_an_authn_request_and_provisions_the_user(
-    flow: SamlFlow, directory: Stub, auth: AuthServiceAsyncStub, pool: asyncpg.Pool
+    flow: SamlLogins, directory: Stub, auth: AuthServiceAsyncStub, pool: asyncpg.Pool
 ) -> None:
     """Profiles 4.1.3-4.1.4: AuthnRequest over HTTP-Redirect with an opaque RelayState, the
     signed response over HTTP-POST, the user created through ProvisionLogin, a success trace."""
     connection = await _connection(pool, directory)
     started = await _start(flow, connection)
-    from yarl import URL
-
     query = URL(started.redirect_url).query
     assert query["RelayState"] == started.relay_state
     assert len(started.relay_state) <= 80
@@ -267,7 +283,7 @@ ATTACKS: dict[str, tuple[str, Callable[[Connection, str], etree._Element | bytes
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 async def test_an_attack_is_refused_with_its_reason_and_creates_no_user(
     attack: str,
-    flow: SamlFlow,
+    flow: SamlLogins,
     directory: Stub,
     auth: AuthServiceAsyncStub,
     pool: asyncpg.Pool,
@@ -286,7 +302,7 @@ async def test_an_attack_is_refused_with_its_reason_and_creates_no_user(
 
 
 async def test_an_expired_response_is_refused_with_the_clock_delta_in_the_trace(
-    flow: SamlFlow, directory: Stub, auth: AuthServiceAsyncStub, pool: asyncpg.Pool
+    flow: SamlLogins, directory: Stub, auth: AuthServiceAsyncStub, pool: asyncpg.Pool
 ) -> None:
     """Row 7: the trace records the clock delta, so an admin sees a skew problem."""
     connection = await _connection(pool, directory)
@@ -300,10 +316,12 @@ async def test_an_expired_response_is_refused_with_the_clock_delta_in_the_trace(
     assert trace.clock_delta_seconds > 3000
 
 
-async def test_a_response_for_another_browser_or_a_spent_relay_state_is_refused(
-    flow: SamlFlow, directory: Stub, auth: AuthServiceAsyncStub, pool: asyncpg.Pool
+async def test_a_response_through_another_browser_is_refused_and_leaves_the_login_pending(
+    flow: SamlLogins, directory: Stub, auth: AuthServiceAsyncStub, pool: asyncpg.Pool
 ) -> None:
-    """Rows 6 and 14: the RelayState names this browser's single-use transaction."""
+    """Rows 6 and 14: the RelayState names this browser's single-use login; the same response
+    POSTed through another browser is refused and uses nothing up, the genuine POST signs in,
+    and a second POST of it finds the login spent."""
     connection = await _connection(pool, directory)
     started = await _start(flow, connection)
     document = sign(build(_spec(connection, started.request_id)), IDP_KEYS)
@@ -313,14 +331,16 @@ async def test_a_response_for_another_browser_or_a_spent_relay_state_is_refused(
             browser_binding="x" * 43,
         )  # fmt: skip
     assert (await _trace(auth, connection)).reason == "browser_mismatch"
+    assert await _users(directory, connection.account_id) == []
+    await _post(flow, connection, document, started.relay_state)
     with pytest.raises(LoginFailed):
         await _post(flow, connection, document, started.relay_state)
     assert (await _trace(auth, connection)).reason == "relay_state_replayed"
-    assert await _users(directory, connection.account_id) == []
+    assert len(await _users(directory, connection.account_id)) == 1
 
 
 async def test_idp_initiated_login_is_refused_unless_the_connection_opts_in(
-    flow: SamlFlow, directory: Stub, auth: AuthServiceAsyncStub, pool: asyncpg.Pool
+    flow: SamlLogins, directory: Stub, auth: AuthServiceAsyncStub, pool: asyncpg.Pool
 ) -> None:
     """Rows 6 and 15: an unsolicited response (no RelayState) is refused unless IdP-initiated
     is on; where it is on, the valid response is spent and restarts as an SP-initiated login
@@ -351,8 +371,8 @@ async def test_idp_initiated_login_is_refused_unless_the_connection_opts_in(
 
 
 async def test_a_response_replayed_on_another_replica_is_refused(
-    flow: SamlFlow,
-    replica: SamlFlow,
+    flow: SamlLogins,
+    replica: SamlLogins,
     directory: Stub,
     auth: AuthServiceAsyncStub,
     pool: asyncpg.Pool,
@@ -372,7 +392,7 @@ async def test_a_response_replayed_on_another_replica_is_refused(
 
 
 async def test_entra_claim_uris_and_a_multi_valued_groups_attribute_sync_groups(
-    flow: SamlFlow, directory: Stub, auth: AuthServiceAsyncStub, pool: asyncpg.Pool
+    flow: SamlLogins, directory: Stub, auth: AuthServiceAsyncStub, pool: asyncpg.Pool
 ) -> None:
     """The Torque guide's Azure section: Entra's claim URIs, the identity keyed on tenant and
     object id, one AttributeValue per group object id, synced as over OIDC."""
@@ -399,7 +419,7 @@ async def test_entra_claim_uris_and_a_multi_valued_groups_attribute_sync_groups(
 
 
 async def test_an_idp_relay_state_on_an_unsolicited_response_is_never_followed(
-    flow: SamlFlow, directory: Stub, auth: AuthServiceAsyncStub, pool: asyncpg.Pool
+    flow: SamlLogins, directory: Stub, auth: AuthServiceAsyncStub, pool: asyncpg.Pool
 ) -> None:
     """Row 14: an IdP-initiated response may carry the IdP's own RelayState (Okta, Entra send
     a URL); with IdP-initiated on it is unsolicited and lands on /, never on that URL, or on

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from auth.sso.connection_store import ConnectionStore
-from auth.sso.oidc.http import IdpHttp
+from auth.sso.http import IdpHttp
 from auth.sso.saml.metadata_refresh import refresh_all
 from idmesh.auth.v1 import auth_pb2
 from tests.idps.saml.metadata import idp_metadata

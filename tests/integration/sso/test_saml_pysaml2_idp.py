@@ -19,7 +19,7 @@ from lxml import etree
 from idmesh.auth.v1 import auth_pb2
 from tests.idps.saml.pysaml2_idp import Pysaml2Idp
 from tests.idps.saml.responses import KeyPair
-from tests.integration.sso.harness import last_trace
+from tests.integration.sso.harness import last_trace, verify_domain
 from tests.support.directory import Stub, new_account
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ async def _connection(
     idp = Pysaml2Idp(IDP, KEYS)
     account = await new_account(directory)
     domain = f"p{uuid.uuid4().hex[:10]}.test"
+    await verify_domain(directory, account.id, domain)
     created = await auth.CreateSamlConnection(
         auth_pb2.CreateSamlConnectionRequest(
             connection=auth_pb2.Connection(

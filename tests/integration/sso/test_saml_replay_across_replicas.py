@@ -21,7 +21,7 @@ from meshkit.database import create_pool
 from meshkit.server import GrpcServer
 from tests.idps.saml.metadata import idp_metadata
 from tests.idps.saml.responses import ResponseSpec, build, encode, sign
-from tests.integration.sso.harness import last_trace
+from tests.integration.sso.harness import last_trace, verify_domain
 from tests.integration.sso.test_saml_through_the_gateway import IDP, IDP_KEYS
 from tests.support.directory import Stub, new_account
 
@@ -57,6 +57,7 @@ async def test_a_response_accepted_by_one_auth_replica_is_refused_by_the_other(
     """Row 8 across replicas, with IdP-initiated login on (the case without a transaction)."""
     account = await new_account(directory)
     domain = f"r{uuid.uuid4().hex[:10]}.test"
+    await verify_domain(directory, account.id, domain)
     created = await auth.CreateSamlConnection(
         auth_pb2.CreateSamlConnectionRequest(
             connection=auth_pb2.Connection(

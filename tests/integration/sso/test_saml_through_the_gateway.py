@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from idmesh.auth.v1 import auth_pb2
 from tests.idps.saml.metadata import idp_metadata
 from tests.idps.saml.responses import KeyPair, ResponseSpec, build, encode, sign
-from tests.integration.sso.harness import browser, create_space, last_trace
+from tests.integration.sso.harness import browser, create_space, last_trace, verify_domain
 from tests.support.directory import Stub, new_account
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ async def _tenant(
 ) -> tuple[auth_pb2.Connection, str]:
     account = await new_account(directory)
     domain = f"t{uuid.uuid4().hex[:10]}.test"
+    await verify_domain(directory, account.id, domain)
     settings = auth_pb2.SamlSettings(
         metadata_xml=idp_metadata(IDP, IDP_KEYS, NEXT_KEYS),
         vendor=auth_pb2.SAML_VENDOR_OKTA,

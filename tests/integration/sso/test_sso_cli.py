@@ -15,7 +15,7 @@ import pytest
 
 from idmesh_cli.__main__ import run
 from tests.idps.oidc.fake_idp import FakeIdp
-from tests.integration.sso.harness import Tenant
+from tests.integration.sso.harness import Tenant, verify_domain
 from tests.integration.sso.test_sso_login_flow import login
 from tests.support.directory import Stub, new_account
 
@@ -50,6 +50,7 @@ async def test_add_oidc_reads_the_secret_from_stdin_and_prints_the_redirect_uri(
     """The secret never appears on the command line or in the output."""
     account = await new_account(directory)
     domain = f"cli{uuid.uuid4().hex[:8]}.test"
+    await verify_domain(directory, account.id, domain)
     code, out, err = await idmesh(
         "connection", "add-oidc", "--account", account.name, "--issuer", idp.issuer,
         "--client-id", idp.client_id, "--client-secret-stdin", "--domain", domain,
@@ -116,7 +117,7 @@ async def test_traces_list_shows_why_a_login_failed(
     assert "failure" in lines[1]
     assert "id_token_malformed" in lines[1]
     assert "success" in lines[2]
-    assert "alice@acme.test" in lines[2]
+    assert f"alice@{made.domain}" in lines[2]
     code, out, _ = await idmesh(
         "traces", "list", "--account", made.account_name, "--failures", "--json"
     )

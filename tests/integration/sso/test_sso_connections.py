@@ -1,6 +1,6 @@
 """SSO connections through auth's gRPC API, on a real PostgreSQL: discovery checked at creation,
-client secrets encrypted at rest and never returned, domains unique across accounts, tenant
-isolation (brief, issue 4 "OIDC connections")."""
+client secrets encrypted at rest and never returned, home-realm discovery only for a domain the
+account has verified, tenant isolation (brief, issue 4 "OIDC connections"; login trust)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from auth.secretbox import Sealed, SecretBox
 from auth.sso.connection_store import secret_associated_data
 from idmesh.auth.v1 import auth_pb2
 from tests.idps.oidc.fake_idp import FakeIdp
-from tests.integration.sso.harness import Tenant
+from tests.integration.sso.harness import Tenant, verify_domain
 from tests.support.directory import Stub, failure, new_account
 
 if TYPE_CHECKING:
@@ -137,8 +137,8 @@ async def test_a_discovery_document_naming_another_issuer_is_refused_at_creation
 async def test_an_email_domain_leads_to_one_connection_across_all_accounts(
     auth: AuthServiceAsyncStub, tenant: TenantFactory
 ) -> None:
-    """Home-realm discovery must be unambiguous: a domain served by one account's connection
-    cannot be claimed by another's."""
+    """Home-realm discovery must be unambiguous: a domain one account has verified cannot be
+    served by another account's connection (directory refuses the claim: domain_taken)."""
     first: Tenant = await tenant()
     code, error = await failure(tenant(domain=first.domain.upper()))
     assert code == grpc.StatusCode.ALREADY_EXISTS
@@ -210,9 +210,45 @@ async def test_another_account_can_neither_read_nor_delete_a_connection(
     assert list(listed.connections) == []
 
 
+async def test_discovery_routes_a_domain_only_once_its_account_has_verified_it(
+    auth: AuthServiceAsyncStub, directory: Stub, idp: FakeIdp
+) -> None:
+    """Login trust: a connection's domain is claimed (pending) in directory when it is
+    created; until the account verifies it, /login routes nobody there. An attacker's account
+    listing the same domain first neither routes it nor blocks the real owner."""
+    domain = f"hrd{uuid.uuid4().hex[:8]}.test"
+
+    async def connect(account_id: str) -> str:
+        created = await auth.CreateConnection(
+            auth_pb2.CreateConnectionRequest(
+                connection=auth_pb2.Connection(
+                    account_id=account_id, domains=[domain], created_by="tests",
+                    oidc=auth_pb2.OidcSettings(
+                        issuer=idp.issuer, client_id=idp.client_id,
+                        client_secret=idp.client_secret, vendor=auth_pb2.OIDC_VENDOR_OKTA,
+                    ),
+                ),
+                skip_discovery_check=True,
+            )
+        )  # fmt: skip
+        return created.connection.id
+
+    attacker, owner = await new_account(directory), await new_account(directory)
+    await connect(attacker.id)
+    owners = await connect(owner.id)
+    discover = auth_pb2.DiscoverConnectionRequest(email=f"ceo@{domain}")
+    code, _ = await failure(auth.DiscoverConnection(discover))
+    assert code == grpc.StatusCode.NOT_FOUND
+    await verify_domain(directory, owner.id, domain)
+    found = await auth.DiscoverConnection(discover)
+    assert (found.option.account_id, found.option.connection_id) == (owner.id, owners)
+
+
 async def test_a_deleted_connection_frees_its_domains_and_stops_discovery(
     auth: AuthServiceAsyncStub, tenant: TenantFactory
 ) -> None:
+    """The domain stays the account's (verified in directory); another connection of the
+    account may serve it once the first is gone."""
     made: Tenant = await tenant()
     await auth.DeleteConnection(
         auth_pb2.DeleteConnectionRequest(
@@ -223,5 +259,14 @@ async def test_a_deleted_connection_frees_its_domains_and_stops_discovery(
         auth.DiscoverConnection(auth_pb2.DiscoverConnectionRequest(email=f"a@{made.domain}"))
     )
     assert code == grpc.StatusCode.NOT_FOUND
-    again: Tenant = await tenant(domain=made.domain)
-    assert again.domain == made.domain
+    replacement = auth_pb2.Connection()
+    replacement.CopyFrom(made.connection)
+    replacement.ClearField("id")
+    replacement.oidc.client_secret = "s3cret"
+    created = await auth.CreateConnection(
+        auth_pb2.CreateConnectionRequest(connection=replacement, skip_discovery_check=True)
+    )
+    found = await auth.DiscoverConnection(
+        auth_pb2.DiscoverConnectionRequest(email=f"a@{made.domain}")
+    )
+    assert found.option.connection_id == created.connection.id

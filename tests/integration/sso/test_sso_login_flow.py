@@ -64,7 +64,7 @@ async def login(
 
 
 def _user(idp: FakeIdp, login: str, **claims: Any) -> str:
-    idp.users[login] = {"subject": login, "email": f"{login}@acme.test", **claims}
+    idp.users[login] = {"subject": login, "email": f"{login}@{idp.email_domain}", **claims}
     return login
 
 
@@ -100,7 +100,7 @@ async def test_a_full_login_opens_a_session_and_shows_the_user_on_me(
         async with client.get(f"{gateway_url}/me") as page:
             assert page.status == 200
             html = await page.text()
-        assert "ada@acme.test" in html
+        assert f"ada@{made.domain}" in html
         assert "Ada Lovelace" in html
         assert "Europe/London" in html
         assert "DevOps" in html
@@ -110,7 +110,7 @@ async def test_a_full_login_opens_a_session_and_shows_the_user_on_me(
     trace = await last_trace(auth, made.account_id)
     assert trace.outcome == auth_pb2.LOGIN_OUTCOME_SUCCESS
     assert trace.stage == "session"
-    assert trace.email == "ada@acme.test"
+    assert trace.email == f"ada@{made.domain}"
     assert trace.has_clock_delta
     assert trace.claims["nonce"] == "[redacted]"
     assert len(trace.trace_id) == 32
@@ -429,20 +429,25 @@ async def test_an_unverified_email_cannot_take_over_an_existing_user(
     gateway_url: str, tenant: TenantFactory, idp: FakeIdp, auth: AuthServiceAsyncStub,
     directory: Stub,
 ) -> None:  # fmt: skip
-    """nOAuth: email_verified false and a domain the connection does not serve."""
+    """nOAuth: an email outside the verified domains the connection serves, or one Okta says
+    is not verified, links no one."""
     made: Tenant = await tenant()
-    await directory.CreateUser(
-        directory_pb2.CreateUserRequest(
-            user=directory_pb2.User(account_id=made.account_id, user_name="boss@other.test"),
+    for email in ("boss@other.test", f"boss@{made.domain}"):
+        await directory.CreateUser(
+            directory_pb2.CreateUserRequest(
+                user=directory_pb2.User(account_id=made.account_id, user_name=email),
+            )
         )
-    )
-    _user(idp, "mallory", email="boss@other.test", email_verified=False)
-    client, response = await login(gateway_url, made, login_hint="mallory")
-    await client.close()
-    assert response.status == 403
-    trace = await last_trace(auth, made.account_id)
-    assert trace.reason == "email_not_verified"
-    assert trace.stage == "provisioning"
+    for email, reason in [
+        ("boss@other.test", "email_domain_not_served"),
+        (f"boss@{made.domain}", "email_not_verified"),
+    ]:
+        _user(idp, "mallory", email=email, email_verified=False)
+        client, response = await login(gateway_url, made, login_hint="mallory")
+        await client.close()
+        assert response.status == 403
+        trace = await last_trace(auth, made.account_id)
+        assert (trace.reason, trace.stage) == (reason, "provisioning")
 
 
 async def test_an_entra_groups_overage_is_recorded_in_the_trace(
@@ -458,3 +463,46 @@ async def test_an_entra_groups_overage_is_recorded_in_the_trace(
     trace = await last_trace(auth, made.account_id)
     assert "groups overage" in trace.detail
     assert trace.claims["_claim_sources"] == "[redacted]"
+
+
+async def test_userinfo_claims_are_merged_under_the_id_tokens(
+    gateway_url: str, tenant: TenantFactory, idp: FakeIdp, auth: AuthServiceAsyncStub,
+    directory: Stub,
+) -> None:  # fmt: skip
+    """OIDC Core §5.3: the okta preset asks the userinfo endpoint after the ID token; its
+    groups reach group sync, and where both name a claim the signed ID token wins."""
+    made: Tenant = await tenant()
+    assert made.connection.oidc.userinfo
+    await directory.CreateGroup(
+        directory_pb2.CreateGroupRequest(
+            group=directory_pb2.Group(
+                account_id=made.account_id, display_name="Eng", idp_identifier="gid-eng"
+            ),
+        )
+    )
+    _user(idp, "uma")
+    idp.userinfo_claims = {"groups": ["gid-eng"], "email": "someone@else.test"}
+    client, response = await login(gateway_url, made, login_hint="uma")
+    await client.close()
+    assert response.status == 303
+    trace = await last_trace(auth, made.account_id)
+    assert (trace.email, list(trace.groups)) == (f"uma@{made.domain}", ["gid-eng"])
+    assert "groups +1" in trace.detail
+
+
+async def test_a_userinfo_answer_about_another_subject_is_refused(
+    gateway_url: str, tenant: TenantFactory, idp: FakeIdp, auth: AuthServiceAsyncStub,
+    directory: Stub,
+) -> None:  # fmt: skip
+    """OIDC Core §5.3.2: the userinfo sub MUST equal the ID token's, else its values MUST NOT
+    be used: the login is refused at the userinfo stage and nobody is created."""
+    made: Tenant = await tenant()
+    _user(idp, "sam")
+    idp.userinfo_claims = {"sub": "someone-else", "groups": ["gid-admins"]}
+    client, response = await login(gateway_url, made, login_hint="sam")
+    await client.close()
+    assert response.status == 403
+    trace = await last_trace(auth, made.account_id)
+    assert (trace.stage, trace.reason) == ("userinfo", "userinfo_sub_mismatch")
+    listed = await directory.ListUsers(directory_pb2.ListUsersRequest(account_id=made.account_id))
+    assert list(listed.users) == []

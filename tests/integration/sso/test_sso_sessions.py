@@ -84,7 +84,7 @@ async def test_a_deactivated_user_cannot_sign_in_and_loses_the_sessions_they_had
 ) -> None:  # fmt: skip
     """SCIM active=false ends sessions at once: ValidateSession asks directory every time."""
     made: Tenant = await tenant()
-    idp.users["dee"] = {"subject": "dee", "email": "dee@acme.test"}
+    idp.users["dee"] = {"subject": "dee", "email": f"dee@{idp.email_domain}"}
     first, _ = await login(gateway_url, made, login_hint="dee")
     second, _ = await login(gateway_url, made, login_hint="dee")
     secrets = [_secret(first), _secret(second)]
@@ -147,12 +147,12 @@ async def test_a_scim_provisioned_pending_user_who_signs_in_is_the_same_user_now
     made: Tenant = await tenant()
     created = await directory.CreateUser(
         directory_pb2.CreateUserRequest(
-            user=directory_pb2.User(account_id=made.account_id, user_name="Pat@Acme.test"),
+            user=directory_pb2.User(account_id=made.account_id, user_name=f"Pat@{made.domain}"),
             actor=directory_pb2.Actor(type=directory_pb2.ACTOR_TYPE_SCIM_TOKEN, id="tok"),
         )
     )
     assert created.user.status == directory_pb2.USER_STATUS_PENDING
-    idp.users["pat"] = {"subject": "pat-sub", "email": "pat@acme.test"}
+    idp.users["pat"] = {"subject": "pat-sub", "email": f"pat@{idp.email_domain}"}
     client, response = await login(gateway_url, made, login_hint="pat")
     secret = _secret(client)
     await client.close()
@@ -171,7 +171,11 @@ async def test_me_shows_groups_synced_from_the_groups_claim(
     """The Torque guide: groups whose IdP identifier the claim lists are assigned at login."""
     made: Tenant = await tenant()
     await new_group(directory, made.account_id, "Platform Team", idp_identifier="gid-platform")
-    idp.users["gus"] = {"subject": "gus", "email": "gus@acme.test", "groups": ["gid-platform"]}
+    idp.users["gus"] = {
+        "subject": "gus",
+        "email": f"gus@{idp.email_domain}",
+        "groups": ["gid-platform"],
+    }
     client, _ = await login(gateway_url, made, login_hint="gus")
     try:
         async with client.get(f"{gateway_url}/me") as page:

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from auth.sso.claims import ClaimError, map_claims, redact_claims, split_list
+from auth.sso.claims import ClaimError, redact_claims, split_list
 from auth.sso.models import AttributeMapping, Connection, OidcConfig
-from auth.sso.presets import PRESETS
+from auth.sso.oidc.claims import map_claims
+from auth.sso.oidc.presets import PRESETS
 
 ISSUER = "https://idp.acme.test"
 
@@ -56,33 +57,34 @@ def test_entra_identities_are_keyed_on_tenant_and_object_id() -> None:
 
 
 @pytest.mark.parametrize(
-    ("verified", "domains", "trusted"),
+    ("vendor", "verified", "vouched"),
     [
-        (True, (), True),
-        ("true", (), True),
-        (False, (), False),
-        (None, (), False),
-        ("yes", (), False),
-        (False, ("acme.test",), True),
-        (None, ("other.test",), False),
+        ("okta", True, True),
+        ("okta", "true", True),
+        ("okta", False, False),
+        ("okta", None, False),
+        ("okta", "yes", False),
+        ("google", None, False),
+        ("generic", None, True),
+        ("generic", False, False),
+        ("azure_ad", None, True),
     ],
 )
-def test_an_email_is_trusted_only_when_verified_or_in_the_connections_domains(
-    verified: Any, domains: tuple[str, ...], trusted: bool
+def test_email_verified_is_read_by_the_vendors_rule(
+    vendor: str, verified: Any, vouched: bool
 ) -> None:
-    """nOAuth: link or create by email only when email_verified is true or the connection's
-    own domains cover it."""
-    mapped = map_claims(_connection(domains=domains), _claims(email_verified=verified))
-    assert mapped.email_trusted is trusted
+    """Okta and Google always send email_verified, so only true vouches for the email; Entra
+    sends none; a generic IdP's explicit false is never overridden. (Directory then links or
+    creates by email only inside a verified domain the connection serves.)"""
+    claims = _claims(email_verified=verified, tid="t", oid="o")
+    assert map_claims(_connection(vendor), claims).email_verified is vouched
 
 
-def test_entra_preferred_username_stands_in_for_email_only_within_the_domains() -> None:
-    """Entra often omits email; preferred_username is unverified and only the connection's
-    domains make it trusted (never email_verified)."""
-    claims = _claims(email=None, tid="t", oid="o", preferred_username="ada@acme.test",
-                     email_verified=True)  # fmt: skip
-    assert map_claims(_connection("azure_ad"), claims).email_trusted is False
-    assert map_claims(_connection("azure_ad", ("acme.test",)), claims).email_trusted is True
+def test_entra_preferred_username_stands_in_for_a_missing_email() -> None:
+    """Entra often omits email; its preferred_username (the UPN) stands in, as tenant data."""
+    claims = _claims(email=None, tid="t", oid="o", preferred_username="ada@acme.test")
+    mapped = map_claims(_connection("azure_ad"), claims)
+    assert (mapped.email, mapped.email_verified) == ("ada@acme.test", True)
 
 
 def test_a_token_without_an_email_cannot_sign_in() -> None:

@@ -23,8 +23,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auth.sso.oidc.flow import CallbackParams, LoginFailed, OidcFlow
+from auth.sso.oidc.connector import CallbackParams, OidcConnector
 from auth.sso.oidc.jwks import SigningKeyError
+from auth.sso.pending import PendingLogins
+from auth.sso.pipeline import LoginPipeline
+from auth.sso.refusal import LoginFailed
 
 CONNECTION_ID: Final = uuid.UUID("8d1c0e1e-5c4e-4d7e-9a57-6a8d4e0f0c11")
 ACCOUNT_ID: Final = uuid.UUID("1b7e0c2a-3d4f-4e5a-8b6c-7d8e9f0a1b2c")
@@ -49,11 +52,14 @@ def _digest(value: str) -> bytes:
 class Transactions:
     """One live transaction, for STATE from BINDING; every other state is unknown."""
 
-    async def consume(self, state_hash: bytes) -> Any:
+    async def consume(self, state_hash: bytes) -> bool:
+        return state_hash == _digest(STATE)
+
+    async def find(self, state_hash: bytes) -> Any:
         if state_hash != _digest(STATE):
             return None
         now = datetime.now(UTC)
-        transaction = SimpleNamespace(
+        return SimpleNamespace(
             connection_id=CONNECTION_ID,
             account_id=ACCOUNT_ID,
             binding_hash=_digest(BINDING),
@@ -64,8 +70,9 @@ class Transactions:
             issuer=ISSUER,
             create_time=now,
             expire_time=now + timedelta(minutes=10),
+            expired=False,
+            already_consumed=False,
         )
-        return SimpleNamespace(transaction=transaction, replayed=False, expired=False)
 
 
 class Connections:
@@ -81,9 +88,15 @@ class Connections:
             signing_algorithms=("RS256",),
             client_secret=b"sealed",
             multi_tenant=False,
+            userinfo=False,
         )
         return SimpleNamespace(
-            id=connection_id, account_id=ACCOUNT_ID, enabled=True, oidc=oidc, name="acme"
+            id=connection_id,
+            account_id=ACCOUNT_ID,
+            enabled=True,
+            oidc=oidc,
+            name="acme",
+            protocol="oidc",
         )
 
 
@@ -135,26 +148,38 @@ class Traces:
         return "0" * 32
 
 
-def _flow(traces: Traces) -> OidcFlow:
-    return OidcFlow(
-        connections=cast(Any, Connections()),
-        transactions=cast(Any, Transactions()),
+def _finish(traces: Traces, params: CallbackParams) -> Any:
+    """The callback through the login pipeline and the OIDC connector, as auth wires them."""
+    pending = PendingLogins(
+        cast(Any, Transactions()), timedelta(minutes=10), lambda: datetime.now(UTC)
+    )
+    pipeline = LoginPipeline(
+        pending=pending,
         sessions=cast(Any, None),
         traces=cast(Any, traces),
+        directory=cast(Any, None),
+        clock=lambda: datetime.now(UTC),
+    )
+    connector = OidcConnector(
+        pending=pending,
         http=cast(Any, Idp()),
         discovery=cast(Any, Discovery()),
         jwks=cast(Any, Jwks()),
         secretbox=cast(Any, Secretbox()),
-        directory=cast(Any, None),
-        transaction_ttl=timedelta(minutes=10),
     )
+
+    async def run() -> Any:
+        connection = await Connections().for_login(CONNECTION_ID)
+        return await pipeline.finish(connection, connector, params)
+
+    return asyncio.run(run())
 
 
 def _refused(params: CallbackParams) -> tuple[str, str]:
     """Runs the callback; it must raise LoginFailed after recording exactly one trace."""
     traces = Traces()
     with pytest.raises(LoginFailed):
-        asyncio.run(_flow(traces).finish(params))
+        _finish(traces, params)
     assert len(traces.recorded) == 1
     reason, detail = traces.recorded[0]
     assert REASON.match(reason), reason
@@ -192,7 +217,6 @@ def test_any_callback_values_are_a_login_failure_with_a_stable_reason(
     answers refused with a reason; the detail never echoes the state, code or error sent."""
     reason, detail = _refused(
         CallbackParams(
-            connection_id=str(CONNECTION_ID),
             redirect_uri=REDIRECT_URI,
             state=state,
             code=code,
@@ -228,7 +252,6 @@ def test_each_hostile_callback_value_is_refused_with_its_reason(
 ) -> None:
     """sso-security.md §1 checklist rows, one hostile value at a time from a live transaction."""
     values = {
-        "connection_id": str(CONNECTION_ID),
         "redirect_uri": REDIRECT_URI,
         "state": STATE,
         "code": "a.b.c",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from auth.sso.oidc.http import IdpHttp, IdpHttpError, JsonResponse
+from auth.sso.http import IdpHttp, IdpHttpError, JsonResponse
 from auth.sso.oidc.jwks import JwksCache, SigningKeyError, max_age, parse_key_set
 from tests.idps.oidc import tokens
 
@@ -23,7 +23,9 @@ class FakeHttp(IdpHttp):
         self.calls = 0
         self.cache_control = cache_control
 
-    async def get_json(self, url: str, what: str) -> JsonResponse:
+    async def get_json(
+        self, url: str, what: str, headers: dict[str, str] | None = None
+    ) -> JsonResponse:
         self.calls += 1
         document = self.documents[min(self.calls, len(self.documents)) - 1]
         if isinstance(document, Exception):

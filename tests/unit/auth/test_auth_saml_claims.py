@@ -1,5 +1,5 @@
 """From a validated assertion to ProvisionLogin's fields (auth.sso.saml.claims), and the
-AuthnRequest over HTTP-Redirect (auth.sso.saml.flow): pure functions."""
+AuthnRequest over HTTP-Redirect (auth.sso.saml.connector): pure functions."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from lxml import etree
 from auth.sso.claims import ClaimError
 from auth.sso.models import Connection, SamlConfig
 from auth.sso.saml.claims import map_assertion
-from auth.sso.saml.flow import authn_request, redirect_binding
+from auth.sso.saml.connector import authn_request, redirect_binding
 from auth.sso.saml.presets import (
     ENTRA_EMAIL,
     ENTRA_GROUPS,
@@ -61,10 +61,11 @@ def test_the_identity_key_is_the_idp_and_name_id_never_the_email() -> None:
     assert mapped.email == "Ada@acme.test"
 
 
-def test_an_email_is_trusted_only_within_the_connections_domains() -> None:
-    """SAML has no email_verified: only the connection's own domains make an email trusted."""
-    assert map_assertion(_connection(), _valid(email=["a@acme.test"])).email_trusted
-    assert not map_assertion(_connection(), _valid(email=["a@evil.test"])).email_trusted
+def test_an_assertion_vouches_for_its_email_and_directory_decides_by_domain() -> None:
+    """SAML has no email_verified: the signed assertion is the IdP's word for the email, and
+    directory links or creates by it only inside a verified domain the connection serves (the
+    login pipeline's contract test shows the refusal outside)."""
+    assert map_assertion(_connection(), _valid(email=["a@evil.test"])).email_verified
 
 
 def test_an_email_name_id_stands_in_for_a_missing_email_attribute() -> None:

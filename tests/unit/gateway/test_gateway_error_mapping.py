@@ -77,6 +77,16 @@ def test_a_version_mismatch_is_412_precondition_failed() -> None:
     assert http_status(C.INVALID_ARGUMENT, "version_mismatch") == 400
 
 
+@pytest.mark.parametrize(
+    "reason", ["txt_record_missing", "txt_record_mismatch", "dns_lookup_failed"]
+)
+def test_a_domain_whose_dns_does_not_show_the_record_yet_is_409(reason: str) -> None:
+    """RFC 9110 §15.5.10: the request conflicts with the state of something outside it (the
+    domain's DNS); fixing DNS and retrying succeeds. Other preconditions stay 400."""
+    assert http_status(C.FAILED_PRECONDITION, reason) == 409
+    assert http_status(C.FAILED_PRECONDITION, "in_use") == 400
+
+
 def test_a_peer_error_keeps_its_message_field_and_reason() -> None:
     """4xx messages are written for the caller (meshkit ServiceError); the field is reported."""
     problem = problem_from_exception(

@@ -22,6 +22,7 @@ from gateway.api import (
     audit,
     connections,
     credentials,
+    domains,
     grants,
     groups,
     logs,
@@ -115,6 +116,12 @@ ROUTES: Final[tuple[Route, ...]] = (
         CONNECTIONS_MANAGE,
         connections.test_connection,
     ),
+    # email domains the account proves it controls (DNS TXT records)
+    Route("GET", "/domains", CONNECTIONS_READ, domains.list_domains),
+    Route("POST", "/domains", CONNECTIONS_MANAGE, domains.claim_domain),
+    Route("GET", "/domains/{domain_id}", CONNECTIONS_READ, domains.get_domain),
+    Route("DELETE", "/domains/{domain_id}", CONNECTIONS_MANAGE, domains.delete_domain),
+    Route("POST", "/domains/{domain_id}:verify", CONNECTIONS_MANAGE, domains.verify_domain),
     # credentials: API tokens and OAuth clients (secrets shown once)
     Route("GET", "/tokens", TOKENS_MANAGE, credentials.list_api_tokens),
     Route("POST", "/tokens", TOKENS_MANAGE, credentials.create_api_token),

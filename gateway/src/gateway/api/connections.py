@@ -74,8 +74,8 @@ _CONNECTION = schemas.define(
             "default_space_role": string(),
             "oidc": {
                 "type": ["object", "null"],
-                "description": "issuer, client_id, scopes, vendor, client_secret_set (the "
-                "secret itself is never returned).",
+                "description": "issuer, client_id, scopes, vendor, userinfo, "
+                "client_secret_set (the secret itself is never returned).",
             },
             "saml": {"type": ["object", "null"], "description": "IdP and SP settings."},
             "setup": obj(
@@ -129,6 +129,12 @@ schemas.define(
             "client_secret": string(2000, description="Write-only; stored encrypted."),
             "scopes": array(string(200), maxItems=20),
             "entra_tenant_id": string(),
+            "userinfo": {
+                "type": "boolean",
+                "description": "Call the IdP's userinfo endpoint after the ID token and merge "
+                "its claims under the ID token's. Default: on for okta and generic, off for "
+                "azure_ad and google.",
+            },
             "provisioning_policy": {"type": "string", "enum": list(POLICIES)},
             "profile_update": _PROFILE_UPDATE,
             "default_space": string(),
@@ -211,6 +217,7 @@ def connection_json(call: Call, connection: auth_pb2.Connection) -> dict[str, An
             "scopes": list(settings.scopes),
             "vendor": _VENDOR_NAMES.get(settings.vendor, "unspecified"),
             "entra_tenant_id": settings.entra_tenant_id,
+            "userinfo": settings.userinfo,
         }
     saml = None
     if protocol == "saml":
@@ -352,6 +359,8 @@ async def create_connection(call: Call) -> web.Response:
         vendor=VENDORS[body["vendor"]],
         entra_tenant_id=body.get("entra_tenant_id") or "",
     )
+    if body.get("userinfo") is not None:
+        oidc.userinfo = bool(body["userinfo"])
     response = await call.clients.auth.CreateConnection(
         auth_pb2.CreateConnectionRequest(
             connection=_connection(call, oidc=oidc),

@@ -60,7 +60,8 @@ _RESPONSES: Final[dict[str, Schema]] = {
         "content": _PROBLEM_CONTENT,
     },
     "Conflict": {
-        "description": "A name or identifier that must be unique is taken.",
+        "description": "A name or identifier that must be unique is taken, or the state the"
+        " operation needs does not hold (e.g. the domain's TXT record is not published yet).",
         "content": _PROBLEM_CONTENT,
     },
     "PreconditionFailed": {
@@ -145,6 +146,12 @@ def _operation(route: Route) -> Schema:
     if headers:
         success["headers"] = headers
     responses: Schema = {str(op.status): success}
+    if op.idempotent_create and op.response is not None:
+        responses["200"] = {
+            "description": "It was already there: the existing resource.",
+            "content": {"application/json": {"schema": ref(op.response)}},
+            "headers": {"Location": _LOCATION_HEADER},
+        }
     if parameters or op.body is not None:
         responses["400"] = _response_ref("BadRequest")
     responses["401"] = _response_ref("Unauthorized")
@@ -152,7 +159,7 @@ def _operation(route: Route) -> Schema:
         responses["403"] = _response_ref("Forbidden")
     if path_names or op.body is not None:
         responses["404"] = _response_ref("NotFound")
-    if op.body is not None and route.method in ("POST", "PATCH"):
+    if (op.body is not None and route.method in ("POST", "PATCH")) or op.conflict:
         responses["409"] = _response_ref("Conflict")
     if op.if_match:
         responses["412"] = _response_ref("PreconditionFailed")

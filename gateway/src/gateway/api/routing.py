@@ -60,6 +60,10 @@ class Operation:
     """The operation honours If-Match (RFC 9110 §13.1.1)."""
     path_params: Mapping[str, Schema] = field(default_factory=dict)
     """Schemas of path parameters that are not UUIDs."""
+    conflict: bool = False
+    """The operation may answer 409 without a body (a state it checks does not hold yet)."""
+    idempotent_create: bool = False
+    """A create (201) that answers 200 with the existing resource when it is already there."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ def endpoint(
     etag: bool = False,
     if_match: bool = False,
     path_params: Mapping[str, Schema] | None = None,
+    conflict: bool = False,
+    idempotent_create: bool = False,
 ) -> Callable[[Handler], Endpoint]:
     """Declares an endpoint; ``merge_patch`` also accepts ``application/merge-patch+json``
     bodies (RFC 7396)."""
@@ -110,6 +116,8 @@ def endpoint(
         etag=etag,
         if_match=if_match,
         path_params=dict(path_params or {}),
+        conflict=conflict,
+        idempotent_create=idempotent_create,
     )
     return lambda handler: Endpoint(handler, operation)
 

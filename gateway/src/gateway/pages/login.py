@@ -103,8 +103,8 @@ async def _account_options(request: web.Request, account: str, return_to: str) -
 
 
 async def discover(request: web.Request) -> web.StreamResponse:
-    """Home-realm discovery: the email's domain names exactly one connection (domains are
-    unique across accounts), where the login starts with the email as login_hint."""
+    """Home-realm discovery: the email's domain, verified by exactly one account, names that
+    account's connection, where the login starts with the email as login_hint."""
     require_same_origin(request)
     form = await read_form(request)
     email = str(form.get("email", "")).strip()[:MAX_EMAIL]

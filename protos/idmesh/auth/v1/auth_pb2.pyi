@@ -500,6 +500,7 @@ class OidcSettings(_message.Message):
     ENTRA_TENANT_ID_FIELD_NUMBER: _builtins.int
     ALLOWED_TENANT_IDS_FIELD_NUMBER: _builtins.int
     SIGNING_ALGORITHMS_FIELD_NUMBER: _builtins.int
+    USERINFO_FIELD_NUMBER: _builtins.int
     issuer: _builtins.str
     """Exactly as the IdP's discovery document states it. An Entra multi-tenant issuer is the
     template https://login.microsoftonline.com/{tenantid}/v2.0.
@@ -517,6 +518,10 @@ class OidcSettings(_message.Message):
     vendor: Global___OidcVendor.ValueType
     entra_tenant_id: _builtins.str
     """Entra single tenant: fills the issuer when it is empty."""
+    userinfo: _builtins.bool
+    """Call the userinfo endpoint after the ID token passes and merge its claims under the ID
+    token's. Unset on create: the vendor preset's default (on for okta and generic).
+    """
     @_builtins.property
     def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Default: the vendor preset's (always including "openid")."""
@@ -543,12 +548,15 @@ class OidcSettings(_message.Message):
         entra_tenant_id: _builtins.str = ...,
         allowed_tenant_ids: _abc.Iterable[_builtins.str] | None = ...,
         signing_algorithms: _abc.Iterable[_builtins.str] | None = ...,
+        userinfo: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_userinfo", b"_userinfo", "userinfo", b"userinfo"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_tenant_ids", b"allowed_tenant_ids", "client_id", b"client_id", "client_secret", b"client_secret", "client_secret_key_id", b"client_secret_key_id", "client_secret_set", b"client_secret_set", "discovery_url", b"discovery_url", "entra_tenant_id", b"entra_tenant_id", "issuer", b"issuer", "scopes", b"scopes", "signing_algorithms", b"signing_algorithms", "vendor", b"vendor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_userinfo", b"_userinfo", "allowed_tenant_ids", b"allowed_tenant_ids", "client_id", b"client_id", "client_secret", b"client_secret", "client_secret_key_id", b"client_secret_key_id", "client_secret_set", b"client_secret_set", "discovery_url", b"discovery_url", "entra_tenant_id", b"entra_tenant_id", "issuer", b"issuer", "scopes", b"scopes", "signing_algorithms", b"signing_algorithms", "userinfo", b"userinfo", "vendor", b"vendor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__userinfo: _TypeAlias = _typing.Literal["userinfo"]  # noqa: Y015
+    _WhichOneofArgType__userinfo: _TypeAlias = _typing.Literal["_userinfo", b"_userinfo"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__userinfo) -> _WhichOneofReturnType__userinfo | None: ...
 
 Global___OidcSettings: _TypeAlias = OidcSettings  # noqa: Y015
 

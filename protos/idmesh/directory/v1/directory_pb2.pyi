@@ -194,6 +194,49 @@ PROVISIONING_OUTCOME_FAILED: ProvisioningOutcome.ValueType  # 3
 """5xx: idmesh failed; the client may retry."""
 Global___ProvisioningOutcome: _TypeAlias = ProvisioningOutcome  # noqa: Y015
 
+class _DomainStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DomainStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DomainStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DOMAIN_STATUS_UNSPECIFIED: _DomainStatus.ValueType  # 0
+    DOMAIN_STATUS_PENDING: _DomainStatus.ValueType  # 1
+    """Claimed; the TXT record has not been seen (or the domain lost its verification)."""
+    DOMAIN_STATUS_VERIFIED: _DomainStatus.ValueType  # 2
+
+class DomainStatus(_DomainStatus, metaclass=_DomainStatusEnumTypeWrapper):
+    """---------------------------------------------------------------------------------------------
+    Verified domains
+    """
+
+DOMAIN_STATUS_UNSPECIFIED: DomainStatus.ValueType  # 0
+DOMAIN_STATUS_PENDING: DomainStatus.ValueType  # 1
+"""Claimed; the TXT record has not been seen (or the domain lost its verification)."""
+DOMAIN_STATUS_VERIFIED: DomainStatus.ValueType  # 2
+Global___DomainStatus: _TypeAlias = DomainStatus  # noqa: Y015
+
+class _DomainVerificationMethod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DomainVerificationMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DomainVerificationMethod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DOMAIN_VERIFICATION_METHOD_UNSPECIFIED: _DomainVerificationMethod.ValueType  # 0
+    DOMAIN_VERIFICATION_METHOD_DNS: _DomainVerificationMethod.ValueType  # 1
+    """The TXT record was found; re-checked in the background."""
+    DOMAIN_VERIFICATION_METHOD_OPERATOR: _DomainVerificationMethod.ValueType  # 2
+    """An operator vouched for it (ClaimDomain with verified); not re-checked."""
+
+class DomainVerificationMethod(_DomainVerificationMethod, metaclass=_DomainVerificationMethodEnumTypeWrapper): ...
+
+DOMAIN_VERIFICATION_METHOD_UNSPECIFIED: DomainVerificationMethod.ValueType  # 0
+DOMAIN_VERIFICATION_METHOD_DNS: DomainVerificationMethod.ValueType  # 1
+"""The TXT record was found; re-checked in the background."""
+DOMAIN_VERIFICATION_METHOD_OPERATOR: DomainVerificationMethod.ValueType  # 2
+"""An operator vouched for it (ClaimDomain with verified); not re-checked."""
+Global___DomainVerificationMethod: _TypeAlias = DomainVerificationMethod  # noqa: Y015
+
 class _LoginProvisioningPolicy:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -3272,10 +3315,365 @@ class CheckAccessResponse(_message.Message):
 Global___CheckAccessResponse: _TypeAlias = CheckAccessResponse  # noqa: Y015
 
 @_typing.final
+class Domain(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    DOMAIN_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    RECORD_NAME_FIELD_NUMBER: _builtins.int
+    RECORD_VALUE_FIELD_NUMBER: _builtins.int
+    VERIFICATION_METHOD_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    VERIFY_TIME_FIELD_NUMBER: _builtins.int
+    LAST_CHECK_TIME_FIELD_NUMBER: _builtins.int
+    FAILING_SINCE_FIELD_NUMBER: _builtins.int
+    LAST_CHECK_ERROR_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    account_id: _builtins.str
+    domain: _builtins.str
+    """Lower-case ASCII (IDNA A-labels), no trailing dot."""
+    status: Global___DomainStatus.ValueType
+    record_name: _builtins.str
+    """The TXT record to publish: its owner name and its exact value."""
+    record_value: _builtins.str
+    verification_method: Global___DomainVerificationMethod.ValueType
+    last_check_error: _builtins.str
+    """Why the last check failed; empty when it passed."""
+    created_by: _builtins.str
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def verify_time(self) -> _timestamp_pb2.Timestamp:
+        """Set while verified."""
+
+    @_builtins.property
+    def last_check_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def failing_since(self) -> _timestamp_pb2.Timestamp:
+        """Start of the current run of failed checks of a verified domain."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        domain: _builtins.str = ...,
+        status: Global___DomainStatus.ValueType = ...,
+        record_name: _builtins.str = ...,
+        record_value: _builtins.str = ...,
+        verification_method: Global___DomainVerificationMethod.ValueType = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        verify_time: _timestamp_pb2.Timestamp | None = ...,
+        last_check_time: _timestamp_pb2.Timestamp | None = ...,
+        failing_since: _timestamp_pb2.Timestamp | None = ...,
+        last_check_error: _builtins.str = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "failing_since", b"failing_since", "last_check_time", b"last_check_time", "verify_time", b"verify_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "create_time", b"create_time", "created_by", b"created_by", "domain", b"domain", "failing_since", b"failing_since", "id", b"id", "last_check_error", b"last_check_error", "last_check_time", b"last_check_time", "record_name", b"record_name", "record_value", b"record_value", "status", b"status", "verification_method", b"verification_method", "verify_time", b"verify_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Domain: _TypeAlias = Domain  # noqa: Y015
+
+@_typing.final
+class ClaimDomainRequest(_message.Message):
+    """Idempotent for the same account: the existing claim is returned. INVALID_ARGUMENT for a
+    malformed domain, or reason "consumer_domain" for a free-mail one; ALREADY_EXISTS reason
+    "domain_taken" when another account holds it verified.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    DOMAIN_FIELD_NUMBER: _builtins.int
+    VERIFIED_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    domain: _builtins.str
+    verified: _builtins.bool
+    """Operator bootstrap (a shell on the deployment): verified at once, audited as "operator"."""
+    @_builtins.property
+    def actor(self) -> Global___Actor: ...
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        domain: _builtins.str = ...,
+        verified: _builtins.bool = ...,
+        actor: Global___Actor | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "actor", b"actor", "domain", b"domain", "verified", b"verified"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimDomainRequest: _TypeAlias = ClaimDomainRequest  # noqa: Y015
+
+@_typing.final
+class ClaimDomainResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOMAIN_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    created: _builtins.bool
+    """False when the account had already claimed the domain."""
+    @_builtins.property
+    def domain(self) -> Global___Domain: ...
+    def __init__(
+        self,
+        *,
+        domain: Global___Domain | None = ...,
+        created: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["domain", b"domain"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "domain", b"domain"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimDomainResponse: _TypeAlias = ClaimDomainResponse  # noqa: Y015
+
+@_typing.final
+class GetDomainRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    DOMAIN_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    domain_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        domain_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "domain_id", b"domain_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDomainRequest: _TypeAlias = GetDomainRequest  # noqa: Y015
+
+@_typing.final
+class GetDomainResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOMAIN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def domain(self) -> Global___Domain: ...
+    def __init__(
+        self,
+        *,
+        domain: Global___Domain | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["domain", b"domain"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["domain", b"domain"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDomainResponse: _TypeAlias = GetDomainResponse  # noqa: Y015
+
+@_typing.final
+class ListDomainsRequest(_message.Message):
+    """Filterable: id, domain, status, create_time."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    @_builtins.property
+    def filter(self) -> Global___Filter: ...
+    @_builtins.property
+    def page(self) -> Global___PageRequest: ...
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        filter: Global___Filter | None = ...,
+        page: Global___PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "filter", b"filter", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDomainsRequest: _TypeAlias = ListDomainsRequest  # noqa: Y015
+
+@_typing.final
+class ListDomainsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOMAINS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def domains(self) -> _containers.RepeatedCompositeFieldContainer[Global___Domain]: ...
+    @_builtins.property
+    def page(self) -> Global___PageResponse: ...
+    def __init__(
+        self,
+        *,
+        domains: _abc.Iterable[Global___Domain] | None = ...,
+        page: Global___PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["domains", b"domains", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDomainsResponse: _TypeAlias = ListDomainsResponse  # noqa: Y015
+
+@_typing.final
+class VerifyDomainRequest(_message.Message):
+    """Looks the TXT record up now. Found: the domain is verified. Otherwise FAILED_PRECONDITION
+    with reason "txt_record_missing", "txt_record_mismatch" or "dns_lookup_failed" and a message
+    naming the record and the exact value expected; the failure is recorded on the domain
+    (last_check_error) and audited, and the domain keeps its status.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    DOMAIN_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    domain_id: _builtins.str
+    @_builtins.property
+    def actor(self) -> Global___Actor: ...
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        domain_id: _builtins.str = ...,
+        actor: Global___Actor | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "actor", b"actor", "domain_id", b"domain_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyDomainRequest: _TypeAlias = VerifyDomainRequest  # noqa: Y015
+
+@_typing.final
+class VerifyDomainResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOMAIN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def domain(self) -> Global___Domain: ...
+    def __init__(
+        self,
+        *,
+        domain: Global___Domain | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["domain", b"domain"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["domain", b"domain"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyDomainResponse: _TypeAlias = VerifyDomainResponse  # noqa: Y015
+
+@_typing.final
+class DeleteDomainRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    DOMAIN_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    domain_id: _builtins.str
+    @_builtins.property
+    def actor(self) -> Global___Actor: ...
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        domain_id: _builtins.str = ...,
+        actor: Global___Actor | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "actor", b"actor", "domain_id", b"domain_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteDomainRequest: _TypeAlias = DeleteDomainRequest  # noqa: Y015
+
+@_typing.final
+class DeleteDomainResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteDomainResponse: _TypeAlias = DeleteDomainResponse  # noqa: Y015
+
+@_typing.final
+class ResolveDomainRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOMAIN_FIELD_NUMBER: _builtins.int
+    domain: _builtins.str
+    def __init__(
+        self,
+        *,
+        domain: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["domain", b"domain"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveDomainRequest: _TypeAlias = ResolveDomainRequest  # noqa: Y015
+
+@_typing.final
+class ResolveDomainResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    DOMAIN_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    domain_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        domain_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "domain_id", b"domain_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveDomainResponse: _TypeAlias = ResolveDomainResponse  # noqa: Y015
+
+@_typing.final
 class ProvisionLoginRequest(_message.Message):
     """A validated sign-in. Denials are PERMISSION_DENIED with reason "user_deactivated",
-    "user_not_provisioned" (policy forbids creating or linking) or "email_not_verified" (the
-    email may not be used to link or create: nOAuth).
+    "user_not_provisioned" (policy forbids creating or linking), "email_domain_not_served" (the
+    email's domain is not a verified domain this connection serves) or "email_not_verified" (the
+    IdP does not vouch for the email): an unlinked identity never takes over a user by email.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -3300,14 +3698,17 @@ class ProvisionLoginRequest(_message.Message):
     UPDATE_EVERY_LOGIN_FIELD_NUMBER: _builtins.int
     LOGIN_TIME_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    SERVED_DOMAINS_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     connection_id: _builtins.str
     subject: _builtins.str
     """The identity link key: "iss|sub", or "tid|oid" for Entra."""
     email: _builtins.str
     email_trusted: _builtins.bool
-    """The email may link or create a user: email_verified was true or the connection's domains
-    cover it.
+    """The IdP vouches for the email by its vendor's rule (email_verified where the vendor sends
+    it). Even so, the email links or creates a user only when its domain is one of
+    served_domains AND a verified domain of the account; otherwise the login is refused with
+    reason "email_domain_not_served".
     """
     given_name: _builtins.str
     family_name: _builtins.str
@@ -3336,6 +3737,10 @@ class ProvisionLoginRequest(_message.Message):
     def login_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def actor(self) -> Global___Actor: ...
+    @_builtins.property
+    def served_domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The email domains the connection serves (lower case)."""
+
     def __init__(
         self,
         *,
@@ -3359,10 +3764,11 @@ class ProvisionLoginRequest(_message.Message):
         update_every_login: _builtins.bool = ...,
         login_time: _timestamp_pb2.Timestamp | None = ...,
         actor: Global___Actor | None = ...,
+        served_domains: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "login_time", b"login_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "actor", b"actor", "connection_id", b"connection_id", "default_space_name", b"default_space_name", "default_space_role", b"default_space_role", "display_name", b"display_name", "email", b"email", "email_trusted", b"email_trusted", "family_name", b"family_name", "given_name", b"given_name", "groups", b"groups", "login_time", b"login_time", "policy", b"policy", "space_names", b"space_names", "space_roles", b"space_roles", "spaces_present", b"spaces_present", "subject", b"subject", "sync_groups", b"sync_groups", "timezone", b"timezone", "update_every_login", b"update_every_login"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "actor", b"actor", "connection_id", b"connection_id", "default_space_name", b"default_space_name", "default_space_role", b"default_space_role", "display_name", b"display_name", "email", b"email", "email_trusted", b"email_trusted", "family_name", b"family_name", "given_name", b"given_name", "groups", b"groups", "login_time", b"login_time", "policy", b"policy", "served_domains", b"served_domains", "space_names", b"space_names", "space_roles", b"space_roles", "spaces_present", b"spaces_present", "subject", b"subject", "sync_groups", b"sync_groups", "timezone", b"timezone", "update_every_login", b"update_every_login"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

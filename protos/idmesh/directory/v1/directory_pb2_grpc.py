@@ -234,6 +234,36 @@ class DirectoryServiceStub:
                 request_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.CheckAccessRequest.SerializeToString,
                 response_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.CheckAccessResponse.FromString,
                 _registered_method=True)
+        self.ClaimDomain = channel.unary_unary(
+                '/idmesh.directory.v1.DirectoryService/ClaimDomain',
+                request_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ClaimDomainRequest.SerializeToString,
+                response_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ClaimDomainResponse.FromString,
+                _registered_method=True)
+        self.GetDomain = channel.unary_unary(
+                '/idmesh.directory.v1.DirectoryService/GetDomain',
+                request_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.GetDomainRequest.SerializeToString,
+                response_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.GetDomainResponse.FromString,
+                _registered_method=True)
+        self.ListDomains = channel.unary_unary(
+                '/idmesh.directory.v1.DirectoryService/ListDomains',
+                request_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ListDomainsRequest.SerializeToString,
+                response_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ListDomainsResponse.FromString,
+                _registered_method=True)
+        self.VerifyDomain = channel.unary_unary(
+                '/idmesh.directory.v1.DirectoryService/VerifyDomain',
+                request_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.VerifyDomainRequest.SerializeToString,
+                response_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.VerifyDomainResponse.FromString,
+                _registered_method=True)
+        self.DeleteDomain = channel.unary_unary(
+                '/idmesh.directory.v1.DirectoryService/DeleteDomain',
+                request_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.DeleteDomainRequest.SerializeToString,
+                response_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.DeleteDomainResponse.FromString,
+                _registered_method=True)
+        self.ResolveDomain = channel.unary_unary(
+                '/idmesh.directory.v1.DirectoryService/ResolveDomain',
+                request_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ResolveDomainRequest.SerializeToString,
+                response_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ResolveDomainResponse.FromString,
+                _registered_method=True)
         self.ProvisionLogin = channel.unary_unary(
                 '/idmesh.directory.v1.DirectoryService/ProvisionLogin',
                 request_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ProvisionLoginRequest.SerializeToString,
@@ -494,6 +524,47 @@ class DirectoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ClaimDomain(self, request, context):
+        """Verified domains: an account claims a domain, publishes the TXT record of its challenge
+        (_idmesh-challenge.<domain>) and verifies it; one account at most holds a domain verified.
+        Sign-in trusts an email's domain only when the account holds it verified.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDomain(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDomains(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyDomain(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteDomain(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveDomain(self, request, context):
+        """Which account holds a domain verified (home-realm discovery); NOT_FOUND when none does,
+        INVALID_ARGUMENT for a malformed name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ProvisionLogin(self, request, context):
         """Sign-in provisioning (OIDC today, SAML later): finds or creates the user behind a
         validated identity, links it, and applies profile, spaces and groups, all in one
@@ -705,6 +776,36 @@ def add_DirectoryServiceServicer_to_server(servicer, server):
                     servicer.CheckAccess,
                     request_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.CheckAccessRequest.FromString,
                     response_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.CheckAccessResponse.SerializeToString,
+            ),
+            'ClaimDomain': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimDomain,
+                    request_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ClaimDomainRequest.FromString,
+                    response_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ClaimDomainResponse.SerializeToString,
+            ),
+            'GetDomain': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDomain,
+                    request_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.GetDomainRequest.FromString,
+                    response_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.GetDomainResponse.SerializeToString,
+            ),
+            'ListDomains': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDomains,
+                    request_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ListDomainsRequest.FromString,
+                    response_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ListDomainsResponse.SerializeToString,
+            ),
+            'VerifyDomain': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyDomain,
+                    request_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.VerifyDomainRequest.FromString,
+                    response_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.VerifyDomainResponse.SerializeToString,
+            ),
+            'DeleteDomain': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteDomain,
+                    request_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.DeleteDomainRequest.FromString,
+                    response_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.DeleteDomainResponse.SerializeToString,
+            ),
+            'ResolveDomain': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveDomain,
+                    request_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ResolveDomainRequest.FromString,
+                    response_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ResolveDomainResponse.SerializeToString,
             ),
             'ProvisionLogin': grpc.unary_unary_rpc_method_handler(
                     servicer.ProvisionLogin,
@@ -1792,6 +1893,168 @@ class DirectoryService:
             '/idmesh.directory.v1.DirectoryService/CheckAccess',
             idmesh_dot_directory_dot_v1_dot_directory__pb2.CheckAccessRequest.SerializeToString,
             idmesh_dot_directory_dot_v1_dot_directory__pb2.CheckAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimDomain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.directory.v1.DirectoryService/ClaimDomain',
+            idmesh_dot_directory_dot_v1_dot_directory__pb2.ClaimDomainRequest.SerializeToString,
+            idmesh_dot_directory_dot_v1_dot_directory__pb2.ClaimDomainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDomain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.directory.v1.DirectoryService/GetDomain',
+            idmesh_dot_directory_dot_v1_dot_directory__pb2.GetDomainRequest.SerializeToString,
+            idmesh_dot_directory_dot_v1_dot_directory__pb2.GetDomainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDomains(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.directory.v1.DirectoryService/ListDomains',
+            idmesh_dot_directory_dot_v1_dot_directory__pb2.ListDomainsRequest.SerializeToString,
+            idmesh_dot_directory_dot_v1_dot_directory__pb2.ListDomainsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyDomain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.directory.v1.DirectoryService/VerifyDomain',
+            idmesh_dot_directory_dot_v1_dot_directory__pb2.VerifyDomainRequest.SerializeToString,
+            idmesh_dot_directory_dot_v1_dot_directory__pb2.VerifyDomainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteDomain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.directory.v1.DirectoryService/DeleteDomain',
+            idmesh_dot_directory_dot_v1_dot_directory__pb2.DeleteDomainRequest.SerializeToString,
+            idmesh_dot_directory_dot_v1_dot_directory__pb2.DeleteDomainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveDomain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.directory.v1.DirectoryService/ResolveDomain',
+            idmesh_dot_directory_dot_v1_dot_directory__pb2.ResolveDomainRequest.SerializeToString,
+            idmesh_dot_directory_dot_v1_dot_directory__pb2.ResolveDomainResponse.FromString,
             options,
             channel_credentials,
             insecure,

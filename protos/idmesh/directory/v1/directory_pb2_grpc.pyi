@@ -85,6 +85,19 @@ class DirectoryServiceStub:
     GetUserAccess: _grpc.UnaryUnaryMultiCallable[_directory_pb2.GetUserAccessRequest, _directory_pb2.GetUserAccessResponse]
     """For the platform's services: who is this user and what may they do."""
     CheckAccess: _grpc.UnaryUnaryMultiCallable[_directory_pb2.CheckAccessRequest, _directory_pb2.CheckAccessResponse]
+    ClaimDomain: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ClaimDomainRequest, _directory_pb2.ClaimDomainResponse]
+    """Verified domains: an account claims a domain, publishes the TXT record of its challenge
+    (_idmesh-challenge.<domain>) and verifies it; one account at most holds a domain verified.
+    Sign-in trusts an email's domain only when the account holds it verified.
+    """
+    GetDomain: _grpc.UnaryUnaryMultiCallable[_directory_pb2.GetDomainRequest, _directory_pb2.GetDomainResponse]
+    ListDomains: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ListDomainsRequest, _directory_pb2.ListDomainsResponse]
+    VerifyDomain: _grpc.UnaryUnaryMultiCallable[_directory_pb2.VerifyDomainRequest, _directory_pb2.VerifyDomainResponse]
+    DeleteDomain: _grpc.UnaryUnaryMultiCallable[_directory_pb2.DeleteDomainRequest, _directory_pb2.DeleteDomainResponse]
+    ResolveDomain: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ResolveDomainRequest, _directory_pb2.ResolveDomainResponse]
+    """Which account holds a domain verified (home-realm discovery); NOT_FOUND when none does,
+    INVALID_ARGUMENT for a malformed name.
+    """
     ProvisionLogin: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ProvisionLoginRequest, _directory_pb2.ProvisionLoginResponse]
     """Sign-in provisioning (OIDC today, SAML later): finds or creates the user behind a
     validated identity, links it, and applies profile, spaces and groups, all in one
@@ -145,6 +158,19 @@ class DirectoryServiceAsyncStub(DirectoryServiceStub):
     GetUserAccess: _aio.UnaryUnaryMultiCallable[_directory_pb2.GetUserAccessRequest, _directory_pb2.GetUserAccessResponse]  # type: ignore[assignment]
     """For the platform's services: who is this user and what may they do."""
     CheckAccess: _aio.UnaryUnaryMultiCallable[_directory_pb2.CheckAccessRequest, _directory_pb2.CheckAccessResponse]  # type: ignore[assignment]
+    ClaimDomain: _aio.UnaryUnaryMultiCallable[_directory_pb2.ClaimDomainRequest, _directory_pb2.ClaimDomainResponse]  # type: ignore[assignment]
+    """Verified domains: an account claims a domain, publishes the TXT record of its challenge
+    (_idmesh-challenge.<domain>) and verifies it; one account at most holds a domain verified.
+    Sign-in trusts an email's domain only when the account holds it verified.
+    """
+    GetDomain: _aio.UnaryUnaryMultiCallable[_directory_pb2.GetDomainRequest, _directory_pb2.GetDomainResponse]  # type: ignore[assignment]
+    ListDomains: _aio.UnaryUnaryMultiCallable[_directory_pb2.ListDomainsRequest, _directory_pb2.ListDomainsResponse]  # type: ignore[assignment]
+    VerifyDomain: _aio.UnaryUnaryMultiCallable[_directory_pb2.VerifyDomainRequest, _directory_pb2.VerifyDomainResponse]  # type: ignore[assignment]
+    DeleteDomain: _aio.UnaryUnaryMultiCallable[_directory_pb2.DeleteDomainRequest, _directory_pb2.DeleteDomainResponse]  # type: ignore[assignment]
+    ResolveDomain: _aio.UnaryUnaryMultiCallable[_directory_pb2.ResolveDomainRequest, _directory_pb2.ResolveDomainResponse]  # type: ignore[assignment]
+    """Which account holds a domain verified (home-realm discovery); NOT_FOUND when none does,
+    INVALID_ARGUMENT for a malformed name.
+    """
     ProvisionLogin: _aio.UnaryUnaryMultiCallable[_directory_pb2.ProvisionLoginRequest, _directory_pb2.ProvisionLoginResponse]  # type: ignore[assignment]
     """Sign-in provisioning (OIDC today, SAML later): finds or creates the user behind a
     validated identity, links it, and applies profile, spaces and groups, all in one
@@ -442,6 +468,55 @@ class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _directory_pb2.CheckAccessRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_directory_pb2.CheckAccessResponse, _abc.Awaitable[_directory_pb2.CheckAccessResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ClaimDomain(
+        self,
+        request: _directory_pb2.ClaimDomainRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_directory_pb2.ClaimDomainResponse, _abc.Awaitable[_directory_pb2.ClaimDomainResponse]]:
+        """Verified domains: an account claims a domain, publishes the TXT record of its challenge
+        (_idmesh-challenge.<domain>) and verifies it; one account at most holds a domain verified.
+        Sign-in trusts an email's domain only when the account holds it verified.
+        """
+
+    @_abc_1.abstractmethod
+    def GetDomain(
+        self,
+        request: _directory_pb2.GetDomainRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_directory_pb2.GetDomainResponse, _abc.Awaitable[_directory_pb2.GetDomainResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListDomains(
+        self,
+        request: _directory_pb2.ListDomainsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_directory_pb2.ListDomainsResponse, _abc.Awaitable[_directory_pb2.ListDomainsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def VerifyDomain(
+        self,
+        request: _directory_pb2.VerifyDomainRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_directory_pb2.VerifyDomainResponse, _abc.Awaitable[_directory_pb2.VerifyDomainResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteDomain(
+        self,
+        request: _directory_pb2.DeleteDomainRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_directory_pb2.DeleteDomainResponse, _abc.Awaitable[_directory_pb2.DeleteDomainResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ResolveDomain(
+        self,
+        request: _directory_pb2.ResolveDomainRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_directory_pb2.ResolveDomainResponse, _abc.Awaitable[_directory_pb2.ResolveDomainResponse]]:
+        """Which account holds a domain verified (home-realm discovery); NOT_FOUND when none does,
+        INVALID_ARGUMENT for a malformed name.
+        """
 
     @_abc_1.abstractmethod
     def ProvisionLogin(

@@ -1,9 +1,17 @@
-"""``python -m directory`` (console script idmesh-directory): the directory gRPC service."""
+"""``python -m directory`` (console script idmesh-directory): the directory gRPC service, and
+the background re-check of verified domains."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from datetime import timedelta
+
 from directory.app import build_server
 from directory.config import DirectoryConfig
+from directory.domains.dns import DnsChecker
+from directory.domains.recheck import DomainRecheck
+from directory.store.domains import DomainStore
 from meshkit.config import load_config
 from meshkit.database import create_pool
 from meshkit.service import run_service
@@ -15,11 +23,24 @@ async def serve() -> None:
     pool = await create_pool(
         config.database_url, min_size=config.db_pool_min, max_size=config.db_pool_max
     )
+    dns = DnsChecker(config.dns_nameservers)
+    recheck = DomainRecheck(
+        DomainStore(pool),
+        dns,
+        interval=timedelta(seconds=config.domain_recheck_interval),
+        grace=timedelta(seconds=config.domain_grace_period),
+    )
+    recheck_task: asyncio.Task[None] | None = None
     try:
-        server = build_server(pool, host=config.host, port=config.port)
+        server = build_server(pool, host=config.host, port=config.port, dns=dns)
         await server.start()
+        recheck_task = asyncio.create_task(recheck.run_forever(), name="domain-recheck")
         await server.serve_until_signal()
     finally:
+        if recheck_task is not None:
+            recheck_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recheck_task
         await pool.close()
 
 

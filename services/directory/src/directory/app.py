@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from directory.domains.dns import DnsChecker
 from directory.servicer import DirectoryServicer
 from directory.store import Pool, Stores
 from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
@@ -17,11 +18,16 @@ SERVICE_NAME: Final = directory_pb2.DESCRIPTOR.services_by_name["DirectoryServic
 
 
 def build_server(
-    pool: Pool, *, host: str, port: int, server: GrpcServer | None = None
+    pool: Pool,
+    *,
+    host: str,
+    port: int,
+    server: GrpcServer | None = None,
+    dns: DnsChecker | None = None,
 ) -> GrpcServer:
     """DirectoryService on ``host:port`` (or on ``server``) backed by ``pool``; schema
-    directory must be migrated."""
-    servicer = DirectoryServicer(Stores.on(pool))
+    directory must be migrated. ``dns`` verifies domains (default: the system resolver)."""
+    servicer = DirectoryServicer(Stores.on(pool), dns)
     grpc_server = server or GrpcServer(host, port)
     grpc_server.add_service(
         SERVICE_NAME,

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meshkit.config import ConfigError, parse_port, setting
+from directory.domains.dns import Nameserver
+from meshkit.config import ConfigError, parse_duration, parse_port, setting
 
 
 def parse_pool_size(raw: str) -> int:
@@ -15,6 +16,35 @@ def parse_pool_size(raw: str) -> int:
     if size < 1:
         raise ValueError("expected a positive number of connections")
     return size
+
+
+def parse_nameservers(raw: str) -> tuple[Nameserver, ...]:
+    """``host`` or ``host:port`` (``[v6]:port`` for an IPv6 address), comma-separated."""
+    servers = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        host, port = item, "53"
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            if rest:
+                port = rest.removeprefix(":")
+        elif item.count(":") == 1:
+            host, port = item.split(":")
+        if not host:
+            raise ValueError(f"no host in {item!r}")
+        number = parse_port(port)
+        if number == 0:
+            raise ValueError(f"no port in {item!r}")
+        servers.append(Nameserver(host, number))
+    return tuple(servers)
+
+
+def parse_positive_duration(raw: str) -> float:
+    seconds = parse_duration(raw)
+    if seconds <= 0:
+        raise ValueError("expected a positive duration")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -28,6 +58,25 @@ class DirectoryConfig:
     )
     db_pool_min: int = setting("DB_POOL_MIN", default=2, parse=parse_pool_size)
     db_pool_max: int = setting("DB_POOL_MAX", default=10, parse=parse_pool_size)
+    dns_nameservers: tuple[Nameserver, ...] = setting(
+        "DNS_NAMESERVERS",
+        default=(),
+        parse=parse_nameservers,
+        description="nameservers for domain verification (host or host:port, comma-separated);"
+        " empty is the system resolver",
+    )
+    domain_recheck_interval: float = setting(
+        "DOMAIN_RECHECK_INTERVAL",
+        default=24 * 3600.0,
+        parse=parse_positive_duration,
+        description="how often a verified domain's TXT record is checked again",
+    )
+    domain_grace_period: float = setting(
+        "DOMAIN_GRACE_PERIOD",
+        default=72 * 3600.0,
+        parse=parse_duration,
+        description="how long a verified domain may fail its checks before it returns to pending",
+    )
 
     def __post_init__(self) -> None:
         if self.db_pool_min > self.db_pool_max:

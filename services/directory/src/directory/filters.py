@@ -535,3 +535,14 @@ PROVISIONING_EVENTS = Catalogue(
     key=("id",),
     default_order="time",
 )
+
+DOMAINS = Catalogue(
+    attributes={
+        "id": Attribute("d.id", Kind.UUID),
+        "domain": Attribute("d.domain", Kind.TEXT),
+        "status": Attribute("d.status", Kind.TEXT),
+        "create_time": Attribute("d.create_time", Kind.TIMESTAMP),
+        "verify_time": Attribute("d.verify_time", Kind.TIMESTAMP, nullable=True),
+    },
+    key=("id",),
+)

@@ -48,6 +48,9 @@ def login_claims(request: pb.ProvisionLoginRequest) -> LoginClaims:
         subject=validate.required(request.subject, "subject"),
         email=request.email.strip(),
         email_trusted=request.email_trusted,
+        served_domains=frozenset(
+            d.strip().lower() for d in _names(request.served_domains, "served_domains")
+        ),
         given_name=request.given_name,
         family_name=request.family_name,
         display_name=request.display_name,

@@ -14,6 +14,8 @@ from uuid import UUID
 import grpc
 
 from directory import access, convert, validate
+from directory.domains.dns import DnsChecker
+from directory.domains.servicer import DomainVerification
 from directory.login_servicer import LoginProvisioning
 from directory.models import (
     STATUS_PENDING,
@@ -68,9 +70,12 @@ def _group_draft(group: pb.Group) -> GroupDraft:
     )
 
 
-class DirectoryServicer(LoginProvisioning, directory_pb2_grpc.DirectoryServiceServicer):
-    def __init__(self, stores: Stores) -> None:
+class DirectoryServicer(
+    LoginProvisioning, DomainVerification, directory_pb2_grpc.DirectoryServiceServicer
+):
+    def __init__(self, stores: Stores, dns: DnsChecker | None = None) -> None:
         self.stores = stores
+        self.dns = dns or DnsChecker()
 
     # -- accounts ------------------------------------------------------------------------------
 

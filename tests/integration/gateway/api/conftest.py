@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.dns.server import LoopbackDns
 from tests.integration.gateway.api.stack import Stack, Tenant, new_tenant, start_stack
 
 
 @pytest.fixture(scope="session")
-async def stack(database_url: str) -> AsyncIterator[Stack]:
-    async with start_stack(database_url) as running:
+async def stack(database_url: str, dns_server: LoopbackDns) -> AsyncIterator[Stack]:
+    async with start_stack(database_url, dns_server.nameserver) as running:
         yield running
 
 

@@ -20,6 +20,8 @@ from auth.permissions import KNOWN_PERMISSIONS
 from auth.secretbox import SecretBox
 from auth.sso.servicer import SsoSettings
 from directory.app import build_server
+from directory.config import parse_nameservers
+from directory.domains.dns import DnsChecker
 from gateway.api.routing import Route
 from gateway.api.schemas import components
 from gateway.app import create_app
@@ -163,7 +165,8 @@ class Tenant:
 async def seed_resources(tenant: Tenant) -> dict[str, str]:
     """One of each resource in ``tenant``, by path parameter name: a user (a manual member of
     the group), a space, a group, a custom space role, a manual grant, the account name, an
-    API token, an OAuth client and an OIDC connection (no domains: they are unique globally)."""
+    API token, an OAuth client, an OIDC connection (no domains: they are unique globally) and a
+    pending domain claim (under .test, one of the account's own)."""
     user = await tenant.user()
     space = await tenant.space()
     group = await tenant.group(idp_identifier=f"idp-{uuid.uuid4().hex[:8]}")
@@ -218,8 +221,14 @@ async def seed_resources(tenant: Tenant) -> dict[str, str]:
             actor=SYSTEM,
         )
     )
+    domain = await tenant.stack.directory.ClaimDomain(
+        pb.ClaimDomainRequest(
+            account_id=tenant.id, domain=f"{tenant.account.name}.test", actor=SYSTEM
+        )
+    )
     return {
         "name": tenant.account.name,
+        "domain_id": domain.domain.id,
         "user_id": user.id,
         "space_id": space.id,
         "group_id": group.id,
@@ -295,10 +304,17 @@ def _fast_server() -> GrpcServer:
 
 
 @asynccontextmanager
-async def start_stack(database_url: str) -> AsyncIterator[Stack]:
-    """directory and auth in-process on ``database_url`` (migrated), the gateway in front."""
+async def start_stack(database_url: str, dns_nameservers: str = "") -> AsyncIterator[Stack]:
+    """directory and auth in-process on ``database_url`` (migrated), the gateway in front;
+    directory verifies domains with ``dns_nameservers`` (DNS_NAMESERVERS syntax)."""
     pool = await create_pool(database_url, min_size=1, max_size=10)
-    directory_server = build_server(pool, host="127.0.0.1", port=0, server=_fast_server())
+    directory_server = build_server(
+        pool,
+        host="127.0.0.1",
+        port=0,
+        server=_fast_server(),
+        dns=DnsChecker(parse_nameservers(dns_nameservers)),
+    )
     directory_port = await directory_server.start()
     # A throwaway encryption key, so that connections (with sealed client secrets) can be made;
     # the real directory, so that sessions validate (the admin pages sign in with them).

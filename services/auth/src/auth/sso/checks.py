@@ -11,9 +11,9 @@ from typing import Any
 
 import grpc
 
+from auth.sso.http import IdpHttpError
 from auth.sso.models import OidcConfig
 from auth.sso.oidc.discovery import DiscoveryError
-from auth.sso.oidc.http import IdpHttpError
 from auth.sso.saml.checks import check_saml
 from auth.sso.servicer import Sso
 from auth.validation import parse_uuid

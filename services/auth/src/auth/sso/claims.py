@@ -1,23 +1,15 @@
-"""From verified ID token claims to what directory provisions, and to what a login trace may
-keep. Pure functions.
+"""What both connectors share when they read an IdP's claims or attributes, and what a login
+trace may keep of them. Pure functions.
 
-- The identity key is never the email (nOAuth): ``iss|sub``, or ``tid|oid`` for Entra.
-- The email may link or create a user only when it is trusted: ``email_verified`` is true, or
-  the connection's own domains cover it (sso-security.md, "Never key accounts on email").
 - ``space_name`` and ``space_role`` are comma-separated lists paired by position (the Torque
   guide); positions are kept, empty items included, because the six rules pair by position.
-- Entra's groups overage (``_claim_names`` naming groups, or ``hasgroups``) is detected and
-  reported: the user's groups are then left as they are, never read as "no groups".
+- A trace keeps the claims with secrets and single-use values redacted and long values cut.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Final
-
-from auth.sso import presets
-from auth.sso.models import VENDOR_AZURE_AD, Connection
 
 MAX_TEXT: Final = 256
 MAX_GROUPS: Final = 2000
@@ -37,25 +29,8 @@ class ClaimError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class MappedLogin:
-    subject: str
-    email: str
-    email_trusted: bool
-    given_name: str
-    family_name: str
-    display_name: str
-    timezone: str
-    spaces_present: bool
-    space_names: tuple[str, ...]
-    space_roles: tuple[str, ...]
-    # False: leave group memberships unchanged (overage, or group sync off).
-    sync_groups: bool
-    groups: tuple[str, ...]
-    groups_overage: bool
-
-
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
+    """A claim as bounded, stripped text; anything but a string is empty."""
     return value.strip()[:MAX_TEXT] if isinstance(value, str) else ""
 
 
@@ -75,77 +50,6 @@ def split_list(value: Any) -> tuple[str, ...]:
 def email_domain(email: str) -> str:
     _, at, domain = email.rpartition("@")
     return domain.lower().strip(".") if at else ""
-
-
-def is_verified(value: Any) -> bool:
-    """``email_verified`` as true: a JSON true, or the string "true" some IdPs send."""
-    return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-def groups_overage(claims: dict[str, Any]) -> bool:
-    """Entra leaves ``groups`` out above 200 groups and says so with ``_claim_names.groups``
-    (or ``hasgroups`` in implicit flows): Microsoft Learn, "Configure group claims"."""
-    names = claims.get("_claim_names")
-    if isinstance(names, dict) and "groups" in names:
-        return True
-    return is_verified(claims.get("hasgroups"))
-
-
-def subject_key(connection: Connection, claims: dict[str, Any]) -> str:
-    """The identity link key: ``tid|oid`` for Entra, ``iss|sub`` otherwise."""
-    assert connection.oidc is not None
-    if presets.PRESETS[connection.oidc.vendor].link_key == "tid_oid":
-        tid, oid = claims.get("tid"), claims.get("oid")
-        if not isinstance(tid, str) or not tid or not isinstance(oid, str) or not oid:
-            raise ClaimError("oid_missing", "the Entra ID token lacks tid or oid")
-        return f"{tid}|{oid}"
-    iss, sub = claims.get("iss"), claims.get("sub")
-    if not isinstance(sub, str) or not sub or not isinstance(iss, str):
-        raise ClaimError("sub_missing", "the ID token lacks sub")
-    return f"{iss}|{sub}"
-
-
-def map_claims(connection: Connection, claims: dict[str, Any]) -> MappedLogin:
-    """What the IdP says about the user, named the way directory's ProvisionLogin expects."""
-    mapping = connection.mapping
-    assert connection.oidc is not None
-    email = _text(claims.get(mapping.email))
-    if not email and connection.oidc.vendor == VENDOR_AZURE_AD:
-        # Entra often omits "email"; preferred_username is mutable and unverified, so it is
-        # trusted only when the connection's own domains cover it (never by email_verified).
-        email = _text(claims.get("preferred_username"))
-        trusted = email_domain(email) in connection.domains
-    else:
-        trusted = is_verified(claims.get("email_verified")) or (
-            email_domain(email) in connection.domains
-        )
-    if "@" not in email:
-        raise ClaimError("email_missing", f"the ID token has no email in {mapping.email!r}")
-    spaces_present = bool(mapping.space_name) and mapping.space_name in claims
-    overage = bool(mapping.groups) and groups_overage(claims)
-    groups: list[str] = []
-    if mapping.groups and not overage:
-        raw = claims.get(mapping.groups, [])
-        for item in raw if isinstance(raw, list) else [raw]:
-            if isinstance(item, str) and item.strip():
-                groups.append(item.strip()[:MAX_TEXT])
-    return MappedLogin(
-        subject=subject_key(connection, claims),
-        email=email,
-        email_trusted=trusted,
-        given_name=_text(claims.get(mapping.given_name)) if mapping.given_name else "",
-        family_name=_text(claims.get(mapping.family_name)) if mapping.family_name else "",
-        display_name=_text(claims.get(mapping.display_name)) if mapping.display_name else "",
-        timezone=_text(claims.get(mapping.timezone)) if mapping.timezone else "",
-        spaces_present=spaces_present,
-        space_names=split_list(claims[mapping.space_name]) if spaces_present else (),
-        space_roles=split_list(claims.get(mapping.space_role, []))
-        if spaces_present and mapping.space_role
-        else (),
-        sync_groups=bool(mapping.groups) and not overage,
-        groups=tuple(dict.fromkeys(groups))[:MAX_GROUPS],
-        groups_overage=overage,
-    )
 
 
 def _redact_value(name: str, value: Any, depth: int) -> Any:

@@ -23,7 +23,8 @@ c.id, c.account_id, c.name, c.display_name, c.protocol, c.attribute_mapping,
 c.provisioning_policy, c.profile_update, c.default_space, c.default_space_role, c.enabled,
 c.created_by, c.oidc_issuer, c.oidc_discovery_url, c.oidc_client_id, c.oidc_client_secret,
 c.oidc_client_secret_key_id, c.oidc_scopes, c.oidc_vendor, c.oidc_entra_tenant_id,
-c.oidc_allowed_tenant_ids, c.oidc_signing_algorithms, c.create_time, c.update_time, c.version,
+c.oidc_allowed_tenant_ids, c.oidc_signing_algorithms, c.oidc_userinfo, c.create_time,
+c.update_time, c.version,
 c.saml_idp_entity_id, c.saml_sso_url, c.saml_certificates, c.saml_vendor, c.saml_name_id_format,
 c.saml_sp_entity_id, c.saml_acs_url, c.saml_want_response_signed, c.saml_allow_sha1,
 c.saml_allow_idp_initiated, c.saml_clock_skew_seconds, c.saml_sp_certificate,
@@ -38,9 +39,9 @@ INSERT INTO auth.connections (id, account_id, name, display_name, protocol, attr
     provisioning_policy, profile_update, default_space, default_space_role, created_by,
     oidc_issuer, oidc_discovery_url, oidc_client_id, oidc_client_secret,
     oidc_client_secret_key_id, oidc_scopes, oidc_vendor, oidc_entra_tenant_id,
-    oidc_allowed_tenant_ids, oidc_signing_algorithms)
+    oidc_allowed_tenant_ids, oidc_signing_algorithms, oidc_userinfo)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-    $19, $20, $21)
+    $19, $20, $21, $22)
 """
 _INSERT_SAML: Final = """
 INSERT INTO auth.connections (id, account_id, name, display_name, protocol, attribute_mapping,
@@ -56,14 +57,17 @@ _INSERT_DOMAINS: Final = """
 INSERT INTO auth.connection_domains (domain, connection_id, account_id)
 SELECT domain, $2, $3 FROM unnest($1::text[]) AS d(domain)
 """
+# Within the account: one connection serves a domain (home-realm discovery leads to one).
 _TAKEN_DOMAINS: Final = """
-SELECT domain FROM auth.connection_domains WHERE domain = ANY($1::text[]) ORDER BY domain
+SELECT domain FROM auth.connection_domains
+WHERE account_id = $2 AND domain = ANY($1::text[]) ORDER BY domain
 """
 _BY_ID: Final = _SELECT + " WHERE c.account_id = $1 AND c.id = $2"
 _BY_NAME: Final = _SELECT + " WHERE c.account_id = $1 AND c.name = $2"
 _FOR_LOGIN: Final = _SELECT + " WHERE c.id = $1"
 _BY_DOMAIN: Final = (
-    _SELECT + " JOIN auth.connection_domains x ON x.connection_id = c.id WHERE x.domain = $1"
+    _SELECT + " JOIN auth.connection_domains x ON x.connection_id = c.id"
+    " WHERE x.account_id = $1 AND x.domain = $2"
 )
 _LIST_FIRST: Final = _SELECT + " WHERE c.account_id = $1 ORDER BY c.create_time, c.id LIMIT $2"
 _LIST_AFTER: Final = (
@@ -96,7 +100,7 @@ WHERE account_id = $1 AND id = $2
 """
 _TAKEN_BY_OTHERS: Final = """
 SELECT domain FROM auth.connection_domains
-WHERE domain = ANY($1::text[]) AND connection_id <> $2 ORDER BY domain
+WHERE account_id = $3 AND domain = ANY($1::text[]) AND connection_id <> $2 ORDER BY domain
 """
 _DROP_DOMAINS: Final = "DELETE FROM auth.connection_domains WHERE connection_id = $1"
 
@@ -116,6 +120,7 @@ def connection_from_row(row: asyncpg.Record) -> Connection:
             client_secret=Sealed(
                 row["oidc_client_secret_key_id"], bytes(row["oidc_client_secret"])
             ),
+            userinfo=row["oidc_userinfo"],
         )
     saml = None
     if row["protocol"] == "saml":
@@ -170,12 +175,12 @@ class ConnectionStore:
         self._pool = pool
 
     async def insert(self, draft: ConnectionDraft, secret: Sealed) -> Connection:
-        """Stores the connection and claims its domains, in one transaction. A name taken in
-        the account, or a domain served by any connection, is ALREADY_EXISTS."""
+        """Stores the connection and its domains, in one transaction. A name taken in the
+        account, or a domain another connection of the account serves, is ALREADY_EXISTS."""
         oidc = draft.oidc
         mapping = json.dumps(draft.mapping.__dict__)
         async with self._pool.acquire() as conn, conn.transaction():
-            taken = await conn.fetch(_TAKEN_DOMAINS, list(draft.domains))
+            taken = await conn.fetch(_TAKEN_DOMAINS, list(draft.domains), draft.account_id)
             if taken:
                 raise AlreadyExists(
                     "another connection already serves "
@@ -208,6 +213,7 @@ class ConnectionStore:
                     oidc.entra_tenant_id,
                     list(oidc.allowed_tenant_ids),
                     list(oidc.signing_algorithms),
+                    oidc.userinfo,
                 )
                 await conn.execute(_INSERT_DOMAINS, list(draft.domains), draft.id, draft.account_id)
             except asyncpg.UniqueViolationError as error:
@@ -234,7 +240,9 @@ class ConnectionStore:
         assert saml is not None
         mapping = json.dumps(connection.mapping.__dict__)
         async with self._pool.acquire() as conn, conn.transaction():
-            taken = await conn.fetch(_TAKEN_DOMAINS, list(connection.domains))
+            taken = await conn.fetch(
+                _TAKEN_DOMAINS, list(connection.domains), connection.account_id
+            )
             if taken:
                 raise AlreadyExists(
                     "another connection already serves "
@@ -298,8 +306,9 @@ class ConnectionStore:
         row = await self._pool.fetchrow(_FOR_LOGIN, connection_id)
         return None if row is None else connection_from_row(row)
 
-    async def by_domain(self, domain: str) -> Connection | None:
-        row = await self._pool.fetchrow(_BY_DOMAIN, domain)
+    async def by_domain(self, account_id: uuid.UUID, domain: str) -> Connection | None:
+        """The account's connection serving ``domain``, if any."""
+        row = await self._pool.fetchrow(_BY_DOMAIN, account_id, domain)
         return None if row is None else connection_from_row(row)
 
     async def enabled(self, account_id: uuid.UUID) -> list[Connection]:
@@ -318,8 +327,8 @@ class ConnectionStore:
         self, account_id: uuid.UUID, connection_id: uuid.UUID, change: ConnectionChange
     ) -> Connection:
         """Replaces the changeable fields and the domains in one transaction, under the row
-        lock; a version mismatch is FAILED_PRECONDITION, a domain another connection serves
-        ALREADY_EXISTS."""
+        lock; a version mismatch is FAILED_PRECONDITION, a domain another connection of the
+        account serves ALREADY_EXISTS."""
         async with self._pool.acquire() as conn, conn.transaction():
             version = await conn.fetchval(_VERSION, account_id, connection_id)
             if version is None:
@@ -330,7 +339,9 @@ class ConnectionStore:
                     field="expected_version",
                     reason="version_mismatch",
                 )
-            taken = await conn.fetch(_TAKEN_BY_OTHERS, list(change.domains), connection_id)
+            taken = await conn.fetch(
+                _TAKEN_BY_OTHERS, list(change.domains), connection_id, account_id
+            )
             if taken:
                 raise AlreadyExists(
                     "another connection already serves "

@@ -1,5 +1,5 @@
 """Checks of a connection an admin creates, pure: the clean draft or InvalidArgument naming the
-offending field. Vendor presets fill what is left empty (auth.sso.presets)."""
+offending field. Vendor presets fill what is left empty (auth.sso.oidc.presets)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
-from auth.sso import presets
 from auth.sso.models import (
     POLICY_CREATE,
     POLICY_DENY,
@@ -24,6 +23,7 @@ from auth.sso.models import (
     VENDOR_OKTA,
     AttributeMapping,
 )
+from auth.sso.oidc import presets
 from idmesh.auth.v1 import auth_pb2
 from meshkit.errors import InvalidArgument
 
@@ -81,6 +81,7 @@ class OidcDraft:
     entra_tenant_id: str
     allowed_tenant_ids: tuple[str, ...]
     signing_algorithms: tuple[str, ...]
+    userinfo: bool
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,7 @@ def _oidc(settings: auth_pb2.OidcSettings) -> tuple[OidcDraft, presets.Preset]:
         entra_tenant_id=tenant,
         allowed_tenant_ids=allowed_tenants,
         signing_algorithms=_algorithms(list(settings.signing_algorithms)),
+        userinfo=settings.userinfo if settings.HasField("userinfo") else preset.userinfo,
     )
     return draft, preset
 

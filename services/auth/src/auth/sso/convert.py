@@ -98,6 +98,7 @@ def connection(value: Connection) -> auth_pb2.Connection:
                 entra_tenant_id=oidc.entra_tenant_id,
                 allowed_tenant_ids=oidc.allowed_tenant_ids,
                 signing_algorithms=oidc.signing_algorithms,
+                userinfo=oidc.userinfo,
             )
         )
     saml = value.saml

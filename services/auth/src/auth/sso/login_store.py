@@ -24,17 +24,18 @@ INSERT INTO auth.login_transactions (state_hash, connection_id, account_id, bind
     code_verifier, redirect_uri, return_to, issuer, expire_time)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 """
-# Single use: the first callback with this state consumes it; an expired one is consumed too
-# (it can never be used again either way).
-_TX_CONSUME: Final = f"""
-UPDATE auth.login_transactions SET consume_time = now()
-WHERE state_hash = $1 AND consume_time IS NULL
-RETURNING {_TX_COLUMNS}, expire_time <= now() AS expired
+# A pending login as its callback finds it, without using it up: a refused response must leave it
+# for the genuine one that follows.
+_TX_FIND: Final = f"""
+SELECT {_TX_COLUMNS}, expire_time <= now() AS expired, consume_time IS NOT NULL AS consumed
+FROM auth.login_transactions WHERE state_hash = $1
 """  # noqa: S608 - constants
-_TX_SEEN: Final = f"""
-SELECT {_TX_COLUMNS}, expire_time <= now() AS expired FROM auth.login_transactions
-WHERE state_hash = $1
-"""  # noqa: S608
+# Single use: only a response that passed every check consumes the login, and only once.
+_TX_CONSUME: Final = """
+UPDATE auth.login_transactions SET consume_time = now()
+WHERE state_hash = $1 AND consume_time IS NULL AND expire_time > now()
+RETURNING 1
+"""
 _TX_PURGE: Final = "DELETE FROM auth.login_transactions WHERE expire_time < now() - $1::interval"
 
 
@@ -52,17 +53,7 @@ class NewTransaction:
     expire_time: datetime
 
 
-@dataclass(frozen=True)
-class Consumed:
-    """The transaction a callback's state names; ``replayed``: it was already used;
-    ``expired``: past its lifetime."""
-
-    transaction: LoginTransaction
-    replayed: bool
-    expired: bool
-
-
-def _transaction(row: asyncpg.Record, replayed: bool) -> LoginTransaction:
+def _transaction(row: asyncpg.Record) -> LoginTransaction:
     return LoginTransaction(
         connection_id=row["connection_id"],
         account_id=row["account_id"],
@@ -74,7 +65,8 @@ def _transaction(row: asyncpg.Record, replayed: bool) -> LoginTransaction:
         issuer=row["issuer"],
         create_time=row["create_time"],
         expire_time=row["expire_time"],
-        already_consumed=replayed,
+        expired=row["expired"],
+        already_consumed=row["consumed"],
     )
 
 
@@ -97,16 +89,14 @@ class TransactionStore:
             tx.expire_time,
         )
 
-    async def consume(self, state_hash: bytes) -> Consumed | None:
-        """Marks the transaction used and returns it; a second call says ``replayed``; None when
-        no transaction has this state."""
-        row = await self._pool.fetchrow(_TX_CONSUME, state_hash)
-        if row is not None:
-            return Consumed(_transaction(row, False), replayed=False, expired=row["expired"])
-        row = await self._pool.fetchrow(_TX_SEEN, state_hash)
-        if row is None:
-            return None
-        return Consumed(_transaction(row, True), replayed=True, expired=row["expired"])
+    async def find(self, state_hash: bytes) -> LoginTransaction | None:
+        """The transaction this state names, used or not; None when there is none."""
+        row = await self._pool.fetchrow(_TX_FIND, state_hash)
+        return _transaction(row) if row is not None else None
+
+    async def consume(self, state_hash: bytes) -> bool:
+        """Marks the live transaction used; False when it was already used or has expired."""
+        return await self._pool.fetchval(_TX_CONSUME, state_hash) is not None
 
     async def purge(self, older_than: timedelta = timedelta(hours=1)) -> int:
         result = await self._pool.execute(_TX_PURGE, older_than)

@@ -58,6 +58,8 @@ class OidcConfig:
     allowed_tenant_ids: tuple[str, ...]
     signing_algorithms: tuple[str, ...]
     client_secret: Sealed | None = field(repr=False)
+    # Ask the userinfo endpoint after the ID token (auth.sso.oidc.userinfo).
+    userinfo: bool = False
 
     @property
     def multi_tenant(self) -> bool:
@@ -117,7 +119,7 @@ class Connection:
 class LoginTransaction:
     """A started login: what the callback must match and what the token exchange needs.
 
-    Single use (``consumed`` says whether this read was the one that consumed it)."""
+    Single use: ``already_consumed`` once a verified response has used it."""
 
     connection_id: uuid.UUID
     account_id: uuid.UUID
@@ -129,6 +131,7 @@ class LoginTransaction:
     issuer: str
     create_time: datetime
     expire_time: datetime
+    expired: bool
     already_consumed: bool
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final
 import grpc
 from google.protobuf import timestamp_pb2
 
-from auth.sso.claims import MappedLogin
+from auth.sso.identity import Identity
 from auth.sso.models import POLICY_CREATE, POLICY_DENY, POLICY_LINK, UPDATE_EVERY_LOGIN, Connection
 from idmesh.directory.v1 import directory_pb2
 from meshkit.errors import from_rpc_error
@@ -25,7 +25,7 @@ _POLICIES: Final = {
 }
 # Directory's denials, passed on as the trace's reason.
 _DIRECTORY_REASONS: Final = frozenset(
-    {"user_deactivated", "user_not_provisioned", "email_not_verified"}
+    {"user_deactivated", "user_not_provisioned", "email_domain_not_served", "email_not_verified"}
 )
 
 
@@ -43,7 +43,7 @@ class ProvisioningRefused(Exception):
 async def provision_login(
     directory: DirectoryServiceAsyncStub,
     connection: Connection,
-    mapped: MappedLogin,
+    identity: Identity,
     now: datetime,
 ) -> directory_pb2.ProvisionLoginResponse:
     login_time = timestamp_pb2.Timestamp()
@@ -51,20 +51,21 @@ async def provision_login(
     request = directory_pb2.ProvisionLoginRequest(
         account_id=str(connection.account_id),
         connection_id=str(connection.id),
-        subject=mapped.subject,
-        email=mapped.email,
-        email_trusted=mapped.email_trusted,
-        given_name=mapped.given_name,
-        family_name=mapped.family_name,
-        display_name=mapped.display_name,
-        timezone=mapped.timezone,
-        spaces_present=mapped.spaces_present,
-        space_names=mapped.space_names,
-        space_roles=mapped.space_roles,
+        subject=identity.subject,
+        email=identity.email,
+        email_trusted=identity.email_verified,
+        served_domains=connection.domains,
+        given_name=identity.given_name,
+        family_name=identity.family_name,
+        display_name=identity.display_name,
+        timezone=identity.timezone,
+        spaces_present=identity.spaces_present,
+        space_names=identity.space_names,
+        space_roles=identity.space_roles,
         default_space_name=connection.default_space,
         default_space_role=connection.default_space_role,
-        sync_groups=mapped.sync_groups,
-        groups=mapped.groups,
+        sync_groups=identity.sync_groups,
+        groups=identity.groups,
         policy=_POLICIES[connection.provisioning_policy],
         update_every_login=connection.profile_update == UPDATE_EVERY_LOGIN,
         login_time=login_time,

@@ -1,4 +1,4 @@
-"""AuthService's SSO methods: connections, the OIDC login, sessions, login traces.
+"""AuthService's SSO methods: connections, logins over both connectors, sessions, login traces.
 
 A mixin of auth.servicer.AuthServiceServicer: request fields in, the SSO components (built by
 ``Sso.build``) do the work, messages out. Errors are meshkit ServiceErrors.
@@ -22,24 +22,28 @@ import grpc
 from auth.convert import optional_datetime
 from auth.secretbox import SecretBox
 from auth.sso import convert, paging
+from auth.sso import domains as sso_domains
 from auth.sso.claims import email_domain
 from auth.sso.connection_store import ConnectionStore, secret_associated_data
 from auth.sso.connections import connection_change, connection_draft
+from auth.sso.http import IdpHttp
+from auth.sso.login_connections import LoginConnections
 from auth.sso.login_store import SessionStore, TraceStore, TransactionStore, start_cursor
-from auth.sso.models import Connection
+from auth.sso.models import PROTOCOL_OIDC, PROTOCOL_SAML
+from auth.sso.oidc.connector import CallbackParams, OidcConnector
 from auth.sso.oidc.discovery import DiscoveryCache, DiscoveryError
-from auth.sso.oidc.flow import CallbackParams, OidcFlow
-from auth.sso.oidc.http import IdpHttp
 from auth.sso.oidc.jwks import JwksCache
+from auth.sso.pending import PendingLogins
+from auth.sso.pipeline import LoginPipeline, RestartLogin
 from auth.sso.saml import connections as saml_connections
-from auth.sso.saml.flow import RestartSamlLogin, SamlFlow, sp_key_associated_data
+from auth.sso.saml.connector import SamlConnector, SamlPost, sp_key_associated_data
 from auth.sso.saml.metadata_refresh import fetch_metadata, refresh_all
 from auth.sso.saml.replay import PostgresReplayCache
 from auth.sso.sessions import SessionManager
 from auth.sso.traces import TraceRecorder
 from auth.validation import parse_uuid
 from idmesh.auth.v1 import auth_pb2
-from idmesh.directory.v1 import directory_pb2_grpc
+from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
 from meshkit.channels import connect
 from meshkit.errors import FailedPrecondition, InvalidArgument, NotFound
 
@@ -101,29 +105,25 @@ class Sso:
         self.sessions = SessionManager(
             self.session_store, directory, ttl=settings.session_ttl, clock=clock
         )
-        self.flow = OidcFlow(
-            connections=self.connections,
-            transactions=self.transactions,
+        self.login_connections = LoginConnections(self.connections)
+        pending = PendingLogins(self.transactions, settings.transaction_ttl, clock)
+        self.pipeline = LoginPipeline(
+            pending=pending,
             sessions=self.sessions,
             traces=TraceRecorder(self.trace_store),
+            directory=directory,
+            clock=clock,
+        )
+        self.oidc = OidcConnector(
+            pending=pending,
             http=self.http,
             discovery=self.discovery,
             jwks=self.jwks,
             secretbox=settings.secretbox,
-            directory=directory,
-            transaction_ttl=settings.transaction_ttl,
-            clock=clock,
         )
         self.replay = PostgresReplayCache(pool)
-        self.saml = SamlFlow(
-            transactions=self.transactions,
-            replay=self.replay,
-            sessions=self.sessions,
-            traces=TraceRecorder(self.trace_store),
-            directory=directory,
-            transaction_ttl=settings.transaction_ttl,
-            secretbox=settings.secretbox,
-            clock=clock,
+        self.saml = SamlConnector(
+            pending=pending, replay=self.replay, secretbox=settings.secretbox, clock=clock
         )
         self._janitor: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
@@ -201,6 +201,7 @@ class SsoMethods:
                     f"discovery check failed: {error}", field="connection.oidc.issuer",
                     reason=error.reason,
                 ) from None  # fmt: skip
+        await self._claim_domains(account_id, draft.domains, draft.created_by)
         sealed = box.seal(draft.oidc.client_secret, secret_associated_data(draft.id, account_id))
         created = await self.sso.connections.insert(draft, sealed)
         logger.info("connection %s (%s) created for account %s", created.id, created.name,
@@ -244,7 +245,7 @@ class SsoMethods:
         account_id = parse_uuid(request.account_id, "account_id")
         connection_id = parse_uuid(request.connection_id, "connection_id")
         await self.sso.connections.delete(account_id, connection_id)
-        self.sso.flow.forget(connection_id)
+        self.sso.login_connections.forget(connection_id)
         logger.info("connection %s of account %s deleted", connection_id, account_id)
         return auth_pb2.DeleteConnectionResponse()
 
@@ -253,19 +254,34 @@ class SsoMethods:
     ) -> auth_pb2.UpdateConnectionResponse:
         account_id = parse_uuid(request.account_id, "account_id")
         connection_id = parse_uuid(request.connection_id, "connection_id")
-        updated = await self.sso.connections.update(
-            account_id, connection_id, connection_change(request)
-        )
-        self.sso.flow.forget(connection_id)
+        change = connection_change(request)
+        await self._claim_domains(account_id, change.domains, "admin")
+        updated = await self.sso.connections.update(account_id, connection_id, change)
+        self.sso.login_connections.forget(connection_id)
         logger.info("connection %s of account %s updated", connection_id, account_id)
         return auth_pb2.UpdateConnectionResponse(connection=convert.connection(updated))
+
+    async def _claim_domains(
+        self, account_id: uuid.UUID, domains: tuple[str, ...], created_by: str
+    ) -> None:
+        """A connection serves only domains its account has claimed (and, to route or link,
+        verified): each is claimed in directory first, idempotently."""
+        actor = directory_pb2.Actor(
+            type=directory_pb2.ACTOR_TYPE_SYSTEM, id="auth", display_name=created_by or "auth"
+        )
+        await sso_domains.claim(
+            self.sso.directory, account_id, domains, field="connection.domains", actor=actor
+        )
 
     async def DiscoverConnection(
         self, request: auth_pb2.DiscoverConnectionRequest, context: Context
     ) -> auth_pb2.DiscoverConnectionResponse:
-        """Home-realm discovery by the email's domain (exactly; domains are unique)."""
+        """Home-realm discovery: the account that has VERIFIED the email's domain, then its
+        connection serving that domain. A domain no account has verified routes nowhere: an
+        unverified claim never sends anyone's users to an attacker's IdP."""
         domain = email_domain(request.email.strip())
-        found = await self.sso.connections.by_domain(domain) if domain else None
+        owner = await sso_domains.verified_owner(self.sso.directory, domain) if domain else None
+        found = await self.sso.connections.by_domain(owner, domain) if owner else None
         if found is None or not found.enabled:
             raise NotFound("no connection serves this email domain", reason="no_connection")
         return auth_pb2.DiscoverConnectionResponse(option=convert.login_option(found))
@@ -282,15 +298,17 @@ class SsoMethods:
     async def StartOidcLogin(
         self, request: auth_pb2.StartOidcLoginRequest, context: Context
     ) -> auth_pb2.StartOidcLoginResponse:
-        started = await self.sso.flow.start(
-            request.connection_id,
-            request.redirect_uri,
-            login_hint=request.login_hint,
+        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_OIDC)
+        started = await self.sso.pipeline.start(
+            connection,
+            self.sso.oidc,
             return_to=request.return_to,
             browser_binding=request.browser_binding,
+            redirect_uri=request.redirect_uri,
+            login_hint=request.login_hint,
         )
         response = auth_pb2.StartOidcLoginResponse(
-            authorization_url=started.authorization_url, browser_binding=started.browser_binding
+            authorization_url=started.redirect_url, browser_binding=started.browser_binding
         )
         response.expire_time.FromDatetime(started.expire_time)
         return response
@@ -298,17 +316,20 @@ class SsoMethods:
     async def FinishOidcLogin(
         self, request: auth_pb2.FinishOidcLoginRequest, context: Context
     ) -> auth_pb2.FinishOidcLoginResponse:
-        finished = await self.sso.flow.finish(
+        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_OIDC)
+        finished = await self.sso.pipeline.finish(
+            connection,
+            self.sso.oidc,
             CallbackParams(
-                connection_id=request.connection_id,
                 redirect_uri=request.redirect_uri,
                 state=request.state,
                 code=request.code,
                 iss=request.iss,
                 error=request.error,
                 browser_binding=request.browser_binding,
-            )
+            ),
         )
+        assert not isinstance(finished, RestartLogin)  # only SAML restarts
         return auth_pb2.FinishOidcLoginResponse(
             session_secret=finished.opened.secret,
             session=convert.session(finished.opened.session),
@@ -343,26 +364,17 @@ class SsoMethods:
             saml_connections.saml_connection_draft,
             message, account_id, connection_id, request.public_url, keys,
         )  # fmt: skip
+        await self._claim_domains(account_id, draft.domains, draft.created_by)
         sealed = box.seal(keys.private_key_pem, sp_key_associated_data(connection_id, account_id))
         created = await self.sso.connections.insert_saml(draft, sealed)
         logger.info("SAML connection %s (%s) created for account %s", created.id, created.name,
                     account_id)  # fmt: skip
         return auth_pb2.CreateSamlConnectionResponse(connection=convert.connection(created))
 
-    async def _saml_connection(self, raw_id: str) -> Connection:
-        try:
-            connection_id = uuid.UUID(raw_id)
-        except ValueError:
-            raise NotFound("connection not found", field="connection_id") from None
-        found = await self.sso.connections.for_login(connection_id)
-        if found is None or not found.enabled or found.saml is None:
-            raise NotFound("connection not found", field="connection_id")
-        return found
-
     async def GetSamlMetadata(
         self, request: auth_pb2.GetSamlMetadataRequest, context: Context
     ) -> auth_pb2.GetSamlMetadataResponse:
-        connection = await self._saml_connection(request.connection_id)
+        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_SAML)
         assert connection.saml is not None
         xml = await asyncio.to_thread(saml_connections.sp_metadata, connection.saml)
         return auth_pb2.GetSamlMetadataResponse(metadata_xml=xml)
@@ -370,9 +382,12 @@ class SsoMethods:
     async def StartSamlLogin(
         self, request: auth_pb2.StartSamlLoginRequest, context: Context
     ) -> auth_pb2.StartSamlLoginResponse:
-        connection = await self._saml_connection(request.connection_id)
-        started = await self.sso.saml.start(
-            connection, return_to=request.return_to, browser_binding=request.browser_binding
+        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_SAML)
+        started = await self.sso.pipeline.start(
+            connection,
+            self.sso.saml,
+            return_to=request.return_to,
+            browser_binding=request.browser_binding,
         )
         response = auth_pb2.StartSamlLoginResponse(
             redirect_url=started.redirect_url, browser_binding=started.browser_binding
@@ -383,14 +398,17 @@ class SsoMethods:
     async def FinishSamlLogin(
         self, request: auth_pb2.FinishSamlLoginRequest, context: Context
     ) -> auth_pb2.FinishSamlLoginResponse:
-        connection = await self._saml_connection(request.connection_id)
-        finished = await self.sso.saml.finish(
+        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_SAML)
+        finished = await self.sso.pipeline.finish(
             connection,
-            request.saml_response,
-            relay_state=request.relay_state,
-            browser_binding=request.browser_binding,
+            self.sso.saml,
+            SamlPost(
+                saml_response=request.saml_response,
+                relay_state=request.relay_state,
+                browser_binding=request.browser_binding,
+            ),
         )
-        if isinstance(finished, RestartSamlLogin):
+        if isinstance(finished, RestartLogin):
             return auth_pb2.FinishSamlLoginResponse(
                 restart=True, return_to=finished.return_to, trace_id=finished.trace_id
             )

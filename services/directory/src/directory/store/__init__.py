@@ -13,6 +13,7 @@ from directory.store.access import AccessStore
 from directory.store.accounts import AccountStore
 from directory.store.audit import AuditStore
 from directory.store.base import Pool
+from directory.store.domains import DomainStore
 
 __all__ = ["Pool", "Stores"]
 from directory.store.groups import GroupStore
@@ -34,6 +35,7 @@ class Stores:
     access: AccessStore
     provisioning: ProvisioningStore
     logins: LoginStore
+    domains: DomainStore
 
     @classmethod
     def on(cls, pool: Pool) -> Stores:
@@ -47,4 +49,5 @@ class Stores:
             access=AccessStore(pool),
             provisioning=ProvisioningStore(pool),
             logins=LoginStore(pool),
+            domains=DomainStore(pool),
         )

@@ -3,8 +3,10 @@
 The path every SSO protocol takes (OIDC now, SAML later):
 
 1. The identity link (connection, subject) finds the user. Without one, a user whose userName
-   is the email is linked (a pending SCIM user becomes the same user, now active), but only
-   when the email is trusted (nOAuth); otherwise a user is created when the policy allows.
+   is the email is linked (a pending SCIM user becomes the same user, now active), or a user is
+   created when the policy allows, but only by an email the IdP vouches for AND whose domain is
+   a verified domain of the account that this connection serves: a second connection (another
+   IdP) asserting a verified email of someone else's domain takes over nobody (nOAuth).
 2. A deactivated user is refused; nothing is written.
 3. At the user's first login, or at every login when the connection says so: the profile
    (names, email, an IANA timezone) and the sso space roles (the six rules, login_rules.py).
@@ -41,6 +43,7 @@ from directory.models import (
     Actor,
 )
 from directory.store.base import Connection, Pool, record_event
+from directory.store.domains import is_verified
 from directory.store.users import COLUMNS as USER_COLUMNS
 from directory.store.users import SELECT_USER
 from meshkit.errors import NotFound, PermissionDenied
@@ -189,6 +192,8 @@ class LoginClaims:
     subject: str
     email: str
     email_trusted: bool
+    # The email domains the connection serves (lower case); only the verified ones count.
+    served_domains: frozenset[str]
     given_name: str
     family_name: str
     display_name: str
@@ -240,6 +245,13 @@ def _emails(current: list[dict[str, Any]], email: str) -> list[dict[str, Any]]:
     return [{"value": email, "type": "work", "primary": True, "display": ""}, *others]
 
 
+async def _email_served(conn: Connection, c: LoginClaims) -> bool:
+    """Whether the email's domain is one the connection serves AND the account has verified."""
+    _, at, domain = c.email.rpartition("@")
+    domain = domain.lower().strip(".")
+    return bool(at) and domain in c.served_domains and await is_verified(conn, c.account_id, domain)
+
+
 class LoginStore:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
@@ -257,9 +269,10 @@ class LoginStore:
 
     async def _provision(self, conn: Connection, c: LoginClaims, actor: Actor) -> LoginResult:
         result = LoginResult()
+        served = await _email_served(conn, c)
         user = await conn.fetchrow(_BY_LINK, c.account_id, c.connection_id, c.subject)
         if user is None:
-            user = await self._find_or_create(conn, c, actor, result)
+            user = await self._find_or_create(conn, c, actor, result, served)
             link = await conn.fetchval(
                 _LINK, c.account_id, c.connection_id, c.subject, user["id"], c.login_time
             )
@@ -276,7 +289,7 @@ class LoginStore:
         result.first_login = user["last_login_time"] is None
         result.profile_applied = result.first_login or result.created or c.update_every_login
         if result.profile_applied:
-            await self._apply_profile(conn, c, actor, user, result)
+            await self._apply_profile(conn, c, actor, user, result, served and c.email_trusted)
             await self._apply_spaces(conn, c, actor, user_id, result)
         if c.sync_groups:
             await self._sync_groups(conn, c, actor, user_id, result)
@@ -290,15 +303,21 @@ class LoginStore:
         return result
 
     async def _find_or_create(
-        self, conn: Connection, c: LoginClaims, actor: Actor, result: LoginResult
+        self, conn: Connection, c: LoginClaims, actor: Actor, result: LoginResult, served: bool
     ) -> asyncpg.Record:
         """The user an unlinked identity becomes: the one whose userName is the trusted email,
         or a new one (policy permitting). Denials name their reason."""
         if c.policy == POLICY_DENY:
             raise _denied("user_not_provisioned", "only identities already linked may sign in")
+        # nOAuth: only an email inside a verified domain this connection serves, and one the
+        # IdP vouches for, may take over a user or claim a userName.
+        if not served:
+            raise _denied(
+                "email_domain_not_served",
+                "the email's domain is not a verified domain this connection serves",
+            )
         if not c.email_trusted:
-            # nOAuth: an unverified email neither takes over a user nor claims a userName.
-            raise _denied("email_not_verified", "the email is not verified for this connection")
+            raise _denied("email_not_verified", "the IdP does not vouch for this email")
         existing = await conn.fetchrow(_BY_USER_NAME, c.account_id, c.email)
         if existing is not None:
             return existing
@@ -330,10 +349,11 @@ class LoginStore:
 
     async def _apply_profile(
         self, conn: Connection, c: LoginClaims, actor: Actor, user: asyncpg.Record,
-        result: LoginResult,
+        result: LoginResult, email_usable: bool,
     ) -> None:  # fmt: skip
         """Names, email and timezone from the IdP; an attribute it leaves empty keeps its value,
-        an invalid timezone is ignored (and said so)."""
+        an invalid timezone is ignored (and said so), and the email is added only when it could
+        have linked the user (``email_usable``)."""
         timezone = user["timezone"]
         if c.timezone:
             if valid_timezone(c.timezone):
@@ -351,7 +371,7 @@ class LoginStore:
             "name_given_name": c.given_name or before["name_given_name"],
             "name_family_name": c.family_name or before["name_family_name"],
             "display_name": c.display_name or before["display_name"],
-            "emails": _emails(before["emails"], c.email) if c.email_trusted else before["emails"],
+            "emails": _emails(before["emails"], c.email) if email_usable else before["emails"],
             "timezone": timezone,
         }
         diff = {k: {"before": before[k], "after": v} for k, v in after.items() if before[k] != v}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from auth.sso.connections import check_url
-from auth.sso.oidc.http import IdpHttp, IdpHttpError
+from auth.sso.http import IdpHttp, IdpHttpError
 from meshkit.errors import InvalidArgument
 
 TTL_SECONDS: Final = 3600.0
@@ -39,10 +39,14 @@ class ProviderMetadata:
     # RFC 9207 §3: the IdP sends "iss" in authorization responses; then it must be there.
     iss_parameter_supported: bool
     code_challenge_methods: tuple[str, ...]
+    # OIDC Core §5.3; "" when the IdP publishes none.
+    userinfo_endpoint: str = ""
 
 
-def _endpoint(document: dict[str, Any], name: str) -> str:
+def _endpoint(document: dict[str, Any], name: str, *, required: bool = True) -> str:
     value = document.get(name)
+    if not required and value is None:
+        return ""
     if not isinstance(value, str) or not value:
         raise DiscoveryError("discovery_invalid", f"the discovery document has no {name}")
     try:
@@ -72,6 +76,7 @@ def parse_metadata(document: dict[str, Any], expected_issuer: str) -> ProviderMe
         code_challenge_methods=tuple(m for m in methods if isinstance(m, str))
         if isinstance(methods, list)
         else (),
+        userinfo_endpoint=_endpoint(document, "userinfo_endpoint", required=False),
     )
 
 

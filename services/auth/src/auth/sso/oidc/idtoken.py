@@ -1,4 +1,4 @@
-"""ID token validation (OIDC Core §3.1.3.7 and reference/sso-security.md §3), with joserfc.
+"""ID token validation (OIDC Core §3.1.3.7 and docs/sso-security.md §3), with joserfc.
 
 The order matters and each step has its own refusal reason for the login trace:
 
@@ -37,7 +37,7 @@ from joserfc.errors import (
     MissingClaimError,
 )
 
-from auth.sso import presets
+from auth.sso.oidc import presets
 
 LEEWAY_SECONDS: Final = 60
 # An ID token comes straight from the token endpoint: one issued long ago is a replay or a

@@ -22,7 +22,7 @@ from typing import Any, Final
 from joserfc import jwk
 from joserfc.errors import JoseError
 
-from auth.sso.oidc.http import IdpHttp, IdpHttpError
+from auth.sso.http import IdpHttp, IdpHttpError
 
 DEFAULT_TTL_SECONDS: Final = 3600.0
 MIN_TTL_SECONDS: Final = 300.0

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import quote
 
-from auth.sso.oidc.http import IdpHttp, IdpHttpError
+from auth.sso.http import IdpHttp, IdpHttpError
 
 _ERROR_CODE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -28,6 +28,8 @@ class TokenExchangeError(Exception):
 class TokenResponse:
     id_token: str = field(repr=False)
     token_type: str
+    # For the userinfo endpoint only; never stored.
+    access_token: str = field(default="", repr=False)
 
 
 def basic_authorization(client_id: str, client_secret: str) -> str:
@@ -75,4 +77,9 @@ async def exchange_code(
     if not isinstance(id_token, str) or not id_token:
         raise TokenExchangeError("id_token_missing", "the token response has no id_token")
     token_type = response.body.get("token_type")
-    return TokenResponse(id_token, token_type if isinstance(token_type, str) else "")
+    access_token = response.body.get("access_token")
+    return TokenResponse(
+        id_token,
+        token_type if isinstance(token_type, str) else "",
+        access_token if isinstance(access_token, str) else "",
+    )

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
+from auth.sso.http import IdpHttp, IdpHttpError
 from auth.sso.models import SamlConfig
-from auth.sso.oidc.http import IdpHttp, IdpHttpError
 from auth.sso.saml.connections import parse_idp_metadata
 from auth.sso.saml.metadata_refresh import fetch_metadata
 from auth.sso.saml.validator import certificate_der

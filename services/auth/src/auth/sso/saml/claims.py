@@ -2,8 +2,9 @@
 
 - The identity link key is never the email: ``<IdP entity id>|<NameID>``, or for Entra
   ``<tenantid>|<objectidentifier>`` (stable ids; NameID formats vary per app configuration).
-- The email links or creates a user only when the connection's own domains cover it: SAML has
-  no ``email_verified`` (sso-security.md, "Never key accounts on email").
+- SAML has no ``email_verified``: the assertion's email is the IdP's word, and directory links
+  or creates a user by it only inside a verified domain the connection serves (sso-security.md,
+  "Never key accounts on email").
 - Multi-valued attributes stay lists; ``space_name`` / ``space_role`` are split by commas and
   paired by position exactly as over OIDC (the same ``split_list``).
 - Entra's overage (``groups.link`` instead of ``groups``) leaves group memberships unchanged.
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from auth.sso.claims import MAX_GROUPS, MAX_TEXT, ClaimError, MappedLogin, email_domain, split_list
+from auth.sso.claims import MAX_GROUPS, MAX_TEXT, ClaimError, split_list
+from auth.sso.identity import Identity
 from auth.sso.models import VENDOR_AZURE_AD, Connection
 from auth.sso.saml.presets import ENTRA_GROUPS_LINK, ENTRA_OBJECT_ID, ENTRA_TENANT_ID
 from auth.sso.saml.validator import ValidAssertion
@@ -47,7 +49,7 @@ def subject_key(connection: Connection, valid: ValidAssertion) -> str:
     return f"{saml.idp_entity_id}|{name_id}"
 
 
-def map_assertion(connection: Connection, valid: ValidAssertion) -> MappedLogin:
+def map_assertion(connection: Connection, valid: ValidAssertion) -> Identity:
     """What the assertion says about the user, named the way ProvisionLogin expects."""
     mapping = connection.mapping
     attributes = valid.attributes
@@ -61,10 +63,10 @@ def map_assertion(connection: Connection, valid: ValidAssertion) -> MappedLogin:
     groups: list[str] = []
     if mapping.groups and not overage:
         groups = [v.strip()[:MAX_TEXT] for v in attributes.get(mapping.groups, []) if v.strip()]
-    return MappedLogin(
+    return Identity(
         subject=subject_key(connection, valid),
         email=email,
-        email_trusted=email_domain(email) in connection.domains,
+        email_verified=True,
         given_name=_first(attributes, mapping.given_name),
         family_name=_first(attributes, mapping.family_name),
         display_name=_first(attributes, mapping.display_name),

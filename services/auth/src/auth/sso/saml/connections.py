@@ -34,7 +34,7 @@ from auth.sso.models import (
     Connection,
     SamlConfig,
 )
-from auth.sso.saml.flow import acs_path, metadata_path
+from auth.sso.saml.connector import acs_path, metadata_path
 from auth.sso.saml.presets import SAML_MAPPINGS
 from auth.sso.saml.validator import _PEM_BODY, MAX_SKEW_SECONDS, certificate_der
 from idmesh.auth.v1 import auth_pb2
@@ -46,7 +46,6 @@ SAML_VENDORS: Final = {
     auth_pb2.SAML_VENDOR_OKTA: VENDOR_OKTA,
     auth_pb2.SAML_VENDOR_AZURE_AD: VENDOR_AZURE_AD,
 }
-SAML_VENDOR_VALUES: Final = {value: key for key, value in SAML_VENDORS.items() if key}
 _DEFAULT_NAMES: Final = {
     VENDOR_GENERIC: "saml",
     VENDOR_OKTA: "okta-saml",

@@ -13,7 +13,7 @@ import asyncio
 import logging
 
 from auth.sso.connection_store import ConnectionStore
-from auth.sso.oidc.http import IdpHttp, IdpHttpError
+from auth.sso.http import IdpHttp, IdpHttpError
 from auth.sso.saml.connections import parse_idp_metadata
 from meshkit.errors import FailedPrecondition, InvalidArgument
 

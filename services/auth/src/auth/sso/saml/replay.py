@@ -1,4 +1,4 @@
-"""The SAML replay cache shared by every auth replica (reference/sso-security.md §2 row 8).
+"""The SAML replay cache shared by every auth replica (docs/sso-security.md §2 row 8).
 
 python3-saml accepts the same response twice; this closes that. Each accepted Response ID and
 Assertion ID is claimed once per connection until the assertion expires; the claim is an
@@ -69,20 +69,3 @@ class PostgresReplayCache:
 
 class _Replayed(Exception):
     pass
-
-
-class MemoryReplayCache:
-    """The same contract in memory, for unit tests of the flow."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[uuid.UUID, bytes], float] = {}
-
-    async def claim(
-        self, connection_id: uuid.UUID, ids: Sequence[tuple[str, str]], expire_at: float
-    ) -> bool:
-        keys = {(connection_id, id_hash(kind, value)) for kind, value in ids if value}
-        if not keys or any(key in self._seen for key in keys):
-            return False
-        for key in keys:
-            self._seen[key] = expire_at
-        return True

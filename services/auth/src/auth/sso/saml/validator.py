@@ -1,6 +1,6 @@
 """The strict SAML Response validator: python3-saml 1.16.0 behind every check of the SP checklist.
 
-reference/sso-security.md §2 lists what python3-saml does not do, or does too loosely; this module
+docs/sso-security.md §2 lists what python3-saml does not do, or does too loosely; this module
 closes each gap before or after handing the response to the library:
 
 - rows 1, 3: exactly one Assertion in the whole document, a child of the Response root; every
@@ -9,7 +9,10 @@ closes each gap before or after handing the response to the library:
 - row 2: no comments and no processing instructions anywhere (c14n drops comments, so a comment
   inside a NameID never breaks the signature: the only safe answer is to refuse the document);
 - row 5: Destination and every bearer Recipient present and *exactly* the connection's ACS URL;
-- row 6: InResponseTo equal to this browser's AuthnRequest id; unsolicited only on opt-in;
+- row 6: the request id a response answers is read from the signed part only (the Response's
+  InResponseTo when the Response is signed, else the bearer SubjectConfirmationData's); it must
+  equal this browser's AuthnRequest id. An assertion that answers none is unsolicited whatever
+  an unsigned envelope says, and is accepted only on the connection's opt-in;
 - row 7: NotBefore / NotOnOrAfter with the connection's skew (≤ 300 s), the clock delta reported;
 - row 9: no DTD, no entities (refused before any parser sees the bytes);
 - row 10: signature, digest, c14n, transform and encryption algorithm allow-lists; SHA-1 only on
@@ -240,9 +243,9 @@ def _check_signature(
             )
 
 
-def _check_structure(root: etree._Element, expect: Expectations) -> etree._Element:
+def _check_structure(root: etree._Element, expect: Expectations) -> tuple[etree._Element, bool]:
     """Rows 1 and 3: the one Assertion, where it belongs, signed; every signature where it
-    belongs. Returns the Assertion."""
+    belongs. Returns the Assertion, and whether the Response itself is signed."""
     if root.tag != _RESPONSE:
         raise SamlError("response_malformed", "the document is not a samlp:Response")
     assertions = _one(root, _ASSERTION)
@@ -277,7 +280,7 @@ def _check_structure(root: etree._Element, expect: Expectations) -> etree._Eleme
         raise SamlError("assertion_unsigned", "the assertion is not signed")
     if expect.want_response_signed and not response_signed:
         raise SamlError("response_unsigned", "the connection requires a signed response")
-    return assertion
+    return assertion, response_signed
 
 
 def _check_encryption(root: etree._Element) -> None:
@@ -303,10 +306,39 @@ def _equal(expected: str, received: str | None) -> bool:
     return received is not None and hmac.compare_digest(expected.encode(), received.encode())
 
 
+def _signed_in_response_to(
+    root: etree._Element, bearer: list[etree._Element], response_signed: bool
+) -> str:
+    """Row 6: the request id this response answers, from the signed part only; "" when the
+    signed part answers no request (unsolicited).
+
+    The assertion's bearer confirmations are signed (the assertion always is); the Response's
+    own InResponseTo is signed only with the Response. Wherever both say something, they must
+    agree: a Response that names one request around an assertion answering another (or none,
+    while the Response is unsigned) is either a wrapping attack or a broken IdP."""
+    in_confirmations = {
+        data.get("InResponseTo")
+        for confirmation in bearer
+        if (data := confirmation.find("saml:SubjectConfirmationData", NS)) is not None
+        and data.get("InResponseTo") is not None
+    }
+    if len(in_confirmations) > 1:
+        raise SamlError("in_response_to_mismatch", "the confirmations answer different requests")
+    confirmed = in_confirmations.pop() if in_confirmations else None
+    envelope = root.get("InResponseTo")
+    if envelope is not None and confirmed is not None and not _equal(envelope, confirmed):
+        raise SamlError("in_response_to_mismatch", "the response and assertion disagree")
+    if response_signed and envelope is not None:
+        return envelope
+    return confirmed or ""
+
+
 def _check_semantics(
-    root: etree._Element, assertion: etree._Element, expect: Expectations, now: float
-) -> tuple[float, float, str]:
-    """Rows 4-7 and 12 on the one assertion: returns (expire_at, clock_delta, in_response_to)."""
+    root: etree._Element, assertion: etree._Element, expect: Expectations, now: float,
+    response_signed: bool,
+) -> tuple[float, float, str]:  # fmt: skip
+    """Rows 4-7 and 12 on the one assertion: returns (expire_at, clock_delta, in_response_to),
+    the last "" for an unsolicited response."""
     status = root.find("samlp:Status/samlp:StatusCode", NS)
     if status is None or status.get("Value") != SUCCESS:
         raise SamlError("idp_status", "the IdP answered with a non-success status")
@@ -325,21 +357,21 @@ def _check_semantics(
         expect.idp_entity_id, (assertion_issuer.text or "").strip()
     ):
         raise SamlError("issuer_mismatch", "the assertion comes from another issuer")
-    # Row 6: InResponseTo on the response and on the bearer confirmation.
-    in_response_to = root.get("InResponseTo")
-    if expect.request_id is None:
-        if not expect.allow_unsolicited:
-            raise SamlError("unsolicited_refused", "IdP-initiated login is off for this connection")
-        if in_response_to is not None:
-            raise SamlError("in_response_to_mismatch", "no request of this browser is pending")
-    elif not _equal(expect.request_id, in_response_to):
-        raise SamlError("in_response_to_mismatch", "the response answers another request")
     # Rows 5 and 7: a bearer SubjectConfirmation, its Recipient exact, its window current.
     skew = min(max(expect.skew_seconds, 0), MAX_SKEW_SECONDS)
     confirmations = assertion.findall("saml:Subject/saml:SubjectConfirmation", NS)
     bearer = [c for c in confirmations if c.get("Method") == BEARER]
     if not bearer:
         raise SamlError("subject_confirmation_missing", "no bearer SubjectConfirmation")
+    # Row 6: which request this answers, by what is signed.
+    in_response_to = _signed_in_response_to(root, bearer, response_signed)
+    if not in_response_to:
+        if not expect.allow_unsolicited:
+            raise SamlError("unsolicited_refused", "IdP-initiated login is off for this connection")
+    elif expect.request_id is None:
+        raise SamlError("in_response_to_mismatch", "no request of this browser is pending")
+    elif not _equal(expect.request_id, in_response_to):
+        raise SamlError("in_response_to_mismatch", "the response answers another request")
     expire_at = 0.0
     clock_delta = 0.0
     for confirmation in bearer:
@@ -348,14 +380,6 @@ def _check_semantics(
             raise SamlError("recipient_missing", "a bearer confirmation has no Recipient")
         if not _equal(expect.acs_url, data.get("Recipient")):
             raise SamlError("recipient_mismatch", "the Recipient is not this connection's ACS URL")
-        confirmation_to = data.get("InResponseTo")
-        if expect.request_id is not None:
-            if confirmation_to is not None and not _equal(expect.request_id, confirmation_to):
-                raise SamlError(
-                    "in_response_to_mismatch", "the confirmation answers another request"
-                )
-        elif confirmation_to is not None:
-            raise SamlError("in_response_to_mismatch", "no request of this browser is pending")
         if data.get("NotBefore") is not None:
             raise SamlError("subject_confirmation_invalid", "a bearer confirmation has NotBefore")
         raw_end = data.get("NotOnOrAfter")
@@ -390,7 +414,7 @@ def _check_semantics(
     ]
     if not audiences or not any(_equal(expect.sp_entity_id, a) for a in audiences):
         raise SamlError("audience_mismatch", "the assertion is meant for another audience")
-    return expire_at + skew, clock_delta, in_response_to or ""
+    return expire_at + skew, clock_delta, in_response_to
 
 
 def _library_settings(expect: Expectations) -> dict[str, Any]:
@@ -474,10 +498,14 @@ def validate_response(saml_response: str, expect: Expectations, now: float) -> V
         decrypted = library.decrypted_document
         document = decrypted if isinstance(decrypted, etree._Element) else root
         _check_nodes(document)
-    assertion = _check_structure(document, expect)
-    expire_at, clock_delta, in_response_to = _check_semantics(document, assertion, expect, now)
+    assertion, response_signed = _check_structure(document, expect)
+    expire_at, clock_delta, in_response_to = _check_semantics(
+        document, assertion, expect, now, response_signed
+    )
     try:
-        valid = library.is_valid(_request_data(expect.acs_url), expect.request_id)
+        valid = library.is_valid(
+            _request_data(expect.acs_url), expect.request_id if in_response_to else None
+        )
     except Exception as error:
         raise SamlError(
             "response_invalid", f"python3-saml refused: {type(error).__name__}"

@@ -1,7 +1,9 @@
-"""The login provisioning path shared by OIDC and SAML (docs/architecture.md "Space and role
-assignment from IdP attributes"; the Torque guide's six rules, timezone and group sync): each
-test runs once per protocol through the real gateway and must give the same result, because
-both flows end in the same ProvisionLogin call (auth.sso.provisioning)."""
+"""The connector contract: every login case runs once per connector (OIDC, SAML) through the
+real gateway and must give the same result, because both connectors hand an Identity to the one
+login pipeline (auth.sso.connector, auth.sso.pipeline): a valid login signs in, an answer signed
+by a key the connection does not trust is refused, an email outside the verified domains the
+connection serves links and creates no one (nOAuth), a deactivated user is refused, and the
+Torque guide's six space rules, timezone and group sync apply alike."""
 
 from __future__ import annotations
 
@@ -14,14 +16,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from joserfc import jwk
 from lxml import etree
 
 from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2
-from tests.idps.oidc.fake_idp import FakeIdp
+from tests.idps.oidc import tokens
+from tests.idps.oidc.fake_idp import FakeIdp, Grant, signed_token
 from tests.idps.saml.metadata import idp_metadata
-from tests.idps.saml.responses import ResponseSpec, build, encode, sign
-from tests.integration.sso.harness import Tenant, browser, create_space, last_trace
+from tests.idps.saml.responses import KeyPair, ResponseSpec, build, encode, sign
+from tests.integration.sso.harness import Tenant, browser, create_space, last_trace, verify_domain
 from tests.integration.sso.test_saml_through_the_gateway import IDP, IDP_KEYS
 from tests.integration.sso.test_sso_login_flow import login
 from tests.support.directory import ADMIN, Stub, new_account, new_group
@@ -32,18 +36,31 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 Claims = dict[str, Any]
+# Keys with the names and kids the connections trust, and other key material.
+STRANGER_KEYS = KeyPair.generate("idp.acme.test")
+STRANGER_JWK = tokens.SigningKey("k1", "RS256", jwk.RSAKey.generate_key(2048, private=True))
+
+
+def _signed_by_stranger(idp: FakeIdp, grant: Grant) -> str:
+    claims = {"email_domain": idp.email_domain, **grant.claims}
+    return tokens.sign(tokens.claims(idp.issuer, grant.client_id, grant.nonce, **claims),
+                       STRANGER_JWK)  # fmt: skip
 
 
 @dataclass
 class Made:
     account_id: str
     domain: str
-    sign_in: Callable[[str, Claims], Awaitable[int]]
+    # sign_in(login, claims, email=…, stranger=…): the status of the login's last answer; the
+    # email defaults to <login>@<domain>; ``stranger`` signs the IdP's answer with a key the
+    # connection does not trust.
+    sign_in: Callable[..., Awaitable[int]]
 
 
 async def _saml_tenant(auth: AuthServiceAsyncStub, directory: Stub, gateway_url: str) -> Made:
     account = await new_account(directory)
     domain = f"s{uuid.uuid4().hex[:10]}.test"
+    await verify_domain(directory, account.id, domain)
     created = await auth.CreateSamlConnection(
         auth_pb2.CreateSamlConnectionRequest(
             connection=auth_pb2.Connection(
@@ -58,8 +75,10 @@ async def _saml_tenant(auth: AuthServiceAsyncStub, directory: Stub, gateway_url:
     )  # fmt: skip
     connection = created.connection
 
-    async def sign_in(login_name: str, claims: Claims) -> int:
-        email = f"{login_name}@{domain}"
+    async def sign_in(
+        login_name: str, claims: Claims, *, email: str = "", stranger: bool = False
+    ) -> int:
+        email = email or f"{login_name}@{domain}"
         attributes = {"email": [email]}
         for name, value in claims.items():
             attributes[name] = value if isinstance(value, list) else [value]
@@ -76,7 +95,8 @@ async def _saml_tenant(auth: AuthServiceAsyncStub, directory: Stub, gateway_url:
             )  # fmt: skip
             async with client.post(
                 connection.saml.acs_url,
-                data={"SAMLResponse": encode(sign(build(spec), IDP_KEYS)),
+                data={"SAMLResponse": encode(sign(build(spec),
+                                                  STRANGER_KEYS if stranger else IDP_KEYS)),
                       "RelayState": query["RelayState"][0]},
                 allow_redirects=False,
             ) as response:  # fmt: skip
@@ -102,11 +122,16 @@ def make_tenant(
             return await _saml_tenant(auth, directory, gateway_url)
         made: Tenant = await tenant(profile_update=auth_pb2.PROFILE_UPDATE_EVERY_LOGIN)
 
-        async def sign_in(login_name: str, claims: Claims) -> int:
+        async def sign_in(
+            login_name: str, claims: Claims, *, email: str = "", stranger: bool = False
+        ) -> int:
             idp.users[login_name] = {
-                "subject": login_name, "email": f"{login_name}@{made.domain}", **claims
+                "subject": login_name, "email": email or f"{login_name}@{made.domain}", **claims
             }  # fmt: skip
+            if stranger:
+                idp.forge = _signed_by_stranger
             client, response = await login(gateway_url, made, login_hint=login_name)
+            idp.forge = signed_token
             await client.close()
             return response.status
 
@@ -214,3 +239,72 @@ async def test_a_scim_provisioned_pending_user_signing_in_becomes_active(
         directory_pb2.GetUserRequest(account_id=made.account_id, user_id=created.user.id)
     )
     assert now.user.status == directory_pb2.USER_STATUS_ACTIVE
+
+
+async def _users(directory: Stub, account_id: str) -> list[directory_pb2.User]:
+    listed = await directory.ListUsers(directory_pb2.ListUsersRequest(account_id=account_id))
+    return list(listed.users)
+
+
+async def test_a_valid_login_signs_in_once_and_records_its_success(
+    make_tenant: Callable[[], Awaitable[Made]], directory: Stub, auth: AuthServiceAsyncStub
+) -> None:
+    """The IdP's signed answer proves an identity; the pipeline creates the user, opens the
+    session and records the trace; a second login is the same user."""
+    made = await make_tenant()
+    assert await made.sign_in("eva", {}) == 303
+    trace = await last_trace(auth, made.account_id)
+    assert (trace.outcome, trace.stage) == (auth_pb2.LOGIN_OUTCOME_SUCCESS, "session")
+    assert "user created" in trace.detail
+    assert await made.sign_in("eva", {}) == 303
+    [user] = await _users(directory, made.account_id)
+    assert (user.user_name, user.status) == (f"eva@{made.domain}", directory_pb2.USER_STATUS_ACTIVE)
+
+
+async def test_an_answer_signed_with_a_key_the_connection_does_not_trust_is_refused(
+    make_tenant: Callable[[], Awaitable[Made]], directory: Stub, auth: AuthServiceAsyncStub
+) -> None:
+    """sso-security.md §1 (ID token signature) and §2 rows 1 and 11 (only pinned signing
+    certificates): another key under the trusted names signs nobody in."""
+    made = await make_tenant()
+    assert await made.sign_in("fay", {}, stranger=True) == 403
+    trace = await last_trace(auth, made.account_id)
+    assert trace.outcome == auth_pb2.LOGIN_OUTCOME_FAILURE
+    assert trace.reason in ("invalid_signature", "certificate_not_pinned"), trace.reason
+    assert await _users(directory, made.account_id) == []
+
+
+async def test_an_email_outside_the_verified_domains_served_links_and_creates_no_one(
+    make_tenant: Callable[[], Awaitable[Made]], directory: Stub, auth: AuthServiceAsyncStub
+) -> None:
+    """nOAuth (login trust): an unlinked identity whose email is in a domain the connection
+    does not serve neither takes over the user who has that email nor creates one."""
+    made = await make_tenant()
+    victim = f"ceo@v{uuid.uuid4().hex[:8]}.test"
+    await directory.CreateUser(
+        directory_pb2.CreateUserRequest(
+            user=directory_pb2.User(account_id=made.account_id, user_name=victim), actor=ADMIN
+        )
+    )
+    before = await _users(directory, made.account_id)
+    assert await made.sign_in("gil", {}, email=victim) == 403
+    trace = await last_trace(auth, made.account_id)
+    assert (trace.stage, trace.reason) == ("provisioning", "email_domain_not_served")
+    assert await _users(directory, made.account_id) == before
+
+
+async def test_a_deactivated_user_is_refused(
+    make_tenant: Callable[[], Awaitable[Made]], directory: Stub, auth: AuthServiceAsyncStub
+) -> None:
+    """A user deactivated after their first login (SCIM active=false, an admin) cannot sign in
+    again through either connector; nothing about them changes."""
+    made = await make_tenant()
+    assert await made.sign_in("hal", {}) == 303
+    [user] = await _users(directory, made.account_id)
+    user.active = False
+    await directory.UpdateUser(directory_pb2.UpdateUserRequest(user=user, actor=ADMIN))
+    [before] = await _users(directory, made.account_id)
+    assert await made.sign_in("hal", {"given_name": "Changed"}) == 403
+    trace = await last_trace(auth, made.account_id)
+    assert (trace.stage, trace.reason) == ("provisioning", "user_deactivated")
+    assert await _users(directory, made.account_id) == [before]

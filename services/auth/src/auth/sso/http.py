@@ -1,4 +1,5 @@
-"""The one HTTP client auth uses to talk to IdPs (discovery, JWKS, token endpoint).
+"""The one HTTP client auth uses to talk to IdPs: OIDC discovery, JWKS, token and userinfo
+endpoints, and SAML metadata URLs.
 
 aiohttp, traced with the aiohttp client instrumentation (one CLIENT span per call, the URL
 without its query), with a deadline on every call and a cap on every body read: an IdP that
@@ -68,8 +69,10 @@ class IdpHttp:
             )
         return self._session
 
-    async def get_json(self, url: str, what: str) -> JsonResponse:
-        return await self._request("GET", url, what, data=None, headers=None)
+    async def get_json(
+        self, url: str, what: str, headers: dict[str, str] | None = None
+    ) -> JsonResponse:
+        return await self._request("GET", url, what, data=None, headers=headers)
 
     async def post_form(
         self, url: str, what: str, data: dict[str, str], headers: dict[str, str]

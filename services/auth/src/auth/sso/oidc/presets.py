@@ -44,6 +44,12 @@ class Preset:
     # "tid_oid": Entra identity links key on tenant and object id; "iss_sub" otherwise.
     link_key: str
     default_issuer: str = ""
+    # The vendor always sends email_verified (Okta, Google), so anything but true means the
+    # email is not verified; Entra sends none, and a generic IdP may not.
+    requires_email_verified: bool = False
+    # Whether a new connection calls the userinfo endpoint by default: Okta puts custom
+    # attributes and groups there unless they are added to the ID token; a generic IdP may too.
+    userinfo: bool = False
 
 
 _STANDARD = AttributeMapping(
@@ -64,6 +70,7 @@ PRESETS: Final[dict[str, Preset]] = {
         scopes=("openid", "email", "profile"),
         mapping=_STANDARD,
         link_key="iss_sub",
+        userinfo=True,
     ),
     VENDOR_OKTA: Preset(
         display_name="Okta",
@@ -71,6 +78,8 @@ PRESETS: Final[dict[str, Preset]] = {
         scopes=("openid", "email", "profile", "groups"),
         mapping=_STANDARD,
         link_key="iss_sub",
+        requires_email_verified=True,
+        userinfo=True,
     ),
     VENDOR_AZURE_AD: Preset(
         display_name="Microsoft",
@@ -95,6 +104,7 @@ PRESETS: Final[dict[str, Preset]] = {
         ),
         link_key="iss_sub",
         default_issuer="https://accounts.google.com",
+        requires_email_verified=True,
     ),
 }
 

@@ -1,0 +1,34 @@
+"""What a connector proves about the person signing in: one identity type for every protocol.
+
+A connector (OIDC, SAML) turns an IdP's signed answer into an ``Identity``; everything after
+that (the domain and linking rules, provisioning, the session, the login trace) is the login
+pipeline's and never looks at the protocol again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Identity:
+    # The identity link key, never the email (nOAuth): "iss|sub", "tid|oid" for Entra, or
+    # "<IdP entity id>|<NameID>" for SAML.
+    subject: str
+    email: str = field(repr=False)
+    # The IdP vouches for the email by its own rule (oidc.presets: Okta and Google send
+    # email_verified; Entra and SAML IdPs send none). Directory still links or creates a user
+    # by this email only inside a verified domain the connection serves.
+    email_verified: bool
+    given_name: str = field(repr=False)
+    family_name: str = field(repr=False)
+    display_name: str = field(repr=False)
+    timezone: str
+    # Whether the IdP sent space_name at all; the lists pair by position (the six rules).
+    spaces_present: bool
+    space_names: tuple[str, ...]
+    space_roles: tuple[str, ...]
+    # False: leave group memberships unchanged (Entra's overage, or group sync off).
+    sync_groups: bool
+    groups: tuple[str, ...]
+    groups_overage: bool

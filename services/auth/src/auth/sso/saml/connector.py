@@ -1,0 +1,255 @@
+"""The SAML connector: the Web Browser SSO profile of a service provider, in auth (the gateway
+carries the browser's requests).
+
+start:  an AuthnRequest (our random ID) over HTTP-Redirect (bindings 3.4: raw DEFLATE, base64,
+        URL-encoded); its RelayState keys a pending login bound to the browser (auth.sso.pending),
+        the request ID kept beside it in ``nonce`` (sso-security.md §2 rows 6 and 14).
+verify: the ACS POST's RelayState finds this browser's pending login WITHOUT using it up → the
+        strict validator in a worker thread (validator.py), which reads the request id the
+        response answers from the signed part only → the shared replay cache → attribute
+        mapping → an Identity for the login pipeline, which consumes the pending login (only
+        now: a refused response leaves it for the genuine one) and does everything after.
+unsolicited: a signed assertion that answers no request is unsolicited whatever its unsigned
+        envelope claims. It signs nobody in: refused unless the connection takes IdP-initiated
+        logins, and then its ids are spent in the replay cache and the browser is sent to start
+        an SP-initiated login of the same connection (sso-security.md row 15), which the IdP,
+        having just signed the user in, answers at once with a solicited response bound to this
+        browser. A forged IdP-initiated POST therefore cannot sign a victim in (login CSRF).
+
+Logs and spans carry ids, stages and reasons, never the response, the NameID or attribute values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import time
+import uuid
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+from xml.sax.saxutils import quoteattr
+
+import yarl
+
+from auth.secretbox import SecretBox, SecretBoxError
+from auth.sso.claims import ClaimError
+from auth.sso.connector import Restart, Started, StartRequest, Verified
+from auth.sso.models import VENDOR_AZURE_AD, VENDOR_OKTA, Connection
+from auth.sso.pending import PendingLogin, PendingLogins
+from auth.sso.refusal import Refusal
+from auth.sso.return_to import ReturnToError, check_return_to
+from auth.sso.saml.claims import assertion_claims, map_assertion
+from auth.sso.saml.replay import ReplayCache
+from auth.sso.saml.validator import Expectations, SamlError, ValidAssertion, validate_response
+from auth.sso.traces import STAGE_CLAIMS, Attempt
+
+STAGE_ACS: Final = "acs"
+STAGE_ASSERTION: Final = "assertion"
+STAGE_REPLAY: Final = "replay"
+# Bindings 3.4.3: RelayState MUST NOT exceed 80 bytes; ours is 43.
+MAX_RELAY_STATE: Final = 80
+_VENDOR_LABELS: Final = {VENDOR_OKTA: "Okta", VENDOR_AZURE_AD: "AzureAD"}
+
+
+def _deep_link(relay_state: str) -> str:
+    """The IdP's RelayState as the page to land on when it is a path on this site (Okta's
+    "Default RelayState" deep link); "/" for anything else, never an open redirect (row 14)."""
+    try:
+        return check_return_to(relay_state)
+    except ReturnToError:
+        return "/"
+
+
+def acs_path(connection_id: uuid.UUID) -> str:
+    return f"/sso/saml/{connection_id}/acs"
+
+
+def metadata_path(connection_id: uuid.UUID) -> str:
+    return f"/sso/saml/{connection_id}/metadata"
+
+
+def authn_request(request_id: str, issue_instant: datetime, *, sp_entity_id: str, acs_url: str,
+                  destination: str, name_id_format: str) -> str:  # fmt: skip
+    """The AuthnRequest XML (saml-core 3.4.1): HTTP-POST back to our ACS, our entity id."""
+    instant = issue_instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        '<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"'
+        ' xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"'
+        f' ID={quoteattr(request_id)} Version="2.0" IssueInstant="{instant}"'
+        f" Destination={quoteattr(destination)}"
+        ' ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"'
+        f" AssertionConsumerServiceURL={quoteattr(acs_url)}>"
+        f"<saml:Issuer>{_escape(sp_entity_id)}</saml:Issuer>"
+        f'<samlp:NameIDPolicy Format={quoteattr(name_id_format)} AllowCreate="true"/>'
+        "</samlp:AuthnRequest>"
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def redirect_binding(xml: str) -> str:
+    """Bindings 3.4.4.1: raw DEFLATE (no zlib header), then base64."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = compressor.compress(xml.encode()) + compressor.flush()
+    return base64.b64encode(deflated).decode()
+
+
+def sp_key_associated_data(connection_id: uuid.UUID, account_id: uuid.UUID) -> bytes:
+    """What the SP private key's ciphertext is bound to: its row (secretbox)."""
+    return f"idmesh connection saml_sp_private_key|{account_id}|{connection_id}".encode()
+
+
+def expectations(
+    connection: Connection, request_id: str | None, secretbox: SecretBox | None = None
+) -> Expectations:
+    saml = connection.saml
+    assert saml is not None
+    sp_private_key = saml.sp_private_key
+    if not sp_private_key and saml.sealed_sp_key is not None:
+        if secretbox is None:
+            raise Refusal("secret_unavailable", "IDMESH_ENCRYPTION_KEY is not configured",
+                          unavailable=True)  # fmt: skip
+        try:
+            sp_private_key = secretbox.open(
+                saml.sealed_sp_key, sp_key_associated_data(connection.id, connection.account_id)
+            )
+        except SecretBoxError as error:
+            raise Refusal("secret_unavailable", str(error), unavailable=True) from None
+    return Expectations(
+        idp_entity_id=saml.idp_entity_id,
+        sp_entity_id=saml.sp_entity_id,
+        acs_url=saml.acs_url,
+        certificates=saml.certificates,
+        request_id=request_id,
+        allow_unsolicited=saml.allow_idp_initiated,
+        allow_sha1=saml.allow_sha1,
+        want_response_signed=saml.want_response_signed,
+        skew_seconds=saml.clock_skew_seconds,
+        sp_private_key=sp_private_key,
+        sp_certificate=saml.sp_certificate,
+    )
+
+
+@dataclass(frozen=True)
+class SamlPost:
+    """What the browser POSTs to the ACS (bindings 3.5: HTTP-POST)."""
+
+    saml_response: str = field(repr=False)
+    relay_state: str = field(repr=False)
+    browser_binding: str = field(repr=False)
+
+
+class SamlConnector:
+    protocol: Final = "saml"
+
+    def __init__(
+        self,
+        *,
+        pending: PendingLogins,
+        replay: ReplayCache,
+        secretbox: SecretBox | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._pending = pending
+        self._replay = replay
+        self._secretbox = secretbox
+        self._clock = clock
+        self._wall_clock = wall_clock
+
+    def vendor_label(self, connection: Connection) -> str:
+        assert connection.saml is not None
+        return _VENDOR_LABELS.get(connection.saml.vendor, "SAML")
+
+    async def start(self, connection: Connection, request: StartRequest) -> Started:
+        """An AuthnRequest for ``connection`` and the pending login the ACS will answer."""
+        saml = connection.saml
+        assert saml is not None
+        request_id = "_" + secrets.token_hex(20)
+        begun = await self._pending.begin(
+            connection, browser_binding=request.browser_binding, return_to=request.return_to,
+            nonce=request_id, code_verifier="", redirect_uri=saml.acs_url,
+            issuer=saml.idp_entity_id,
+        )  # fmt: skip
+        xml = authn_request(
+            request_id, self._clock(), sp_entity_id=saml.sp_entity_id, acs_url=saml.acs_url,
+            destination=saml.sso_url, name_id_format=saml.name_id_format,
+        )  # fmt: skip
+        url = yarl.URL(saml.sso_url).update_query(
+            {"SAMLRequest": redirect_binding(xml), "RelayState": begun.state}
+        )
+        return Started(str(url), begun.browser_binding, begun.expire_time)
+
+    async def verify(
+        self, connection: Connection, post: SamlPost, attempt: Attempt
+    ) -> Verified | Restart:
+        """A validated, first-seen response answering this browser's pending login proves an
+        Identity; a validated, first-seen unsolicited one (IdP-initiated on) asks for a restart;
+        anything else is a Refusal, and the pending login stays as it was."""
+        saml = connection.saml
+        assert saml is not None
+        attempt.stage = STAGE_ACS
+        if not post.saml_response:
+            raise Refusal("response_missing", "the ACS POST carries no SAMLResponse")
+        pending = await self._pending_login(connection, post)
+        # -- assertion: the checklist, off the event loop.
+        attempt.stage = STAGE_ASSERTION
+        request_id = pending.transaction.nonce if pending is not None else None
+        expect = expectations(connection, request_id, self._secretbox)
+        try:
+            valid: ValidAssertion = await asyncio.to_thread(
+                validate_response, post.saml_response, expect, self._wall_clock()
+            )
+        except SamlError as error:
+            raise Refusal(error.reason, error.detail, clock_delta=error.clock_delta) from None
+        attempt.clock_delta = valid.clock_delta
+        attempt.claims = assertion_claims(valid)
+        # -- replay: first use wins, across every replica.
+        attempt.stage = STAGE_REPLAY
+        ids = [("response", valid.response_id), ("assertion", valid.assertion_id)]
+        if not await self._replay.claim(connection.id, ids, valid.expire_at):
+            raise Refusal("replayed", "this response or assertion was already used")
+        if not valid.in_response_to:
+            # Unsolicited (the validator refuses it unless IdP-initiated login is on): no
+            # session, and the pending login, if any, stays for its own answer.
+            return Restart(_deep_link(post.relay_state))
+        assert pending is not None  # the validator matched the signed InResponseTo to it
+        # -- claims.
+        attempt.stage = STAGE_CLAIMS
+        try:
+            identity = map_assertion(connection, valid)
+        except ClaimError as error:
+            raise Refusal(error.reason, str(error)) from None
+        return Verified(identity, pending, pending.transaction.return_to)
+
+    async def _pending_login(self, connection: Connection, post: SamlPost) -> PendingLogin | None:
+        """This browser's pending login that the RelayState names, not used up; None for an
+        unsolicited POST (no RelayState, or the IdP's own deep link) on a connection that takes
+        IdP-initiated logins."""
+        saml = connection.saml
+        assert saml is not None
+        relay_state = post.relay_state
+        if not relay_state:
+            if not saml.allow_idp_initiated:
+                raise Refusal(
+                    "unsolicited_refused", "IdP-initiated login is off for this connection"
+                )
+            return None
+        if len(relay_state) > MAX_RELAY_STATE:
+            if saml.allow_idp_initiated:
+                return None
+            raise Refusal("relay_state_invalid", "the RelayState is longer than 80 bytes")
+        pending = await self._pending.find(
+            connection, relay_state, post.browser_binding, label="relay_state"
+        )
+        if pending is None and not saml.allow_idp_initiated:
+            raise Refusal("relay_state_unknown", "no login was started with this RelayState")
+        # Okta's "Default RelayState" and Entra's "Relay State" ride on IdP-initiated
+        # responses: without a pending login of ours the response is simply unsolicited.
+        return pending
