@@ -122,7 +122,8 @@ class Mesh:
     service to the port it gets when that is free; the others get free ports. A port that is
     not fixed is never trusted to stay free: when another process takes it between our check
     and the service's bind, the service exits with ``EXIT_PORT_TAKEN`` and ``start`` moves it to
-    another free port and starts again. ``ports`` (and ``moved``) say where everything listens
+    another free port and starts it again (with every other process when it is a gRPC service:
+    each was given its address). ``ports`` (and ``moved``) say where everything listens
     in the end. ``env_overrides`` applies to every process, ``service_env`` to one.
 
     ``own_session``: each process in a session of its own, so that a terminal's Ctrl-C reaches
@@ -265,11 +266,14 @@ class Mesh:
                 await self._wait_ready(SERVICES, timeout)
                 return
             except MeshError as error:
-                await self.stop()
                 taken = error.service if error.code == EXIT_PORT_TAKEN else None
                 if taken is None or taken in self.fixed or attempt == _BIND_ATTEMPTS:
+                    await self.stop()
                     raise
-                # Its peers were given the old address: every process starts again.
+                if taken == "gateway":
+                    await self.stop_service(taken)  # no peer was given its address
+                else:
+                    await self.stop()  # every process was given the old address
                 self.moved.setdefault(taken, self.ports[taken])
                 self.ports[taken] = self._another_port()
             except BaseException:
