@@ -5,16 +5,24 @@ UV ?= uv
 RUN := $(UV) run --frozen
 PROTO_FILES := $(shell find protos/idmesh -name '*.proto' | sort)
 # $(call apt_install,COMMAND,PACKAGE): Debian's PACKAGE unless COMMAND is already there; without
-# recommends (docker-compose would otherwise pull in the docker.io engine).
+# recommends (docker-compose would otherwise pull in the docker.io engine). As root, or through
+# sudo when there is one; otherwise it stops with a message naming the package to install.
 apt_install = command -v $(1) >/dev/null || { \
-	sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo=sudo; \
+	else echo "$(1) is missing: install Debian's $(2) package (apt-get install $(2)) as root," \
+		"or run make as root or with sudo" >&2; exit 1; fi; \
+	echo "$(1) is missing: installing Debian's $(2)"; \
 	$$sudo apt-get update -qq && \
 	$$sudo env DEBIAN_FRONTEND=noninteractive \
-		apt-get install --yes --quiet --no-install-recommends $(2); }
+		apt-get install --yes --quiet --no-install-recommends $(2) >/dev/null && \
+	command -v $(1) >/dev/null || { echo "installing Debian's $(2) did not provide $(1)" >&2; exit 1; }; }
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@if [ -t 1 ]; then bold='\033[1m'; plain='\033[0m'; fi; \
+	awk -v bold="$$bold" -v plain="$$plain" 'BEGIN {FS = ":.*## "} \
+		/^[a-z-]+:.*## / {printf "  %s%-12s%s %s\n", bold, $$1, plain, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: setup
 setup: ## Install uv if missing, then every package and tool into .venv (offline-safe after the first run)
@@ -47,7 +55,7 @@ lint: ## ruff format check, ruff, mypy strict
 
 # Everything is parsed and validated here, nothing is deployed: no cluster and no Docker engine.
 .PHONY: deploy-check
-deploy-check: ## Validate Dockerfile, compose, kustomize overlays (strict schemas) and all YAML, offline
+deploy-check: deploy-tools ## Validate Dockerfile, compose, kustomize overlays (strict schemas) and all YAML, offline
 	$(RUN) python -m infra.check
 
 # deploy-check's one tool outside .venv. Debian's docker-compose is the Python v1 parser: it
@@ -71,10 +79,12 @@ fmt: ## Format and autofix
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
+# The system tools the suites drive (deploy-tools, test-tools) are installed first, so that the
+# README's test command passes on a fresh machine with nothing else typed.
 # python -m pytest, not pytest: it puts the checkout root on sys.path, where the e2e tests
 # import the launcher (infra.dev.mesh) and their helpers (tests.e2e.*).
 .PHONY: test
-test: setup proto-check ## Every suite: unit, integration (real PostgreSQL), end-to-end (real processes), SCIM conformance tools
+test: setup deploy-tools test-tools proto-check ## Every suite: unit, integration (real PostgreSQL), end-to-end (real processes), SCIM conformance tools
 	$(RUN) python -m pytest tests/unit tests/integration tests/e2e tests/deploy tests/conformance
 
 .PHONY: run
@@ -86,5 +96,5 @@ bench: setup ## Benchmarks: print one table of figures from one run
 	$(RUN) python -m tests.bench
 
 .PHONY: clean
-clean: ## Stop nothing, delete local state (.data/)
-	rm -rf .data
+clean: ## Stop nothing, delete local state (IDMESH_DATA_DIR, default .data/)
+	rm -rf -- "$${IDMESH_DATA_DIR:-.data}"

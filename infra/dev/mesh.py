@@ -34,6 +34,7 @@ from typing import IO, Self
 import aiohttp
 
 from meshkit.channels import connect, is_serving
+from meshkit.ports import EXIT_PORT_TAKEN
 
 GRPC_SERVICES = ("directory", "auth", "scim")
 SERVICES = (*GRPC_SERVICES, "gateway")
@@ -57,6 +58,8 @@ _OWNED_VARIABLES = frozenset(
     }
 )
 _TAIL_LINES = 40
+# Starts tried when another process takes a service's port between our check and its bind.
+_BIND_ATTEMPTS = 5
 _POLL_SECONDS = 0.1
 
 
@@ -74,6 +77,11 @@ def _kill_leftovers() -> None:
 
 class MeshError(RuntimeError):
     """A process of the mesh failed to start, or exited when it should not have."""
+
+    def __init__(self, message: str, *, service: str | None = None, code: int | None = None):
+        super().__init__(message)
+        self.service = service
+        self.code = code
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -110,8 +118,13 @@ class _Process:
 class Mesh:
     """The four processes of idmesh on one host, started, checked, stopped and broken on demand.
 
-    ``ports`` maps a service to a fixed port; services not in it (all of them when ``ports`` is
-    None) get free ports. ``env_overrides`` applies to every process, ``service_env`` to one.
+    ``ports`` maps a service to a fixed port: taken means an error. ``preferred_ports`` maps a
+    service to the port it gets when that is free; the others get free ports. A port that is
+    not fixed is never trusted to stay free: when another process takes it between our check
+    and the service's bind, the service exits with ``EXIT_PORT_TAKEN`` and ``start`` moves it to
+    another free port and starts it again (with every other process when it is a gRPC service:
+    each was given its address). ``ports`` (and ``moved``) say where everything listens
+    in the end. ``env_overrides`` applies to every process, ``service_env`` to one.
 
     ``own_session``: each process in a session of its own, so that a terminal's Ctrl-C reaches
     only the launcher, which then stops them in order (``make run``). Off by default (tests): the
@@ -128,6 +141,7 @@ class Mesh:
         database_url: str,
         *,
         ports: Mapping[str, int] | None = None,
+        preferred_ports: Mapping[str, int] | None = None,
         env_overrides: Mapping[str, str] | None = None,
         service_env: Mapping[str, Mapping[str, str]] | None = None,
         log_dir: Path | None = None,
@@ -135,22 +149,28 @@ class Mesh:
         own_session: bool = False,
         on_spawn: Callable[[str, int], None] | None = None,
     ) -> None:
-        unknown = set(ports or {}) | set(service_env or {})
+        unknown = set(ports or {}) | set(preferred_ports or {}) | set(service_env or {})
         unknown -= set(SERVICES)
         if unknown:
             raise ValueError(f"unknown services: {', '.join(sorted(unknown))}")
         self.database_url = database_url
         self.host = host
-        self.ports: dict[str, int] = {}
-        fixed = dict(ports or {})
-        if len(set(fixed.values())) != len(fixed):
-            raise ValueError(f"two services on one port: {fixed}")
+        self.fixed = dict(ports or {})
+        if len(set(self.fixed.values())) != len(self.fixed):
+            raise ValueError(f"two services on one port: {self.fixed}")
+        # service → the preferred port it could not have; filled in as ports move.
+        self.moved: dict[str, int] = {}
+        self.ports: dict[str, int] = dict(self.fixed)
         for service in SERVICES:
-            port = fixed.get(service) or free_port(host)
-            # The kernel may hand out a just-released port again: four distinct ones are needed.
-            while service not in fixed and port in {*self.ports.values(), *fixed.values()}:
-                port = free_port(host)
-            self.ports[service] = port
+            if service in self.fixed:
+                continue
+            preferred = (preferred_ports or {}).get(service)
+            if preferred and preferred not in self.ports.values() and port_is_free(preferred, host):
+                self.ports[service] = preferred
+            else:
+                if preferred:
+                    self.moved[service] = preferred
+                self.ports[service] = self._another_port()
         self.env_overrides = dict(env_overrides or {})
         self.service_env = {svc: dict(env) for svc, env in (service_env or {}).items()}
         self.log_dir = log_dir
@@ -237,21 +257,50 @@ class Mesh:
         """Starts every process and returns once each gRPC service reports SERVING and the
         gateway's /readyz answers 200. On failure everything started is stopped and MeshError
         carries the tail of the failing process's log."""
-        busy = [
-            f"{svc} port {port}"
-            for svc, port in self.ports.items()
-            if not self.is_running(svc) and not port_is_free(port, self.host)
-        ]
+        for attempt in range(1, _BIND_ATTEMPTS + 1):
+            self._move_from_busy_ports()
+            try:
+                for service in SERVICES:
+                    if not self.is_running(service):
+                        await self._spawn(service)
+                await self._wait_ready(SERVICES, timeout)
+                return
+            except MeshError as error:
+                taken = error.service if error.code == EXIT_PORT_TAKEN else None
+                if taken is None or taken in self.fixed or attempt == _BIND_ATTEMPTS:
+                    await self.stop()
+                    raise
+                if taken == "gateway":
+                    await self.stop_service(taken)  # no peer was given its address
+                else:
+                    await self.stop()  # every process was given the old address
+                self.moved.setdefault(taken, self.ports[taken])
+                self.ports[taken] = self._another_port()
+            except BaseException:
+                await self.stop()
+                raise
+
+    def _another_port(self) -> int:
+        """A free port no other service of this mesh has (the kernel may hand out a
+        just-released port again)."""
+        while (port := free_port(self.host)) in self.ports.values():
+            pass
+        return port
+
+    def _move_from_busy_ports(self) -> None:
+        """Before spawning: a movable service whose port is taken now gets another one; a fixed
+        port that is taken fails the start."""
+        busy = []
+        for service, port in self.ports.items():
+            if self.is_running(service) or port_is_free(port, self.host):
+                continue
+            if service in self.fixed:
+                busy.append(f"{service} port {port}")
+            else:
+                self.moved.setdefault(service, port)
+                self.ports[service] = self._another_port()
         if busy:
             raise MeshError(f"ports already in use: {', '.join(busy)}")
-        try:
-            for service in SERVICES:
-                if not self.is_running(service):
-                    await self._spawn(service)
-            await self._wait_ready(SERVICES, timeout)
-        except BaseException:
-            await self.stop()
-            raise
 
     async def stop(self, grace: float = 10.0) -> dict[str, int]:
         """SIGTERM in STOP_ORDER, SIGKILL for any process still alive after ``grace`` seconds.
@@ -411,17 +460,19 @@ class Mesh:
         self._exited[service] = process
         return code
 
-    def _failure(self, service: str, what: str) -> MeshError:
+    def _failure(self, service: str, what: str, code: int | None = None) -> MeshError:
         where = self.log_path(service)
         source = f" ({where})" if where is not None else ""
         tail = self.log_tail(service) or "(no output)"
-        return MeshError(f"{service} {what}; last lines of its log{source}:\n{tail}")
+        return MeshError(
+            f"{service} {what}; last lines of its log{source}:\n{tail}", service=service, code=code
+        )
 
     def _check_alive(self, service: str) -> None:
         process = self._processes[service]
         code = process.popen.returncode
         if code is not None:
-            raise self._failure(service, f"exited with code {code} during start-up")
+            raise self._failure(service, f"exited with code {code} during start-up", code)
 
     async def _wait_ready(self, services: tuple[str, ...] | list[str], within: float) -> None:
         deadline = asyncio.get_running_loop().time() + within

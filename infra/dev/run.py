@@ -3,8 +3,10 @@
 PostgreSQL is DATABASE_URL when it is set, otherwise an embedded cluster kept in ``.data/pg`` of
 the checkout (durable, so accounts and tokens survive restarts; ``make clean`` deletes it). The
 database gets the migrations of every storing service, the four processes start on their
-default ports (any free port for one whose default is taken), and once the gateway is ready the
-addresses and the first commands to type are printed. Ctrl-C or SIGTERM stops the services first,
+default ports (any free port for one whose default is taken, or taken by another process before
+the service could bind it), and once the gateway is ready the addresses actually bound and the
+first commands to type are printed, and written to ``mesh.json`` in the data folder, where the
+``idmesh`` CLI finds them (idmesh_cli.local_mesh). Ctrl-C or SIGTERM stops the services first,
 then the embedded PostgreSQL.
 
 Environment: DATABASE_URL, GATEWAY_PORT (default 8080), LOG_FORMAT (default plain), LOG_LEVEL,
@@ -33,7 +35,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from infra.dev.mesh import DEFAULT_PORTS, SERVICES, Mesh, MeshError, free_port, port_is_free
+from idmesh_cli.local_mesh import STATE_FILE, write_state
+from infra.dev.mesh import DEFAULT_PORTS, Mesh, MeshError, port_is_free
 from meshkit.localdb import LocalPostgres
 from meshkit.migrate import apply_migrations
 from meshkit.testing import database_url
@@ -172,33 +175,20 @@ def stop_orphaned_postgres() -> None:
             time.sleep(0.1)
 
 
-def choose_ports() -> tuple[dict[str, int], list[str]]:
-    """Default ports, or a free one where the default is taken; notes on each substitution.
-    An explicit GATEWAY_PORT is a promise to the user: taken means an error, not a substitute."""
-    ports: dict[str, int] = {}
-    notes: list[str] = []
+def requested_ports() -> tuple[dict[str, int], dict[str, int]]:
+    """(fixed, preferred) ports for the Mesh: the default ports, which move when taken, and an
+    explicit GATEWAY_PORT, a promise to the user: taken means an error, not a substitute."""
+    preferred = dict(DEFAULT_PORTS)
     requested = os.environ.get("GATEWAY_PORT", "").strip()
-    for service in SERVICES:
-        port = DEFAULT_PORTS[service]
-        if service == "gateway" and requested:
-            if not requested.isdigit() or not port_is_free(int(requested)):
-                raise SystemExit(f"GATEWAY_PORT={requested} is not a free port")
-            ports[service] = int(requested)
-            continue
-        if not port_is_free(port):
-            ports[service] = free_port()
-            notes.append(f"{service}: port {port} is taken, using {ports[service]}")
-        else:
-            ports[service] = port
-    return ports, notes
+    if not requested:
+        return {}, preferred
+    if not requested.isdigit() or not port_is_free(int(requested)):
+        raise SystemExit(f"GATEWAY_PORT={requested} is not a free port")
+    del preferred["gateway"]
+    return {"gateway": int(requested)}, preferred
 
 
 def banner(mesh: Mesh, url: str, embedded: bool, tracing: str, log_format: str) -> str:
-    cli_env = []
-    for service, var in (("directory", "DIRECTORY_ADDR"), ("auth", "AUTH_ADDR")):
-        if mesh.ports[service] != DEFAULT_PORTS[service]:
-            cli_env.append(f"{var}={mesh.address(service)}")
-    prefix = " ".join(cli_env) + " " if cli_env else ""
     where = f"embedded, data in {shown(PG_DIR)}" if embedded else "DATABASE_URL"
     if tracing == "none":
         tracing_line = (
@@ -222,9 +212,10 @@ idmesh is running
                  the level
 
 A first account and an API token for it, from another terminal in this checkout (the token
-command prints only the secret on stdout, shown this once):
-  {prefix}uv run idmesh account create acme
-  TOKEN=$({prefix}uv run idmesh token create --account acme --permission users:manage)
+command prints only the secret on stdout, shown this once; the CLI finds these addresses in
+{shown(DATA_DIR / STATE_FILE)}):
+  uv run idmesh account create acme
+  TOKEN=$(uv run idmesh token create --account acme --permission users:manage)
   curl -H "Authorization: Bearer $TOKEN" {gateway}/api/v1/accounts/acme
 
 Ctrl-C stops everything.
@@ -284,9 +275,7 @@ async def serve() -> int:
         if stop.is_set():
             return 130
 
-        ports, notes = choose_ports()
-        for note in notes:
-            say(note)
+        fixed, preferred = requested_ports()
         pids: dict[str, int] = {}
 
         def spawned(service: str, pid: int) -> None:
@@ -295,7 +284,8 @@ async def serve() -> int:
 
         mesh = Mesh(
             url,
-            ports=ports,
+            ports=fixed,
+            preferred_ports=preferred,
             env_overrides={
                 "OTEL_TRACES_EXPORTER": tracing,
                 "LOG_FORMAT": log_format,
@@ -319,6 +309,9 @@ async def serve() -> int:
             say(f"\nidmesh failed to start: {error}")
             return 1
 
+        for service, port in mesh.moved.items():
+            say(f"{service}: port {port} is taken, listening on {mesh.ports[service]}")
+        write_state(DATA_DIR, mesh.addresses, mesh.gateway_url)
         say(banner(mesh, url, cluster is not None, tracing, log_format))
         say(f"ready in {time.monotonic() - started:.1f}s")
         exited = asyncio.create_task(mesh.wait_any_exit())
@@ -344,6 +337,7 @@ async def serve() -> int:
             except (RuntimeError, subprocess.CalledProcessError) as error:
                 say(f"PostgreSQL did not stop cleanly: {error}")
         RUN_STATE.unlink(missing_ok=True)
+        (DATA_DIR / STATE_FILE).unlink(missing_ok=True)
         say("stopped")
 
 

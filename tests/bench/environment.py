@@ -1,10 +1,10 @@
 """The environment every bench mesh runs with: production's (JSON logs at info), the run's
 tracing exporter, and the per-account SCIM rate limit lifted.
 
-The gateway throttles each account to SCIM_RATE_LIMIT requests a second (50 by default): a
+The gateway throttles each account to SCIM_RATE_LIMIT requests a second (200 by default): a
 fairness guard between tenants, not a capacity. A benchmark drives one account as hard as it
-can, so with the guard on every figure would read "50/s" and measure the limiter; lifted, the
-rows measure what one gateway can serve.
+can, so with the guard on the figures would top out at the limit and measure the limiter;
+lifted, the rows measure what one gateway can serve.
 """
 
 from __future__ import annotations

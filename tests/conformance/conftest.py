@@ -2,9 +2,8 @@
 end-to-end tests (tests/e2e/harness.py), exporting to the session's OTLP receiver, and the
 tools' own virtualenv, created on first use (tools.py).
 
-The suites get a mesh of their own with the per-account SCIM rate limit lifted: they fire
-hundreds of requests a second from one token without honouring Retry-After (as no IdP does),
-and they measure the protocol, not the limiter (tests/e2e/scim/test_scim_rate_limit.py does)."""
+The suites get a mesh of their own with the default settings, as an administrator who points
+the tools at a fresh install has: nothing is lifted for them."""
 
 from __future__ import annotations
 
@@ -22,17 +21,13 @@ from tests.e2e.otlp_receiver import OtlpReceiver
 
 __all__ = ["otlp_receiver"]
 
-UNLIMITED_SCIM = {"SCIM_RATE_LIMIT": "1000000", "SCIM_RATE_BURST": "1000000"}
-
 
 @pytest.fixture(scope="session")
 async def mesh(
     database_url: str, otlp_receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Mesh]:
-    """directory, auth, scim and gateway as real processes, without a SCIM rate limit."""
-    running = await start_mesh(
-        database_url, otlp_receiver, tmp_path_factory.mktemp("conformance"), env=UNLIMITED_SCIM
-    )
+    """directory, auth, scim and gateway as real processes, with the default settings."""
+    running = await start_mesh(database_url, otlp_receiver, tmp_path_factory.mktemp("conformance"))
     yield running
     await running.stop()
 

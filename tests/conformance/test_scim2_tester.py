@@ -1,6 +1,6 @@
 """scim2-tester 0.5.2 (python-scim) against the real mesh through the gateway: every check of
 every discovered resource type and schema (discovery, CRUD, attributes on GET/list/search,
-PATCH add/replace/remove of every attribute), reference/scim-clients.md §8.
+PATCH add/replace/remove of every attribute), docs/scim-clients.md §8.
 
 Every check must be SUCCESS, except the named ones below, which can only pass by misreporting
 what idmesh stores; each is asserted to fail exactly as explained, so a change in idmesh or in

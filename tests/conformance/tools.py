@@ -1,5 +1,5 @@
 """The SCIM conformance tools' own virtualenv: scim2-tester, scim-sanity, scim2-cli and the
-reference server scim2-server (reference/scim-clients.md §8), kept apart from the services'
+reference server scim2-server (docs/scim-clients.md §8), kept apart from the services'
 dependencies (they pin their own pydantic, httpx2 and scim2-models).
 
 ``ensure_tools()`` creates ``.data/tools/scim-conformance`` with ``uv venv`` and ``uv pip install

@@ -1,9 +1,10 @@
 """`make run` (python -m infra.dev.run) as a developer uses it: it prints where to go, the
-gateway answers /readyz, and Ctrl-C stops everything cleanly (ARCHITECTURE.md "Running it")."""
+gateway answers /readyz, and Ctrl-C stops everything cleanly (docs/architecture.md "Running it")."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -66,6 +67,32 @@ async def test_make_run_prints_the_addresses_serves_readyz_and_stops_on_ctrl_c(
         assert "uv run idmesh account create acme" in printed
         assert "uv run idmesh token create --account acme" in printed
         assert "OTEL_TRACES_EXPORTER=none" in printed
+        assert "DIRECTORY_ADDR=" not in printed, "the commands it prints work as typed"
+        state = json.loads((tmp_path / "mesh.json").read_text())
+        assert state["public_url"] == gateway_url
+        assert f"directory      {state['directory']}" in printed
+        # The CLI, with no address in its environment, finds the mesh through the data folder.
+        cli_env = {
+            k: v
+            for k, v in env.items()
+            if k not in ("DIRECTORY_ADDR", "AUTH_ADDR", "SCIM_ADDR", "PUBLIC_URL", "GATEWAY_URL")
+        }
+        created = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "idmesh_cli",
+            "account",
+            "create",
+            "--json",
+            f"run-{gateway_port}",
+            cwd=ROOT,
+            env=cli_env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(created.communicate(), 30)
+        assert created.returncode == 0, err.decode()
+        assert json.loads(out)["name"] == f"run-{gateway_port}"
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http,
             http.get(f"{gateway_url}/readyz") as response,
@@ -78,6 +105,7 @@ async def test_make_run_prints_the_addresses_serves_readyz_and_stops_on_ctrl_c(
         assert process.returncode == 0, "".join(output)
         assert "exit codes other than 0" not in "".join(output)
         assert not (tmp_path / "run.pids").exists(), "a clean stop leaves no pid file behind"
+        assert not (tmp_path / "mesh.json").exists(), "nor addresses of a mesh that is gone"
     finally:
         if process.returncode is None:
             process.kill()

@@ -1,11 +1,12 @@
 """The mesh as ``make run`` starts it: four real processes, probes, one authenticated request end
-to end, and graceful shutdown of each process on SIGTERM (ARCHITECTURE.md "Running it")."""
+to end, and graceful shutdown of each process on SIGTERM (docs/architecture.md "Running it")."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -164,3 +165,48 @@ async def test_a_process_that_exits_during_start_up_fails_the_start_with_its_log
     assert "gateway exited with code 2" in str(failure.value)
     assert "PORT is invalid" in str(failure.value)
     assert not any(mesh.is_running(service) for service in SERVICES)
+
+
+@pytest.mark.parametrize("service", ["directory", "gateway"])
+async def test_a_port_taken_between_the_check_and_the_bind_moves_the_service_to_another_port(
+    database_url: str, otlp_receiver: OtlpReceiver, tmp_path: Path, service: str
+) -> None:
+    """The race `make run` used to lose: the port is free when the launcher checks it and taken
+    by another process (here: this test, as soon as the service is spawned) before the service
+    binds it. The service exits with EXIT_PORT_TAKEN (gRPC's and aiohttp's bind failures
+    alike), the launcher moves it to another free port and starts the mesh again, and the
+    addresses it reports are the ones bound."""
+    taken: list[socket.socket] = []
+
+    def take_the_port(spawned: str, pid: int) -> None:
+        if spawned == service and not taken:
+            thief = socket.socket()
+            thief.bind(("127.0.0.1", mesh.ports[service]))
+            thief.listen()
+            taken.append(thief)
+
+    mesh = Mesh(
+        database_url,
+        env_overrides=mesh_env(otlp_receiver),
+        log_dir=tmp_path,
+        on_spawn=take_the_port,
+    )
+    try:
+        await mesh.start(timeout=START_TIMEOUT)
+        stolen = taken[0].getsockname()[1]
+        assert mesh.moved == {service: stolen}
+        assert mesh.ports[service] != stolen
+        log = (tmp_path / f"{service}.log").read_text()
+        assert f"127.0.0.1:{stolen} is already in use" in log
+        status, _ = await get_json(f"{mesh.gateway_url}/readyz")
+        assert status == 200
+        tenant = await create_tenant_with_cli(mesh)
+        status, body = await get_json(
+            f"{mesh.gateway_url}/api/v1/accounts/{tenant.name}",
+            {"Authorization": f"Bearer {tenant.token}"},
+        )
+        assert (status, body["name"]) == (200, tenant.name)
+    finally:
+        await mesh.stop()
+        for thief in taken:
+            thief.close()

@@ -2,9 +2,12 @@
 
 Issue requirement: "one HTTP request through the gateway that reaches directory yields ONE trace
 whose spans chain gateway (server) → gRPC client → directory (server) → asyncpg query", with no
-secret in any span and no span for health probes (ARCHITECTURE.md "Tracing")."""
+secret in any span and no span for health probes (docs/architecture.md "Tracing")."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -141,7 +144,7 @@ async def test_one_request_through_the_gateway_to_directory_is_one_chained_trace
 async def test_no_span_of_any_process_carries_the_bearer_token(
     mesh: Mesh, otlp_receiver: OtlpReceiver
 ) -> None:
-    """No secrets, tokens or assertion bodies in spans (ARCHITECTURE.md "Tracing"): the bearer
+    """No secrets, tokens or assertion bodies in spans (docs/architecture.md "Tracing"): the bearer
     secret appears in no span name, attribute, event, status or resource of any service."""
     tenant = await create_tenant(mesh)
     path = await call_demo_route(mesh, tenant)
@@ -160,8 +163,9 @@ async def test_no_span_of_any_process_carries_the_bearer_token(
 
 
 async def test_health_probes_produce_no_spans(mesh: Mesh, otlp_receiver: OtlpReceiver) -> None:
-    """Health checks are excluded from tracing (ARCHITECTURE.md "Tracing"): /healthz, /readyz and
-    the grpc.health.v1 checks /readyz makes to every peer leave no span in any process."""
+    """Health checks are excluded from tracing (docs/architecture.md "Tracing"): /healthz,
+    /readyz and the grpc.health.v1 checks /readyz makes to every peer leave no span in any
+    process."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
         for probe in PROBES:
             async with http.get(f"{mesh.gateway_url}{probe}") as response:
@@ -179,3 +183,58 @@ async def test_health_probes_produce_no_spans(mesh: Mesh, otlp_receiver: OtlpRec
         or any(probe in s.name or request_path(s).startswith(probe) for probe in PROBES)
     ]
     assert probe_spans == []
+
+
+async def test_scim_spans_and_access_log_lines_name_the_resource_route_and_errors_carry_the_trace(
+    mesh: Mesh, otlp_receiver: OtlpReceiver
+) -> None:
+    """SCIM has one catch-all route (every path authenticated first), but its spans and
+    access-log lines name the resource route, never one `/scim/v2/{tail}` nor a user's id; a
+    SCIM error body carries the request's trace id as every error body does (README,
+    "Tracing"), at the end of `detail` since the RFC 7644 Error schema has no member for it:
+    from the scim service (404) and from the gateway itself (401)."""
+    tenant = await create_tenant(mesh)
+    missing = "00000000-0000-4000-8000-00000000beef"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        async with http.get(
+            f"{mesh.gateway_url}/scim/v2/Users/{missing}", headers=tenant.headers
+        ) as got:
+            assert got.status == 404
+            not_found = await got.json(content_type=None)
+        async with http.get(f"{mesh.gateway_url}/scim/v2/Groups", headers=tenant.headers) as got:
+            assert got.status == 200
+        async with http.get(f"{mesh.gateway_url}/scim/v2/Groups") as got:
+            assert got.status == 401
+            unauthenticated = await got.json(content_type=None)
+
+    found = re.search(r" \(trace_id ([0-9a-f]{32})\)$", not_found["detail"])
+    assert found, not_found
+    assert set(not_found) == {"schemas", "status", "detail"}
+    assert re.search(r" \(trace_id [0-9a-f]{32}\)$", unauthenticated["detail"])
+    assert set(unauthenticated) == {"schemas", "status", "detail"}
+
+    trace_id = found.group(1)
+
+    def server_span(spans: list[ReceivedSpan]) -> ReceivedSpan | None:
+        """The gateway's span of the 404 above, found by the trace id its body named."""
+        mine = [
+            s
+            for s in spans
+            if s.trace_id == trace_id and s.service == "gateway" and s.kind == "SERVER"
+        ]
+        return mine[0] if mine else None
+
+    def gateway_span_names(spans: list[ReceivedSpan]) -> set[str] | None:
+        names = {s.name for s in spans if s.service == "gateway" and s.kind == "SERVER"}
+        return names if "GET /scim/v2/Groups" in names else None
+
+    user_span = await otlp_receiver.wait_for(server_span, within=15)
+    assert user_span.name == "GET /scim/v2/Users/{id}"
+    assert user_span.attributes.get("http.route") == "/scim/v2/Users/{id}"
+    names = await otlp_receiver.wait_for(gateway_span_names, within=15)
+    assert not any("{tail}" in name for name in names)
+    log = (mesh.log_path("gateway") or Path("-")).read_text()
+    assert "GET /scim/v2/Users/{id} 404" in log
+    assert "GET /scim/v2/Groups 200" in log
+    assert "{tail}" not in log
+    assert missing not in log

@@ -47,8 +47,9 @@ def register(
         type=_boolean,
         metavar="true|false",
         default=None,
-        help="answer a SCIM Group PATCH with 200 and the group, members left out (true), or "
-        "204 No Content (false, the default, as Entra ID recommends)",
+        help="answer a SCIM Group PATCH with 200 and the whole group (true, the default, which "
+        "scim-sanity, Entra ID and Okta accept), or 204 No Content (false, as Entra ID "
+        "recommends for very large groups)",
     )
     update_parser.set_defaults(handler=update)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from typing import Final
 
@@ -62,7 +61,7 @@ def register(
     group = commands.add_parser(
         "connection",
         aliases=["connections"],
-        help="add, list and remove SSO connections (OpenID Connect IdPs)",
+        help="add, list, change and remove SSO connections (OpenID Connect and SAML 2.0 IdPs)",
         description="SSO connections: the IdPs an account's users sign in with.",
     )
     actions = group.add_subparsers(title="commands", metavar="COMMAND", required=True)
@@ -260,6 +259,27 @@ def register(
     list_parser.add_argument("--account", required=True, metavar="NAME", help="account name")
     list_parser.set_defaults(handler=list_connections)
 
+    update = actions.add_parser(
+        "update",
+        parents=[common],
+        help="change a connection's update mode, display name or state",
+        description="Change what a connection does without replacing its IdP settings. "
+        "--update every-login re-applies the IdP's profile and spaces at each login; "
+        "first-login (the default) only at the user's first.",
+    )
+    update.add_argument("--account", required=True, metavar="NAME", help="account name")
+    update.add_argument("connection", metavar="CONNECTION", help="the connection's name or id")
+    update.add_argument("--update", choices=UPDATES, default=None, dest="profile_update",
+                        help="when profile and spaces follow the IdP")  # fmt: skip
+    update.add_argument("--display-name", default=None,
+                        help='the sign-in button\'s label ("Sign in with …")')  # fmt: skip
+    state = update.add_mutually_exclusive_group()
+    state.add_argument("--enable", dest="enabled", action="store_const", const=True,
+                       default=None, help="offer the connection at sign-in again")  # fmt: skip
+    state.add_argument("--disable", dest="enabled", action="store_const", const=False,
+                       help="sign nobody in through it, and hide it at /login")  # fmt: skip
+    update.set_defaults(handler=update_connection)
+
     remove = actions.add_parser(
         "remove",
         parents=[common],
@@ -299,7 +319,7 @@ def _mapping(pairs: list[str]) -> auth_pb2.AttributeMapping:
 
 def public_url(rt: Runtime) -> str:
     """Where browsers reach the gateway: PUBLIC_URL, else GATEWAY_URL, else the default."""
-    environ = os.environ if rt.environ is None else rt.environ
+    environ = rt.environ
     return (environ.get("PUBLIC_URL") or environ.get("GATEWAY_URL") or DEFAULT_PUBLIC_URL).rstrip(
         "/"
     )
@@ -470,9 +490,7 @@ async def list_connections(args: argparse.Namespace, rt: Runtime) -> int:
     account = await rt.account(args.account)
     connections = await _all(rt, account.id)
     if rt.output.json_mode:
-        rt.output.document(
-            [{**message_dict(c), "redirect_uri": redirect_uri(rt, c.id)} for c in connections]
-        )
+        rt.output.document([connection_document(rt, c) for c in connections])
     elif not connections:
         rt.output.note(f"Account {account.name!r} has no SSO connections.")
     else:
@@ -502,6 +520,57 @@ async def resolve(rt: Runtime, account_id: str, handle: str) -> auth_pb2.Connect
         if handle in (connection.name, connection.id):
             return connection
     raise CliError(f"connection {handle!r} not found")
+
+
+def connection_document(rt: Runtime, connection: auth_pb2.Connection) -> dict[str, object]:
+    """A connection as ``--json`` prints it: the API's field names and values, plus the
+    redirect URI to register at the IdP."""
+    return {**message_dict(connection), "redirect_uri": redirect_uri(rt, connection.id)}
+
+
+async def update_connection(args: argparse.Namespace, rt: Runtime) -> int:
+    """Reads the connection and writes it back with the options given, under its version (a
+    concurrent change fails rather than being overwritten)."""
+    if args.profile_update is None and args.display_name is None and args.enabled is None:
+        raise CliError(
+            "nothing to change: give --update, --display-name, --enable or --disable", EXIT_USAGE
+        )
+    account = await rt.account(args.account)
+    current = await resolve(rt, account.id, args.connection)
+    auth = rt.auth
+    response = await auth.call(
+        auth.stub.UpdateConnection(
+            auth_pb2.UpdateConnectionRequest(
+                account_id=account.id,
+                connection_id=current.id,
+                display_name=(
+                    current.display_name if args.display_name is None else args.display_name
+                ),
+                domains=list(current.domains),
+                enabled=current.enabled if args.enabled is None else args.enabled,
+                provisioning_policy=current.provisioning_policy,
+                profile_update=(
+                    current.profile_update
+                    if args.profile_update is None
+                    else UPDATES[args.profile_update]
+                ),
+                default_space=current.default_space,
+                default_space_role=current.default_space_role,
+                expected_version=current.version,
+            )
+        )
+    )
+    updated = response.connection
+    if rt.output.json_mode:
+        rt.output.document(connection_document(rt, updated))
+    else:
+        state = "enabled" if updated.enabled else "disabled"
+        rt.output.result(
+            f"Updated connection {updated.name!r} of account {account.name!r}: "
+            f"{updated.display_name!r}, {state}, profile and spaces applied at "
+            f"{UPDATE_NAMES.get(updated.profile_update, '?')}."
+        )
+    return 0
 
 
 async def remove_connection(args: argparse.Namespace, rt: Runtime) -> int:

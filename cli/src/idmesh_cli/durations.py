@@ -1,22 +1,29 @@
-"""Token lifetimes on the command line: ``--expires-in 90d``."""
+"""Every duration argument of the CLI, with the configuration's grammar
+(meshkit.config.parse_duration): a whole number and a unit, ms, s, m, h, d or w —
+``--expires-in 90d``, ``traces tail --since 1h --interval 500ms``."""
 
 from __future__ import annotations
 
 import argparse
-import re
 from datetime import timedelta
 
-_LIFETIME = re.compile(r"(\d{1,6})([mhdw])")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+from meshkit.config import parse_duration as parse_seconds
+
+EXAMPLES = "e.g. 500ms, 30s, 15m, 1h, 90d, 2w"
+# A century: beyond it a date overflows, and no lifetime or look-back needs more.
+LONGEST = timedelta(days=36525)
 
 
-def parse_expires_in(raw: str) -> timedelta:
-    """A positive lifetime: a whole number followed by m (minutes), h (hours), d (days) or
-    w (weeks), e.g. "30m", "12h", "90d", "52w". Raises argparse.ArgumentTypeError (exit 2)."""
-    match = _LIFETIME.fullmatch(raw.strip().lower())
-    if match is None or int(match.group(1)) == 0:
+def parse_duration(raw: str) -> timedelta:
+    """A positive duration with its unit. Raises argparse.ArgumentTypeError (exit 2)."""
+    text = raw.strip().lower()
+    try:
+        seconds = parse_seconds(text) if text[-1:].isalpha() else 0.0
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= LONGEST.total_seconds():
         raise argparse.ArgumentTypeError(
-            f"invalid lifetime {raw!r}: expected a positive number followed by m, h, d or w "
-            "(e.g. 90d)"
+            f"invalid duration {raw!r}: a positive whole number and a unit, {EXAMPLES} "
+            "(at most a century)"
         )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    return timedelta(seconds=seconds)

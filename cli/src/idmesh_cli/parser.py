@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 from idmesh_cli import (
     accounts,
@@ -23,17 +24,39 @@ ENVIRONMENT_HELP = """\
 environment:
   DIRECTORY_ADDR  directory service address (default 127.0.0.1:50051)
   AUTH_ADDR       auth service address (default 127.0.0.1:50052)
-  PUBLIC_URL      the gateway's public URL, for the redirect URI `idmesh connection add-oidc`
-                  prints (else GATEWAY_URL, else http://127.0.0.1:8080)
+  PUBLIC_URL      the gateway's public URL, for the redirect, ACS and entity-id URLs
+                  `idmesh connection add-oidc|add-saml` print and store (else GATEWAY_URL,
+                  else http://127.0.0.1:8080)
   DATABASE_URL    PostgreSQL URL, for `idmesh migrate` only
+  IDMESH_DATA_DIR where a local `make run` records its addresses (default .data of the
+                  current folder or a parent): the three addresses above come from there
+                  when they are not set
 
 exit codes: 0 ok, 1 the operation failed, 2 wrong usage or configuration
 """
 
 
+class UsageError(Exception):
+    """A command line argparse refuses; the caller prints it (as text or as JSON)."""
+
+    def __init__(self, message: str, usage: str, prog: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+        self.prog = prog
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, raising UsageError instead of printing and exiting, so that a
+    ``--json`` command line gets its usage error as JSON too. Subcommands inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.format_usage(), self.prog)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command; a command's handler is ``args.handler``."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="idmesh",
         description="Administer idmesh: accounts, spaces, users, groups, API tokens, OAuth "
         "clients, SSO connections, email domains and login traces, the SCIM provisioning log "

@@ -4,6 +4,7 @@ where it prints. Channels are opened on first use and closed once the command en
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -13,6 +14,7 @@ from idmesh.auth.v1 import auth_pb2_grpc
 from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
 from idmesh_cli.config import PeersConfig
 from idmesh_cli.errors import CliError, rpc_failure
+from idmesh_cli.local_mesh import with_local_mesh
 from idmesh_cli.output import Output
 from meshkit.channels import connect
 from meshkit.config import load_config
@@ -53,21 +55,25 @@ def operator_name() -> str:
 class Runtime:
     def __init__(self, output: Output, environ: Mapping[str, str] | None = None) -> None:
         self.output = output
-        self._environ = environ
+        self._given = environ
+        self._environ: dict[str, str] | None = None
         self._config: PeersConfig | None = None
         self._directory: Peer[DirectoryServiceAsyncStub] | None = None
         self._auth: Peer[AuthServiceAsyncStub] | None = None
         self.operator = operator_name()
 
     @property
-    def environ(self) -> Mapping[str, str] | None:
-        """The environment the configuration is read from (None: os.environ)."""
+    def environ(self) -> Mapping[str, str]:
+        """The environment the configuration is read from: the given one (else os.environ),
+        completed by the addresses of the local ``make run`` (idmesh_cli.local_mesh)."""
+        if self._environ is None:
+            self._environ = with_local_mesh(os.environ if self._given is None else self._given)
         return self._environ
 
     @property
     def config(self) -> PeersConfig:
         if self._config is None:
-            self._config = load_config(PeersConfig, self._environ)
+            self._config = load_config(PeersConfig, self.environ)
         return self._config
 
     @property

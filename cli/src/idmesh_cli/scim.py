@@ -4,8 +4,13 @@ provisioning logs): which token sent what, how it ended, how long it took."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
 
+import grpc
+
+from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2
+from idmesh_cli.errors import CliError, rpc_failure
 from idmesh_cli.output import message_dict, table, timestamp
 from idmesh_cli.runtime import Runtime
 
@@ -103,8 +108,36 @@ def _duration(event: directory_pb2.ProvisioningEvent) -> str:
     return f"{event.duration.ToMicroseconds() / 1000:.1f} ms"
 
 
+async def _check_credential(rt: Runtime, account_id: str, token_id: str) -> None:
+    """Fails with "unknown" when ``token_id`` names neither an API token nor an OAuth client of
+    the account (revoked ones still count: their requests stay in the log), rather than
+    printing an empty log that reads as "this token sent nothing"."""
+    auth = rt.auth
+    lookups: tuple[Callable[[], Awaitable[object]], ...] = (
+        lambda: auth.stub.GetApiToken(
+            auth_pb2.GetApiTokenRequest(account_id=account_id, token_id=token_id)
+        ),
+        lambda: auth.stub.GetOAuthClient(
+            auth_pb2.GetOAuthClientRequest(account_id=account_id, client_id=token_id)
+        ),
+    )
+    for lookup in lookups:
+        try:
+            await lookup()
+            return
+        except grpc.aio.AioRpcError as error:
+            if error.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                raise rpc_failure(auth.name, auth.address, error) from None
+    raise CliError(
+        f"token {token_id!r} is unknown in this account: `idmesh token list --account ...` "
+        "and `idmesh oauth-client list --account ...` show its credentials"
+    )
+
+
 async def show_log(args: argparse.Namespace, rt: Runtime) -> int:
     account = await rt.account(args.account)
+    if args.token:
+        await _check_credential(rt, account.id, args.token)
     directory = rt.directory
     response = await directory.call(
         directory.stub.ListProvisioningEvents(

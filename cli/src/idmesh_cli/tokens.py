@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from google.protobuf import timestamp_pb2
 
 from idmesh.auth.v1 import auth_pb2
-from idmesh_cli.durations import parse_expires_in
+from idmesh_cli.durations import parse_duration
 from idmesh_cli.output import message_dict, table, timestamp
 from idmesh_cli.paging import PAGE_SIZE, every_page
 from idmesh_cli.runtime import Runtime
@@ -51,7 +51,7 @@ def register(
     create_parser.add_argument("--description", default="", help="what the token is for")
     create_parser.add_argument(
         "--expires-in",
-        type=parse_expires_in,
+        type=parse_duration,
         metavar="DURATION",
         help="lifetime, e.g. 30m, 12h, 90d, 52w (default: never expires)",
     )

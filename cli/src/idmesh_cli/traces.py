@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -15,11 +14,11 @@ from google.protobuf import json_format, timestamp_pb2
 
 from idmesh.auth.v1 import auth_pb2
 from idmesh_cli.connections import resolve
+from idmesh_cli.durations import parse_duration
 from idmesh_cli.errors import EXIT_USAGE, CliError
 from idmesh_cli.output import message_dict, table, timestamp
 from idmesh_cli.runtime import Runtime
 
-_INTERVAL: Final = re.compile(r"(\d{1,6})(ms|s|m)")
 OUTCOMES: Final = {
     auth_pb2.LOGIN_OUTCOME_SUCCESS: "success",
     auth_pb2.LOGIN_OUTCOME_FAILURE: "failure",
@@ -27,11 +26,8 @@ OUTCOMES: Final = {
 
 
 def _duration(raw: str) -> float:
-    match = _INTERVAL.fullmatch(raw.strip().lower())
-    if match is None or int(match.group(1)) == 0:
-        raise argparse.ArgumentTypeError(f"invalid duration {raw!r}: e.g. 500ms, 2s, 1m")
-    value = int(match.group(1))
-    return {"ms": value / 1000, "s": float(value), "m": value * 60.0}[match.group(2)]
+    """Seconds, from the CLI's one duration grammar (idmesh_cli.durations)."""
+    return parse_duration(raw).total_seconds()
 
 
 def register(

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from opentelemetry import trace
 
 logger = logging.getLogger("gateway.access")
 
@@ -23,9 +25,27 @@ UNMATCHED_ROUTE = "(unmatched)"
 CLIENT_CLOSED = 499
 
 
+ROUTE: Final = web.RequestKey("route", str)
+"""A finer template a catch-all handler names for its request (name_route)."""
+
+
+def name_route(request: web.Request, template: str) -> None:
+    """Names the route of ``request`` more finely than its catch-all route (SCIM's one route
+    for every path, gateway.scim): in the access-log line, and as the server span's name and
+    ``http.route``."""
+    request[ROUTE] = template
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.update_name(f"{request.method} {template}")
+        span.set_attribute("http.route", template)
+
+
 def route_template(request: web.Request) -> str:
-    """The normalised path of ``request``: its route's template, or "(unmatched)" when no route
-    matched (the concrete path of an unknown URL could hold anything)."""
+    """The normalised path of ``request``: the template its handler named (name_route), its
+    route's template, or "(unmatched)" when no route matched (the concrete path of an unknown
+    URL could hold anything)."""
+    if ROUTE in request:
+        return request[ROUTE]
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else UNMATCHED_ROUTE
 

@@ -2,7 +2,7 @@
 
 Order matters for security: every request under the prefix is authenticated first (one
 catch-all route, so no spelling of a path can reach a resource without the token check:
-Zitadel CVE-2026-32130, reference/scim-clients.md §7), then its path is percent-decoded and
+Zitadel CVE-2026-32130, docs/scim-clients.md §7), then its path is percent-decoded and
 normalised, then forwarded. The token names the account; the scim service sees nothing else.
 Each account has its own rate limit (SCIM_RATE_LIMIT, gateway.ratelimit), checked right after
 authentication so one tenant's burst never slows another's. Failures raised here answer
@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from gateway.access_log import name_route
 from gateway.auth import authenticate
 from gateway.errors import HttpServiceError, Problem, use_error_renderer
 from gateway.ratelimit import TokenBucket, retry_after
@@ -31,6 +32,10 @@ _METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 _ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 # RFC 7644 §3.12 scimType values for the failures the gateway itself detects.
 _SCIM_TYPES = {"invalid_filter": "invalidFilter", "uniqueness": "uniqueness"}
+# RFC 7644 §3.2 and §4: the endpoints under the base URL, each with resources named by an id.
+_ENDPOINTS = frozenset(
+    {"Users", "Groups", "Me", "Bulk", "ServiceProviderConfig", "ResourceTypes", "Schemas"}
+)
 REQUIRED_PERMISSION = "users:manage"
 SCIM_RATE_LIMIT: web.AppKey[TokenBucket] = web.AppKey("scim_rate_limit", TokenBucket)
 """The per-account token buckets of SCIM requests."""
@@ -69,7 +74,7 @@ def _check_content_type(request: web.Request) -> None:
 def _check_rate_limit(limiter: TokenBucket, account_id: str) -> None:
     """Raises 429 with ``Retry-After`` (RFC 6585 §4, RFC 9110 §10.2.3) when the account has
     used up its requests. Entra retries exactly the throttled requests after Retry-After
-    (reference/scim-clients.md §6), so nothing is lost."""
+    (docs/scim-clients.md §6), so nothing is lost."""
     wait = limiter.take(account_id)
     if wait:
         raise HttpServiceError(
@@ -83,9 +88,31 @@ def _check_rate_limit(limiter: TokenBucket, account_id: str) -> None:
         )
 
 
+def resource_route(raw_path: str) -> str:
+    """The route template of a SCIM path, for spans and access-log lines: ``/scim/v2/Users``,
+    ``/scim/v2/Users/{id}``, ``/scim/v2/Groups/.search``, ``/scim/v2/Schemas/{id}``. Never the
+    concrete path (ids, and whatever a hostile path holds); "/scim/v2/(unknown)" for a path
+    that names no SCIM endpoint."""
+    try:
+        segments = normalised_path(raw_path).split("/")[1:]
+    except (NotFound, UnicodeDecodeError):
+        return f"{PREFIX}/(unknown)"
+    if segments == [""]:
+        return PREFIX
+    if segments == [".search"]:
+        return f"{PREFIX}/.search"
+    collection, rest = segments[0], segments[1:]
+    if collection not in _ENDPOINTS or len(rest) > 1:
+        return f"{PREFIX}/(unknown)"
+    if not rest:
+        return f"{PREFIX}/{collection}"
+    return f"{PREFIX}/{collection}/{'.search' if rest == ['.search'] else '{id}'}"
+
+
 async def handle_scim(request: web.Request) -> web.StreamResponse:
     """Authenticates, normalises and forwards one SCIM request; relays the scim service's
     status, body, ``ETag`` and ``Location`` unchanged."""
+    name_route(request, resource_route(request.raw_path.split("?", 1)[0]))
     clients = request.config_dict[CLIENTS]
     principal = await authenticate(request, clients, REQUIRED_PERMISSION)
     _check_rate_limit(request.config_dict[SCIM_RATE_LIMIT], principal.account_id)
@@ -129,11 +156,16 @@ async def handle_scim(request: web.Request) -> web.StreamResponse:
 
 
 def render_scim_error(request: web.Request, problem: Problem) -> web.StreamResponse:
-    """RFC 7644 §3.12: the Error schema, ``status`` as a string, ``scimType`` where one applies."""
+    """RFC 7644 §3.12: the Error schema, ``status`` as a string, ``scimType`` where one applies,
+    the request's trace id at the end of ``detail``."""
     body: dict[str, object] = {
         "schemas": [_ERROR_SCHEMA],
         "status": str(problem.status),
-        "detail": problem.detail,
+        # The trace id in detail, as the scim service writes it (scim.errors.with_trace_id): the
+        # Error schema has no member for it and strict clients refuse unknown ones.
+        "detail": f"{problem.detail} (trace_id {problem.trace_id})"
+        if problem.trace_id
+        else problem.detail,
     }
     scim_type = _SCIM_TYPES.get(problem.reason)
     if scim_type:

@@ -6,6 +6,7 @@ listening socket closes and in-flight requests finish within a grace period.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
 
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from gateway.protocol_errors import ProblemAppRunner
 from gateway.state import STOPPING
+from meshkit.ports import PortTakenError
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +46,10 @@ class HttpServer:
         site = web.TCPSite(self._runner, self._host, self._port)
         try:
             await site.start()
-        except OSError:
-            await self._runner.cleanup()  # e.g. the port is taken: release what setup() made
+        except OSError as error:
+            await self._runner.cleanup()  # release what setup() made
+            if error.errno == errno.EADDRINUSE:
+                raise PortTakenError(f"{self._host}:{self._port}") from error
             raise
         self.port = int(self._runner.addresses[0][1])
         logger.info("serving HTTP on %s:%d", self._host, self.port)

@@ -1,5 +1,5 @@
 """SCIM through the whole mesh (gateway → auth → scim → directory → PostgreSQL) beside the
-reference implementation, scim2-server 0.8.3 (reference/scim-clients.md §8), measured in the
+reference implementation, scim2-server 0.8.3 (docs/scim-clients.md §8), measured in the
 same run with the same requests, and filtered reads at 1k and 100k users.
 
 Rows, at concurrency BENCH_SCIM_CONCURRENCY (16 by default), each server then the other:

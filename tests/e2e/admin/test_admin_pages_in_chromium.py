@@ -1,5 +1,5 @@
 """The admin pages (issue 6) in a real browser: Debian's Chromium, headless, driven by
-Playwright (never a downloaded browser build: reference/real-idps.md §6-7), against the real
+Playwright (never a downloaded browser build: docs/real-idps.md §6-7), against the real
 processes. A bootstrap admin made by ``idmesh admin create`` signs in, adds an OIDC connection,
 sets a group's IdP identifier (Torque guide, Groups page), and reads the trace of a failed login
 instead of decoding an id_token by hand (Torque guide, debugging).

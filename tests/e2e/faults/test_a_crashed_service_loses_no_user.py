@@ -40,7 +40,7 @@ async def test_a_killed_service_costs_503s_with_retry_after_and_loses_no_acknowl
     record_property: Callable[[str, object], None],
 ) -> None:
     """Issue "keeps working and loses nothing"; gateway contract "never a bare 500"
-    (ARCHITECTURE.md) and RFC 9110 §10.2.3 (503 with Retry-After); RFC 7644 §3.3 (a retried
+    (docs/architecture.md) and RFC 9110 §10.2.3 (503 with Retry-After); RFC 7644 §3.3 (a retried
     POST of a user the first attempt stored is 409 uniqueness, never a second user).
 
     auth only verifies tokens, which the gateway caches for TOKEN_CACHE_TTL: its crash may
@@ -72,7 +72,7 @@ async def test_a_killed_service_costs_503s_with_retry_after_and_loses_no_acknowl
     assert_answered_in_time(answers)
     # Whichever hop is down, a caller is told to retry: never 401 (auth unreachable does not
     # make a token invalid, and a job whose calls mostly fail is quarantined by Entra,
-    # reference/scim-clients.md §6), never 500.
+    # docs/scim-clients.md §6), never 500.
     assert probe.status == 503, probe
     assert_answered_in_time([probe])
     answers.append(probe)

@@ -32,7 +32,7 @@ RECOVERY_SECONDS = 10.0
 async def test_a_frozen_directory_costs_a_deadline_not_a_hang_and_no_duplicate_user(
     fault_mesh: Mesh, fault_tenant: Tenant, http: aiohttp.ClientSession
 ) -> None:
-    """ "Every outgoing call has a deadline" (ARCHITECTURE.md, async hygiene): a peer that
+    """ "Every outgoing call has a deadline" (docs/architecture.md, async hygiene): a peer that
     accepts connections but never answers costs each request at most the deadline, answered
     503 (retry later) or 504 (google/rpc/code.proto DEADLINE_EXCEEDED), never a 500 or a hang.
     When directory thaws it may still run the requests queued meanwhile, whose callers were

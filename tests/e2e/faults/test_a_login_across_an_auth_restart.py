@@ -1,7 +1,7 @@
 """An OIDC login in flight when auth crashes (issue "Under load, faults and hostile input it
 keeps working and loses nothing"), with the OpenID-certified oidc-provider as the IdP.
 
-What the design guarantees (ARCHITECTURE.md, auth owns "login transaction ... single use,
+What the design guarantees (docs/architecture.md, auth owns "login transaction ... single use,
 short-lived" in PostgreSQL): a login transaction outlives the auth process that made it, so a
 callback delivered after a restart completes the login; a callback that reaches no auth is the
 uniform "temporarily unavailable" page and consumes nothing; a transaction is consumed by the

@@ -99,7 +99,7 @@ async def test_concurrent_posts_of_one_user_name_create_exactly_one_user(
     fault_mesh: Mesh, fault_tenant: Tenant, http: aiohttp.ClientSession
 ) -> None:
     """RFC 7644 §3.3: a POST whose userName exists is 409 with scimType uniqueness; userName is
-    unique per account case-insensitively (ARCHITECTURE.md "The domain"), so of concurrent
+    unique per account case-insensitively (docs/architecture.md "The domain"), so of concurrent
     POSTs of one name, in any case, exactly one is 201 and one user is stored."""
     spellings = [
         "twin@race.test" if n % 2 else "Twin@Race.TEST" for n in range(WRITERS)
@@ -157,7 +157,7 @@ async def test_concurrent_patches_without_if_match_all_apply(
 async def test_concurrent_member_additions_to_one_group_all_apply(
     fault_mesh: Mesh, fault_tenant: Tenant, http: aiohttp.ClientSession
 ) -> None:
-    """Entra's member PATCH ``Add`` with ``[{"$ref": null, "value": id}]`` (reference/scim-
+    """Entra's member PATCH ``Add`` with ``[{"$ref": null, "value": id}]`` (docs/scim-
     clients.md §2 row 12; RFC 7644 §3.5.2.1), sent by several clients at once (a multi-tenant
     endpoint receives the sum of all jobs, §6): every PATCH succeeds and every member is in
     the group, none lost to a concurrent one."""

@@ -46,7 +46,7 @@ def leak_in(body: bytes) -> str | None:
 
 
 def check_answer(answer: Answer, *secrets: str, not_implemented: bool = False) -> None:
-    """Never a 5xx (ARCHITECTURE.md: the gateway never turns a failure into a bare 500, and
+    """Never a 5xx (docs/architecture.md: the gateway never turns a failure into a bare 500, and
     bad input is the client's fault), never a leak of the implementation or of a secret.
     ``not_implemented``: 501 is the documented answer here (SCIM /Me and /Bulk)."""
     assert answer.status < 500 or (not_implemented and answer.status == 501), answer.describe()

@@ -1,5 +1,5 @@
 """The real sign-in page in a real browser: Debian's Chromium, headless, driven by Playwright
-(never a downloaded browser build: reference/real-idps.md §6-7), through the gateway and the
+(never a downloaded browser build: docs/real-idps.md §6-7), through the gateway and the
 OpenID-certified oidc-provider, with the keyboard only.
 
 Screenshots of the pages go to the test's tmp folder (and tests/artifacts/ when it exists).

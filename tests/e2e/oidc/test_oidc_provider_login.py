@@ -1,6 +1,6 @@
 """SSO end to end: the real processes (gateway, auth, scim, directory) and the OpenID-certified
 oidc-provider on 127.0.0.1, driven by an HTTP client the way a browser is (brief, issue 4;
-reference/real-idps.md §2)."""
+docs/real-idps.md §2)."""
 
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ async def test_group_sync_over_three_logins_adds_keeps_removes_and_spares_manual
     sso_mesh: Mesh, oidc_provider: OidcProvider, oidc_tenant: OidcTenantFactory
 ) -> None:
     """The Torque guide: assigned and unassigned automatically with each login; a membership
-    added by hand stays (ARCHITECTURE.md)."""
+    added by hand stays (docs/architecture.md)."""
     tenant: OidcTenant = await oidc_tenant()
     admins = await _group(sso_mesh, tenant.account_id, "Admins", "gid-admins")
     await _group(sso_mesh, tenant.account_id, "Engineering", "gid-eng")

@@ -1,5 +1,5 @@
 """SAML sign-in end to end: the real gateway, auth and directory processes against samlify
-2.13.1 as the IdP on 127.0.0.1 (reference/real-idps.md §3), driven the way a browser does it.
+2.13.1 as the IdP on 127.0.0.1 (docs/real-idps.md §3), driven the way a browser does it.
 The connection is made with ``idmesh connection add-saml --metadata <the IdP's metadata URL>``;
 samlify reads our SP metadata from the gateway's metadata endpoint."""
 

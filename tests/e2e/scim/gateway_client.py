@@ -3,7 +3,7 @@ harness (tests/integration/scim/replays.Client), so the replays of Entra ID and 
 through the front door unchanged.
 
 It behaves like the client it stands for where the gateway could tell: Entra sends no
-User-Agent (reference/scim-clients.md §2 "Auth and transport"), Okta sends "Okta SCIM Client
+User-Agent (docs/scim-clients.md §2 "Auth and transport"), Okta sends "Okta SCIM Client
 1.0.0" (§5 row 2).
 """
 

@@ -1,6 +1,6 @@
 """Entra ID's and Okta's provisioning sequences replayed request by request through the real
 gateway over HTTP (gateway → auth → scim → directory, the processes of `make run`), then what
-the directory holds (reference/scim-clients.md §2, §3, §5). The sequences are the ones the
+the directory holds (docs/scim-clients.md §2, §3, §5). The sequences are the ones the
 integration tests replay against the scim service alone (tests/integration/scim/replays.py)."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ async def test_okta_user_and_group_push_sequences_through_the_gateway(
 async def test_the_path_is_normalised_before_auth_and_every_spelling_needs_the_token(
     http: aiohttp.ClientSession, mesh: Mesh, entra: GatewayScim
 ) -> None:
-    """reference/scim-clients.md §7 (Zitadel CVE-2026-32130): percent-encoded variants of the
+    """docs/scim-clients.md §7 (Zitadel CVE-2026-32130): percent-encoded variants of the
     SCIM paths are 401 without a token, and with one they reach the same resource."""
     [user_id] = await _users(entra, 1)
     for path in (

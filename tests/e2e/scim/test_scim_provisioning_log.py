@@ -98,20 +98,46 @@ async def test_every_request_is_logged_and_idmesh_scim_log_shows_it_newest_first
     assert len(lines) == 2
     assert "404" in lines[1]
     assert "not found" in lines[1]
+    by_token = await run_cli(
+        mesh, "scim", "log", "--account", tenant.name, "--token", okta.token_id, "--json"
+    )
+    assert len(json.loads(by_token.stdout)) == 7
 
 
-async def test_idmesh_account_update_turns_on_200_with_the_group_for_that_account_only(
+async def test_idmesh_scim_log_says_a_token_is_unknown_instead_of_printing_an_empty_log(
+    mesh: Mesh, tenant: Tenant
+) -> None:
+    """An empty log for a mistyped token id would read as "this token sent nothing"; with
+    --json the error is a JSON document on stderr, with the exit code."""
+    unknown = str(uuid.uuid4())
+    failed = await run_cli(
+        mesh, "scim", "log", "--account", tenant.name, "--token", unknown, check=False
+    )
+    assert failed.returncode == 1
+    assert f"token '{unknown}' is unknown in this account" in failed.stderr
+    as_json = await run_cli(
+        mesh, "scim", "log", "--account", tenant.name, "--token", unknown, "--json", check=False
+    )
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stderr) == {
+        "error": f"token '{unknown}' is unknown in this account: `idmesh token list --account "
+        "...` and `idmesh oauth-client list --account ...` show its credentials",
+        "exit_code": 1,
+    }
+
+
+async def test_idmesh_account_update_turns_group_patch_answers_to_204_for_that_account_only(
     http: aiohttp.ClientSession, mesh: Mesh, tenant: Tenant, entra: GatewayScim
 ) -> None:
-    """AccountSettings.scim_group_patch_returns_resource, set by the operator: 200 with the group
-    and no members (scim-sanity, reference §8) for this account, 204 (Entra's advice) for
+    """AccountSettings.scim_group_patch_returns_resource, set by the operator: 204 for this
+    account, the default 200 with the entire group (scim-sanity, docs/scim-clients.md §8) for
     the others."""
     changed = await run_cli(
-        mesh, "account", "update", tenant.name, "--scim-group-patch-returns-resource", "true"
+        mesh, "account", "update", tenant.name, "--scim-group-patch-returns-resource", "false"
     )
-    assert "200 with the group" in changed.stdout
+    assert "204 No Content" in changed.stdout
     other = GatewayScim(http, mesh.gateway_url, (await create_tenant(mesh)).token)
-    for client, expected in ((entra, 200), (other, 204)):
+    for client, expected in ((entra, 204), (other, 200)):
         user = (await client.request("POST", "/Users", okta_user())).body["id"]
         group = (await client.request("POST", "/Groups", {"displayName": "G"})).body["id"]
         reply = await client.request(
@@ -122,7 +148,7 @@ async def test_idmesh_account_update_turns_on_200_with_the_group_for_that_accoun
         assert reply.status == expected, reply.body
         if expected == 200:
             assert reply.body["id"] == group
-            assert "members" not in reply.body
+            assert [m["value"] for m in reply.body["members"]] == [user]
 
 
 async def test_a_stopping_scim_service_writes_the_events_it_still_holds(

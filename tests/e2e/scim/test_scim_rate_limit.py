@@ -27,7 +27,7 @@ from tests.e2e.tenants import Tenant, create_tenant
 pytestmark = pytest.mark.e2e
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
-# Entra's matching query (reference/scim-clients.md §2 step 2): what a provisioning cycle sends
+# Entra's matching query (docs/scim-clients.md §2 step 2): what a provisioning cycle sends
 # most.
 MATCH_QUERY = {"filter": 'userName eq "nobody@example.com"'}
 
@@ -55,7 +55,7 @@ async def test_an_account_over_its_limit_gets_429_while_another_account_is_serve
     """RFC 6585 §4: 429 Too Many Requests with RFC 9110 §10.2.3 Retry-After and an RFC 7644
     §3.12 error body naming the limit; the issue: "one account's burst must not throttle
     another". After waiting Retry-After the throttled account is served again, which is what
-    Entra does (reference/scim-clients.md §6)."""
+    Entra does (docs/scim-clients.md §6)."""
     mesh = await start_mesh(
         database_url,
         otlp_receiver,
@@ -92,7 +92,7 @@ async def test_an_account_over_its_limit_gets_429_while_another_account_is_serve
 async def test_25_requests_a_second_per_account_are_never_throttled_at_the_defaults(
     mesh: Mesh, http: aiohttp.ClientSession
 ) -> None:
-    """Entra's gallery requirement, >= 25 req/s per tenant (reference/scim-clients.md §6), for
+    """Entra's gallery requirement, >= 25 req/s per tenant (docs/scim-clients.md §6), for
     two accounts at once for three seconds. Requests start on a fixed schedule; a slow machine
     only bunches them, which the burst absorbs."""
     tenants = [await create_tenant(mesh), await create_tenant(mesh)]

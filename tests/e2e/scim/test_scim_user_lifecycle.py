@@ -1,4 +1,4 @@
-"""A SCIM user's life through the real processes (reference/scim-clients.md §1, §2 rows 10–11,
+"""A SCIM user's life through the real processes (docs/scim-clients.md §1, §2 rows 10–11,
 §7): pending until its first SSO login and found by userName meanwhile; DELETE is 204 then 404;
 the userName is free again; the audit trail outlives the user."""
 
@@ -35,7 +35,7 @@ async def _audit_actions(directory: Any, account_id: str, target_id: str) -> lis
 async def test_a_scim_created_user_is_pending_and_found_by_user_name_until_sso_lands(
     entra: GatewayScim, tenant: Tenant, directory: Any
 ) -> None:
-    """ARCHITECTURE.md: status `pending` = provisioned, never signed in. SCIM shows it active
+    """docs/architecture.md: status `pending` = provisioned, never signed in. SCIM shows it active
     (Okta loops on "reactivating" an active=false invitee, §5 field reports). The sign-in that
     comes later finds it by userName, an email compared case-insensitively."""
     body = entra_user()
@@ -65,7 +65,7 @@ async def test_delete_is_204_then_404_the_user_name_is_free_again_and_the_audit_
     entra: GatewayScim, tenant: Tenant, directory: Any
 ) -> None:
     """§2 row 11 (Entra's hard delete) and §7 (django-scim2#83: re-creating a deleted userName
-    must work); ARCHITECTURE.md: audit events are append-only."""
+    must work); docs/architecture.md: audit events are append-only."""
     body = entra_user(f"again.{uuid.uuid4().hex[:8]}@example.com")
     first = (await entra.request("POST", "/Users", body)).body["id"]
 

@@ -1,5 +1,5 @@
 """The real oidc-provider (tests/idps/oidc/server.mjs) as a child process, and a headless
-driver of its login and consent forms (reference/real-idps.md §2, §7).
+driver of its login and consent forms (docs/real-idps.md §2, §7).
 
 ``install()`` runs ``npm ci`` from the committed package-lock.json (CI machines start clean;
 node and npm are there), once per lock-file content. The provider listens on 127.0.0.1 only, on

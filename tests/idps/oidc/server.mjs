@@ -1,5 +1,5 @@
 // The OpenID-certified oidc-provider (panva, pinned in package.json) as idmesh's test IdP.
-// reference/real-idps.md §2. Started by tests/e2e/oidc (and the bench) on 127.0.0.1 only.
+// docs/real-idps.md §2. Started by tests/e2e/oidc (and the bench) on 127.0.0.1 only.
 //
 // Environment:
 //   PORT        the port to listen on (127.0.0.1 only)

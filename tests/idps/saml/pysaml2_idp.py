@@ -1,5 +1,5 @@
 """A second, independent SAML IdP for the tests: pysaml2 7.5.5 (it signs through Debian's
-``xmlsec1`` binary), configured as reference/real-idps.md §4 describes. Test-only: it is 10-20x
+``xmlsec1`` binary), configured as docs/real-idps.md §4 describes. Test-only: it is 10-20x
 slower than python3-saml and shells out, which is why it is never on the login path."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """samlify 2.13.1 (tests/idps/saml/server.js) as a child process: the real-IdP side of the SAML
-end-to-end tests (reference/real-idps.md §3).
+end-to-end tests (docs/real-idps.md §3).
 
 ``install()`` runs ``npm ci`` from the committed package-lock.json once per lock-file content.
 The IdP listens on 127.0.0.1 on a free port and is stopped by the pid we started. Its modes (which

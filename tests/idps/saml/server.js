@@ -1,4 +1,4 @@
-// samlify 2.13.1 as the test SAML IdP of idmesh's end-to-end suite (reference/real-idps.md §3).
+// samlify 2.13.1 as the test SAML IdP of idmesh's end-to-end suite (docs/real-idps.md §3).
 // Listens on 127.0.0.1:PORT. Reads CONFIG_FILE on every request so a test can switch modes and
 // users without a restart: {"spMetadataFile", "sign": "assertion|response|both",
 // "encrypt": bool, "user": {"email", "attributes": {name: [values]}}}.

@@ -1,4 +1,5 @@
-"""idmesh account / space: create and list through the directory, as the CLI actor."""
+"""idmesh account / space: create and list through the real directory (session PostgreSQL), as
+the CLI actor."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 
 from idmesh.directory.v1 import directory_pb2
+from tests.support.directory import Stub, audit_events
 
 Idmesh = Callable[..., Awaitable[tuple[int, str, str]]]
 
@@ -29,21 +31,29 @@ async def test_json_output_is_the_account_resource(idmesh: Idmesh, account_name:
     assert code == 0
     created = json.loads(out)
     assert created["name"] == account_name
-    assert created["display_name"] == account_name
+    assert created["display_name"] == ""
+    assert created["version"] == 1, "numbers are JSON numbers"
     code, out, _ = await idmesh("account", "list", "--json")
     listed = json.loads(out)
     assert created["id"] in [account["id"] for account in listed]
 
 
 async def test_changes_are_recorded_as_the_cli_operator(
-    idmesh: Idmesh, account_name: str, directory_actors: list[directory_pb2.Actor]
+    idmesh: Idmesh, account_name: str, directory: Stub
 ) -> None:
-    """Audit: the actor is ACTOR_TYPE_CLI with the OS user name."""
-    await idmesh("account", "create", account_name)
-    await idmesh("space", "create", "--account", account_name, "dev")
-    for actor in directory_actors[-2:]:
-        assert actor.type == directory_pb2.ACTOR_TYPE_CLI
-        assert actor.id == getpass.getuser()
+    """Audit: the directory records each change with the actor ACTOR_TYPE_CLI and the OS user
+    name, read back from this account's own audit log."""
+    code, out, _ = await idmesh("account", "create", account_name, "--json")
+    assert code == 0
+    account_id = json.loads(out)["id"]
+    code, _, _ = await idmesh("space", "create", "--account", account_name, "dev")
+    assert code == 0
+    events = await audit_events(directory, account_id)
+    created = [e for e in events if e.action in ("account.created", "space.created")]
+    assert [e.action for e in created] == ["account.created", "space.created"]
+    for event in created:
+        assert event.actor.type == directory_pb2.ACTOR_TYPE_CLI
+        assert event.actor.id == getpass.getuser()
 
 
 async def test_a_duplicate_account_fails_with_the_directorys_reason(
@@ -54,7 +64,7 @@ async def test_a_duplicate_account_fails_with_the_directorys_reason(
     code, out, err = await idmesh("account", "create", account_name)
     assert code == 1
     assert out == ""
-    assert err == f"error: name: account '{account_name}' already exists\n"
+    assert err == "error: name: an account with this name exists\n"
 
 
 async def test_spaces_are_created_and_listed_in_their_account(

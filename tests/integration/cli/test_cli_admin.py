@@ -20,6 +20,7 @@ from idmesh_cli.__main__ import run
 from meshkit.channels import connect
 from meshkit.database import create_pool
 from meshkit.server import GrpcServer
+from tests.support.directory import audit_events
 
 PASSWORD = "correct horse battery staple"
 
@@ -100,23 +101,36 @@ async def test_an_admin_is_created_with_a_password_from_stdin(
 async def test_a_short_password_is_refused_before_anything_is_stored(
     services: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """At least 12 characters: exit code 1, the reason on stderr."""
+    """At least 12 characters (and none at all is refused too): exit code 1, the reason on
+    stderr, and neither a user in the directory nor an audit event nor a credential in auth."""
+    name = f"boot-{uuid.uuid4().hex[:8]}"
+    async with connect(services["DIRECTORY_ADDR"]) as channel:
+        directory = directory_pb2_grpc.DirectoryServiceStub(channel)
+        account = (
+            await directory.CreateAccount(
+                directory_pb2.CreateAccountRequest(
+                    name=name, actor=directory_pb2.Actor(type=directory_pb2.ACTOR_TYPE_SYSTEM)
+                )
+            )
+        ).account
+        before = await audit_events(directory, account.id)
+        for stdin, message in (("", "no password"), ("short\n", "at least 12 characters")):
+            monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+            code = await run(
+                ["admin", "create", "--account", name, "--email", "root@example.com"],
+                environ=services,
+            )
+            assert code == 1
+            assert message in capsys.readouterr().err
+        users = await directory.ListUsers(directory_pb2.ListUsersRequest(account_id=account.id))
+        assert list(users.users) == []
+        assert await audit_events(directory, account.id) == before
     async with connect(services["AUTH_ADDR"]) as channel:
         auth = auth_pb2_grpc.AuthServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await auth.SetLocalPassword(
-                auth_pb2.SetLocalPasswordRequest(
-                    account_id=str(uuid.uuid4()),
-                    user_id=str(uuid.uuid4()),
-                    email="a@example.com",
-                    password="short",
+            await auth.VerifyLocalPassword(
+                auth_pb2.VerifyLocalPasswordRequest(
+                    account_id=account.id, email="root@example.com", password="short"
                 )
             )
-        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    for stdin, message in (("", "no password"), ("short\n", "at least 12 characters")):
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        code = await run(
-            ["admin", "create", "--account", "x", "--email", "a@b.c"], environ=services
-        )
-        assert code == 1
-        assert message in capsys.readouterr().err
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -13,13 +13,13 @@ import pytest
 from directory.app import build_server
 from directory.config import parse_nameservers
 from directory.domains.dns import DnsChecker
-from directory.testing import audit_events, details, new_account
 from idmesh.directory.v1 import directory_pb2_grpc
 from idmesh_cli.__main__ import run
 from meshkit.channels import connect
 from meshkit.database import create_pool
 from meshkit.server import GrpcServer
 from tests.dns.server import LoopbackDns
+from tests.support.directory import audit_events, details, new_account
 
 
 @pytest.fixture

@@ -7,53 +7,16 @@ from __future__ import annotations
 import getpass
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
-import asyncpg
 import pytest
 
-from directory.app import build_server
-from directory.testing import Stub
 from idmesh.directory.v1 import directory_pb2 as pb
-from idmesh.directory.v1 import directory_pb2_grpc
-from meshkit.channels import connect
-from meshkit.database import create_pool
-from meshkit.server import GrpcServer
+from tests.support.directory import Stub
 
 Idmesh = Callable[..., Awaitable[tuple[int, str, str]]]
 ENTRA_OBJECT_ID = "5d2f6c3a-9b1e-4f7a-8c2d-3e4f5a6b7c8d"
 SYSTEM = pb.Actor(type=pb.ACTOR_TYPE_SYSTEM, id="tests", display_name="tests")
-
-
-@pytest.fixture(scope="module")
-async def directory_server(database_url: str) -> AsyncIterator[tuple[str, Stub]]:
-    """The real directory on 127.0.0.1:0, and a stub of it to arrange and check."""
-    pool: asyncpg.Pool = await create_pool(database_url, min_size=1, max_size=4)
-    server = build_server(
-        pool,
-        host="127.0.0.1",
-        port=0,
-        server=GrpcServer("127.0.0.1", 0, drain_seconds=0, grace_seconds=1),
-    )
-    port = await server.start()
-    channel = connect(f"127.0.0.1:{port}")
-    try:
-        yield f"127.0.0.1:{port}", directory_pb2_grpc.DirectoryServiceStub(channel)
-    finally:
-        await channel.close()
-        await server.stop()
-        await pool.close()
-
-
-@pytest.fixture
-def mesh_env(directory_server: tuple[str, Stub], auth_address: str) -> dict[str, str]:
-    """This module's CLI runs against the real directory (users and groups need it)."""
-    return {"DIRECTORY_ADDR": directory_server[0], "AUTH_ADDR": auth_address}
-
-
-@pytest.fixture
-def directory(directory_server: tuple[str, Stub]) -> Stub:
-    return directory_server[1]
 
 
 @pytest.fixture
@@ -121,7 +84,7 @@ async def test_a_user_is_deactivated_and_reactivated_by_user_name_or_id(
     code, out, _ = await idmesh("user", "reactivate", "--account", account.name, ada.id, "--json")
     assert code == 0
     # Never signed in: back to pending (the directory's rule for reactivation).
-    assert json.loads(out)["status"] == "USER_STATUS_PENDING"
+    assert json.loads(out)["status"] == "pending"
     events = await directory.ListAuditEvents(pb.ListAuditEventsRequest(account_id=account.id))
     changes = [e for e in events.events if e.target_id == ada.id and e.action != "user.created"]
     assert [e.actor.type for e in changes] == [pb.ACTOR_TYPE_CLI, pb.ACTOR_TYPE_CLI]

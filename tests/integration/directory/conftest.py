@@ -1,6 +1,7 @@
 """The directory service in-process: production wiring (directory.app) on a meshkit GrpcServer
 bound to 127.0.0.1:0, over the session's migrated PostgreSQL database. Each test makes its own
-accounts, so tests share the server and never see each other's rows (helpers: directory.testing).
+accounts, so tests share the server and never see each other's rows (helpers:
+tests.support.directory).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import pytest
 from directory.app import build_server
 from directory.config import parse_nameservers
 from directory.domains.dns import DnsChecker
-from directory.testing import Stub
 from idmesh.directory.v1 import directory_pb2_grpc
 from meshkit.channels import connect
 from meshkit.database import create_pool
 from meshkit.server import GrpcServer
 from tests.dns.server import LoopbackDns
+from tests.support.directory import Stub
 
 
 @pytest.fixture(scope="module")

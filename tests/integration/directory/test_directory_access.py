@@ -6,7 +6,8 @@ import uuid
 
 import grpc
 
-from directory.testing import (
+from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
     ADMIN,
     Stub,
     failure,
@@ -16,7 +17,6 @@ from directory.testing import (
     new_user,
     role_named,
 )
-from idmesh.directory.v1 import directory_pb2 as pb
 
 
 async def _check(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import grpc
 
-from directory.testing import ADMIN, Stub, failure, new_account, new_user, role_named
 from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import ADMIN, Stub, failure, new_account, new_user, role_named
 
 
 async def test_creating_an_account_creates_its_built_in_roles(directory: Stub) -> None:
-    """ARCHITECTURE.md "The domain": Account Admin and Account Member, Space Admin, Space
+    """docs/architecture.md "The domain": Account Admin and Account Member, Space Admin, Space
     Developer and Space Member come with every account, built in."""
     account = await new_account(directory)
 

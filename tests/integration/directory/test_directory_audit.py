@@ -5,7 +5,8 @@ from __future__ import annotations
 import grpc
 from google.protobuf import timestamp_pb2
 
-from directory.testing import (
+from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
     ADMIN,
     Stub,
     audit_events,
@@ -15,7 +16,6 @@ from directory.testing import (
     new_account,
     new_user,
 )
-from idmesh.directory.v1 import directory_pb2 as pb
 
 SCIM = pb.Actor(type=pb.ACTOR_TYPE_SCIM_TOKEN, id="token-42", display_name="Entra provisioning")
 

@@ -17,9 +17,9 @@ from directory.config import parse_nameservers
 from directory.domains.dns import DnsChecker
 from directory.domains.recheck import DomainRecheck
 from directory.store.domains import DomainStore
-from directory.testing import ADMIN, Stub, audit_events, details, failure, new_account
 from idmesh.directory.v1 import directory_pb2 as pb
 from tests.dns.server import LoopbackDns
+from tests.support.directory import ADMIN, Stub, audit_events, details, failure, new_account
 
 HOUR = timedelta(hours=1)
 

@@ -14,9 +14,9 @@ import grpc
 import pytest
 
 from directory.store.domains import is_verified
-from directory.testing import ADMIN, Stub, audit_events, details, failure, new_account
 from idmesh.directory.v1 import directory_pb2 as pb
 from tests.dns.server import LoopbackDns
+from tests.support.directory import ADMIN, Stub, audit_events, details, failure, new_account
 
 OPERATOR = pb.Actor(type=pb.ACTOR_TYPE_CLI, id="root@host", display_name="idmesh CLI")
 

@@ -11,7 +11,8 @@ from google.protobuf import timestamp_pb2
 
 from directory import filters
 from directory.filters import Params, compile_filter
-from directory.testing import (
+from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
     ADMIN,
     Stub,
     all_of,
@@ -25,7 +26,6 @@ from directory.testing import (
     new_user,
     value_path,
 )
-from idmesh.directory.v1 import directory_pb2 as pb
 
 
 async def _names(directory: Stub, account_id: str, filter_: pb.Filter) -> set[str]:
@@ -140,7 +140,7 @@ async def test_gt_compares_strings_and_timestamps(directory: Stub) -> None:
 
 
 async def test_emails_value_and_entras_work_emailvalue_path(directory: Stub) -> None:
-    """reference/scim-clients.md §2: Entra matches on `emails[type eq "work"].value eq "x"`;
+    """docs/scim-clients.md §2: Entra matches on `emails[type eq "work"].value eq "x"`;
     an element must satisfy the whole condition (grace's work-looking address is type home)."""
     account_id = await _people(directory)
 
@@ -188,7 +188,7 @@ async def test_active_filters_on_deactivation(directory: Stub) -> None:
 
 
 async def test_groups_are_found_by_member(directory: Stub) -> None:
-    """reference/scim-clients.md §2 step 7: Entra checks a membership with
+    """docs/scim-clients.md §2 step 7: Entra checks a membership with
     `id eq "<gid>" and members[value eq "<uid>"]` and expects a correct 0/1 result."""
     account = await new_account(directory)
     ada = await new_user(directory, account.id)
@@ -214,7 +214,7 @@ async def test_groups_are_found_by_member(directory: Stub) -> None:
 
 
 async def test_an_unknown_attribute_is_invalid_never_an_empty_result(directory: Stub) -> None:
-    """Keycloak answers an unmapped attribute with 0 results (reference/scim-clients.md §7);
+    """Keycloak answers an unmapped attribute with 0 results (docs/scim-clients.md §7);
     the directory answers INVALID_ARGUMENT field "filter", reason "invalid_filter"."""
     account = await new_account(directory)
 
@@ -245,7 +245,7 @@ async def _plan(pool: asyncpg.Pool, filter_: pb.Filter, account_id: str) -> str:
 async def test_the_matching_filters_of_idps_run_on_indexes(
     directory: Stub, directory_pool: asyncpg.Pool
 ) -> None:
-    """ARCHITECTURE.md: filters run as SQL on indexes. userName, externalId and the work-email
+    """docs/architecture.md: filters run as SQL on indexes. userName, externalId and the work-email
     value path (what Entra and Okta match users on) each have an index that serves them, in an
     account large enough for the planner to care."""
     account = await new_account(directory)

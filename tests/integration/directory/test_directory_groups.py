@@ -7,7 +7,8 @@ import uuid
 import asyncpg
 import grpc
 
-from directory.testing import (
+from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
     ADMIN,
     Stub,
     audit_events,
@@ -19,7 +20,6 @@ from directory.testing import (
     new_user,
     role_named,
 )
-from idmesh.directory.v1 import directory_pb2 as pb
 
 
 async def _members(directory: Stub, account_id: str, group_id: str) -> set[tuple[str, int]]:
@@ -131,7 +131,7 @@ async def test_unknown_user_ids_are_named_and_nothing_changes(directory: Stub) -
 async def test_thousands_of_members_change_in_one_call(
     directory: Stub, directory_pool: asyncpg.Pool
 ) -> None:
-    """reference/scim-clients.md §2 step 12: one PATCH may change many memberships; the
+    """docs/scim-clients.md §2 step 12: one PATCH may change many memberships; the
     directory adds them with array statements, not one query per member."""
     account = await new_account(directory)
     role = await role_named(directory, account.id, "Account Member")
@@ -173,7 +173,7 @@ async def test_thousands_of_members_change_in_one_call(
 
 
 async def test_removal_by_source_leaves_other_sources_alone(directory: Stub) -> None:
-    """ARCHITECTURE.md: a login's groups claim unassigns what it assigned; memberships added by
+    """docs/architecture.md: a login's groups claim unassigns what it assigned; memberships added by
     hand are left alone. Removal with no source removes every source."""
     account = await new_account(directory)
     ada = await new_user(directory, account.id)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 from google.protobuf import timestamp_pb2
 
-from directory.testing import ADMIN, Stub, audit_events, failure, new_account, new_user
 from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import ADMIN, Stub, audit_events, failure, new_account, new_user
 
 
 def _link(account_id: str, user_id: str, subject: str, **fields: object) -> pb.LinkIdentityRequest:
@@ -23,7 +23,7 @@ def _link(account_id: str, user_id: str, subject: str, **fields: object) -> pb.L
 
 
 async def test_a_linked_identity_finds_its_user(directory: Stub) -> None:
-    """ARCHITECTURE.md: never key a login on a mutable email claim alone; the (connection,
+    """docs/architecture.md: never key a login on a mutable email claim alone; the (connection,
     subject) pair finds the user."""
     account = await new_account(directory)
     ada = await new_user(directory, account.id)

@@ -1,5 +1,5 @@
 """ProvisionLogin: the one sign-in path of every SSO protocol, on a real PostgreSQL (brief,
-issue 4 "Provisioning on login"; the Torque guide; reference/sso-security.md nOAuth)."""
+issue 4 "Provisioning on login"; the Torque guide; docs/sso-security.md nOAuth)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 import grpc
 
-from directory.testing import (
+from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
     ADMIN,
     Stub,
     audit_events,
@@ -21,7 +22,6 @@ from directory.testing import (
     new_user,
     role_named,
 )
-from idmesh.directory.v1 import directory_pb2 as pb
 
 CONNECTION = "3b0f7c1e-0000-4000-8000-00000000c0de"
 SSO = pb.Actor(type=pb.ACTOR_TYPE_SSO_LOGIN, id=CONNECTION, display_name="Okta")
@@ -125,7 +125,7 @@ async def test_a_first_login_creates_an_active_user_linked_to_the_identity(
 async def test_the_next_login_finds_the_user_by_its_link_even_if_the_email_changed(
     directory: Stub,
 ) -> None:
-    """ARCHITECTURE.md: never key a login on a mutable email claim alone."""
+    """docs/architecture.md: never key a login on a mutable email claim alone."""
     account = await _account(directory)
     first = await directory.ProvisionLogin(_login(account, subject="iss|sub-1"))
     again = await directory.ProvisionLogin(
@@ -365,7 +365,8 @@ async def test_group_sync_over_three_logins_adds_keeps_and_removes_but_not_manua
     directory: Stub,
 ) -> None:
     """The Torque guide: "users are assigned and unassigned automatically with each login";
-    ARCHITECTURE.md: memberships added by hand are left alone (keycloak#36578 is what we fix)."""
+    docs/architecture.md: memberships added by hand are left alone (keycloak#36578 is what we
+    fix)."""
     account = await _account(directory)
     admins = await new_group(directory, account.id, "Admins", idp_identifier="gid-admins")
     await new_group(directory, account.id, "Engineering", idp_identifier="gid-eng")

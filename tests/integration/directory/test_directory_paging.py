@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grpc
 
-from directory.testing import Stub, comparison, failure, new_account, new_user
 from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import Stub, comparison, failure, new_account, new_user
 
 
 async def _account_with_users(directory: Stub, count: int) -> tuple[str, list[pb.User]]:
@@ -28,7 +28,7 @@ async def _walk_tokens(directory: Stub, request: pb.ListUsersRequest) -> list[li
 
 
 async def test_page_tokens_walk_every_user_once_in_creation_order(directory: Stub) -> None:
-    """Okta imports page by page and expects a stable order (reference/scim-clients.md §5)."""
+    """Okta imports page by page and expects a stable order (docs/scim-clients.md §5)."""
     account_id, users = await _account_with_users(directory, 7)
 
     pages = await _walk_tokens(
@@ -129,7 +129,7 @@ async def test_page_requests_are_validated(directory: Stub) -> None:
 
 
 async def test_page_sizes_default_to_100_and_are_capped_at_1000(directory: Stub) -> None:
-    """Page sizes default to 100 and are capped at 1000 (reference/scim-clients.md §6)."""
+    """Page sizes default to 100 and are capped at 1000 (docs/scim-clients.md §6)."""
     account = await new_account(directory)
 
     default = await directory.ListRoles(pb.ListRolesRequest(account_id=account.id))

@@ -9,8 +9,17 @@ from datetime import UTC, datetime, timedelta
 import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from directory.testing import ADMIN, Stub, all_of, comparison, details, eq, failure, new_account
 from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
+    ADMIN,
+    Stub,
+    all_of,
+    comparison,
+    details,
+    eq,
+    failure,
+    new_account,
+)
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -51,42 +60,43 @@ async def _list(
     )
 
 
-async def test_the_group_patch_answer_is_an_account_setting_off_by_default_and_audited(
+async def test_the_group_patch_answer_is_an_account_setting_on_by_default_and_audited(
     directory: Stub,
 ) -> None:
-    """reference/scim-clients.md §8: 204 (Entra's advice) unless the account asks for 200 with
-    the group; changing it is an account change like any other, with its audit event."""
+    """docs/scim-clients.md §8: 200 with the group unless the account chooses 204 (unset in
+    CreateAccount means the default); changing it is an account change like any other, with
+    its audit event."""
     account = await new_account(directory)
-    assert account.settings.scim_group_patch_returns_resource is False
+    assert account.settings.scim_group_patch_returns_resource is True
 
     updated = (
         await directory.UpdateAccount(
             pb.UpdateAccountRequest(
                 account_id=account.id,
                 display_name=account.display_name,
-                settings=pb.AccountSettings(scim_group_patch_returns_resource=True),
+                settings=pb.AccountSettings(scim_group_patch_returns_resource=False),
                 expected_version=account.version,
                 actor=ADMIN,
             )
         )
     ).account
 
-    assert updated.settings.scim_group_patch_returns_resource is True
+    assert updated.settings.scim_group_patch_returns_resource is False
     read = (await directory.GetAccount(pb.GetAccountRequest(account_id=account.id))).account
-    assert read.settings.scim_group_patch_returns_resource is True
+    assert read.settings.scim_group_patch_returns_resource is False
     events = (
         await directory.ListAuditEvents(
             pb.ListAuditEventsRequest(account_id=account.id, filter=eq("action", "account.updated"))
         )
     ).events
     assert [details(e) for e in events] == [
-        {"scim_group_patch_returns_resource": {"before": False, "after": True}}
+        {"scim_group_patch_returns_resource": {"before": True, "after": False}}
     ]
 
 
-async def test_an_account_can_be_created_with_the_group_patch_setting_on(directory: Stub) -> None:
-    account = await new_account(directory, scim_group_patch_returns_resource=True)
-    assert account.settings.scim_group_patch_returns_resource is True
+async def test_an_account_can_be_created_answering_204_to_group_patches(directory: Stub) -> None:
+    account = await new_account(directory, scim_group_patch_returns_resource=False)
+    assert account.settings.scim_group_patch_returns_resource is False
 
 
 async def test_a_batch_of_several_accounts_is_recorded_and_each_account_sees_only_its_own(

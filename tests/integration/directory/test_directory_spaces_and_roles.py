@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import grpc
 
-from directory.testing import (
+from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
     ADMIN,
     Stub,
     audit_events,
@@ -14,7 +15,6 @@ from directory.testing import (
     new_user,
     role_named,
 )
-from idmesh.directory.v1 import directory_pb2 as pb
 
 
 async def test_space_names_are_unique_per_account_whatever_their_case(directory: Stub) -> None:
@@ -134,7 +134,7 @@ async def test_revoking_removes_the_membership_and_an_absent_one_is_not_found(
 
 
 async def test_built_in_roles_cannot_be_renamed_or_deleted(directory: Stub) -> None:
-    """ARCHITECTURE.md: built-in roles are created with every account and cannot be renamed or
+    """docs/architecture.md: built-in roles are created with every account and cannot be renamed or
     deleted (FAILED_PRECONDITION); their description may change."""
     account = await new_account(directory)
     role = await role_named(directory, account.id, "Space Member")

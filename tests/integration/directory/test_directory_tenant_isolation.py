@@ -8,7 +8,8 @@ from typing import Any
 
 import grpc
 
-from directory.testing import (
+from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
     ADMIN,
     Stub,
     failure,
@@ -18,7 +19,6 @@ from directory.testing import (
     new_user,
     role_named,
 )
-from idmesh.directory.v1 import directory_pb2 as pb
 
 
 async def test_another_accounts_ids_are_not_found(directory: Stub) -> None:

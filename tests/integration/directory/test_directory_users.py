@@ -8,7 +8,8 @@ import uuid
 import grpc
 from google.protobuf import struct_pb2
 
-from directory.testing import (
+from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import (
     ADMIN,
     Stub,
     audit_events,
@@ -19,7 +20,6 @@ from directory.testing import (
     new_user,
     role_named,
 )
-from idmesh.directory.v1 import directory_pb2 as pb
 
 
 def _create(account_id: str, user_name: str, **fields: object) -> pb.CreateUserRequest:
@@ -30,7 +30,7 @@ def _create(account_id: str, user_name: str, **fields: object) -> pb.CreateUserR
 
 
 async def test_user_names_are_unique_per_account_whatever_their_case(directory: Stub) -> None:
-    """reference/scim-clients.md §1: a live duplicate userName, case-insensitive, is a 409
+    """docs/scim-clients.md §1: a live duplicate userName, case-insensitive, is a 409
     `uniqueness` (ALREADY_EXISTS on user.user_name here)."""
     account = await new_account(directory)
     await new_user(directory, account.id, "Ada.Lovelace@Example.com")
@@ -131,7 +131,8 @@ async def test_every_attribute_survives_a_round_trip(directory: Stub) -> None:
 
 
 async def test_a_timezone_must_be_an_iana_name(directory: Stub) -> None:
-    """ARCHITECTURE.md: timezone is a valid IANA name, else INVALID_ARGUMENT on user.timezone."""
+    """docs/architecture.md: a timezone is a valid IANA name, else INVALID_ARGUMENT on
+    user.timezone."""
     account = await new_account(directory)
 
     code, error = await failure(
@@ -255,7 +256,7 @@ async def test_deactivation_and_reactivation_follow_the_status_rules(directory: 
 
 
 async def test_a_deactivated_user_stays_readable_and_listable(directory: Stub) -> None:
-    """reference/scim-clients.md §1: deactivation is the normal end of life; an active=false
+    """docs/scim-clients.md §1: deactivation is the normal end of life; an active=false
     user stays readable and filterable."""
     account = await new_account(directory)
     user = await new_user(directory, account.id)

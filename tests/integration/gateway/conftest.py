@@ -1,6 +1,6 @@
-"""The gateway in-process against fake peers (gateway.testing: real meshkit GrpcServers on
-127.0.0.1:0 with small fake servicers), with aiohttp's TestServer/TestClient in front of the
-production ``create_app``."""
+"""The gateway in-process against fake peers (tests.support.gateway_peers: real meshkit
+GrpcServers on 127.0.0.1:0 with small fake servicers), with aiohttp's TestServer/TestClient in
+front of the production ``create_app``."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from gateway.app import create_app
 from gateway.clients import Clients
 from gateway.config import load_gateway_config
-from gateway.testing import FakeMesh, GatewayClient, GatewayFactory
 from meshkit.telemetry import setup_tracing
+from tests.support.gateway_peers import FakeMesh, GatewayClient, GatewayFactory
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +53,8 @@ def spans() -> InMemorySpanExporter:
 def gateway(mesh: FakeMesh, spans: InMemorySpanExporter) -> GatewayFactory:
     """``async with gateway(setup=fn, token_cache_ttl="5s", auth="host:port") as client``: the
     production app on the fake mesh; ``setup(app)`` may add test routes before it starts; a
-    peer's address may be overridden (e.g. with gateway.testing.unused_address() for a peer
-    that is down)."""
+    peer's address may be overridden (e.g. with tests.support.gateway_peers.unused_address()
+    for a peer that is down)."""
 
     @asynccontextmanager
     async def start(

@@ -8,7 +8,7 @@ from aiohttp import web
 from gateway.auth import authenticate
 from gateway.errors import PROBLEM_CONTENT_TYPE
 from gateway.state import CLIENTS
-from gateway.testing import (
+from tests.support.gateway_peers import (
     ACME_AUDITOR_SECRET,
     ACME_ID,
     ACME_SECRET,

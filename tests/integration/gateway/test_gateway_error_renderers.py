@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.errors import PROBLEM_CONTENT_TYPE, Problem, use_error_renderer
-from gateway.testing import GatewayFactory
 from meshkit.errors import InvalidArgument
+from tests.support.gateway_peers import GatewayFactory
 
 
 def _scim_like(request: web.Request, problem: Problem) -> web.StreamResponse:

@@ -7,9 +7,9 @@ from aiohttp import web
 
 from gateway.errors import INTERNAL_DETAIL, PROBLEM_CONTENT_TYPE
 from gateway.state import CLIENTS
-from gateway.testing import ACME_SECRET, FakeMesh, GatewayFactory, unused_address
 from idmesh.directory.v1 import directory_pb2
 from meshkit.errors import Unavailable
+from tests.support.gateway_peers import ACME_SECRET, FakeMesh, GatewayFactory, unused_address
 
 AUTH = {"Authorization": f"Bearer {ACME_SECRET}"}
 

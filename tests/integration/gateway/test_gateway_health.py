@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.state import STOPPING
-from gateway.testing import GatewayFactory, unused_address
+from tests.support.gateway_peers import GatewayFactory, unused_address
 
 
 async def test_healthz_answers_ok_even_when_every_peer_is_down(gateway: GatewayFactory) -> None:

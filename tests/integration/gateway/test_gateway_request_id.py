@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from gateway.testing import ACME_SECRET, GatewayFactory
+from tests.support.gateway_peers import ACME_SECRET, GatewayFactory
 
 
 async def test_a_sane_request_id_is_echoed(gateway: GatewayFactory) -> None:

@@ -8,14 +8,14 @@ import json
 import pytest
 from yarl import URL
 
-from gateway.testing import (
+from idmesh.scim.v1 import scim_pb2
+from tests.support.gateway_peers import (
     ACME_AUDITOR_SECRET,
     ACME_ID,
     ACME_SECRET,
     FakeMesh,
     GatewayFactory,
 )
-from idmesh.scim.v1 import scim_pb2
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 BEARER = {"Authorization": f"Bearer {ACME_SECRET}"}
@@ -41,7 +41,7 @@ async def _scim_error(response: object) -> dict[str, object]:
 async def test_every_spelling_of_a_scim_path_needs_the_token(
     gateway: GatewayFactory, mesh: FakeMesh, path: str
 ) -> None:
-    """reference/scim-clients.md §1 and §7 (Zitadel CVE-2026-32130): authenticate everything
+    """docs/scim-clients.md §1 and §7 (Zitadel CVE-2026-32130): authenticate everything
     under /scim/v2 before routing, so a percent-encoded path cannot slip past the check."""
     async with gateway() as client:
         response = await client.get(path)

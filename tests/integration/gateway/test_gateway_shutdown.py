@@ -13,7 +13,7 @@ from gateway.app import create_app
 from gateway.clients import Clients
 from gateway.config import load_gateway_config
 from gateway.server import HttpServer
-from gateway.testing import FakeMesh
+from tests.support.gateway_peers import FakeMesh
 
 
 async def test_stop_lets_in_flight_requests_finish_and_fails_readiness_first(

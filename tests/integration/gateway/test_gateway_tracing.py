@@ -6,7 +6,7 @@ from aiohttp import web
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from gateway.testing import ACME_SECRET, GatewayFactory
+from tests.support.gateway_peers import ACME_SECRET, GatewayFactory
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

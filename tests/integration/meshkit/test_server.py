@@ -97,7 +97,7 @@ async def _call(server: GrpcServer, method: str, deadline: float = 5.0) -> struc
 async def test_a_service_error_reaches_the_caller_with_its_code_and_field(
     probe_server: GrpcServer,
 ) -> None:
-    """ARCHITECTURE.md Errors: one interceptor maps the ServiceError tree to gRPC codes."""
+    """docs/architecture.md Errors: one interceptor maps the ServiceError tree to gRPC codes."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await _call(probe_server, "Invalid")
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
@@ -136,7 +136,7 @@ async def test_a_value_the_database_cannot_store_is_the_callers_mistake(
 
 
 async def test_every_call_gets_a_default_deadline(probe_server: GrpcServer) -> None:
-    """ARCHITECTURE.md Async hygiene: every outgoing call has a deadline."""
+    """docs/architecture.md Async hygiene: every outgoing call has a deadline."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await _call(probe_server, "Slow", deadline=0.2)
     assert caught.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
@@ -190,7 +190,8 @@ def spans() -> InMemorySpanExporter:
 async def test_a_call_is_one_server_span_child_of_the_callers_context(
     probe_server: GrpcServer, spans: InMemorySpanExporter
 ) -> None:
-    """ARCHITECTURE.md Tracing: W3C trace context over gRPC metadata; RPC semantic conventions."""
+    """docs/architecture.md, Tracing: W3C trace context over gRPC metadata; RPC semantic
+    conventions."""
     spans.clear()
     tracer = trace.get_tracer("test")
     with tracer.start_as_current_span("caller") as caller:

@@ -14,7 +14,6 @@ import asyncpg
 import pytest
 
 from directory.app import build_server as build_directory
-from directory.testing import Stub, new_account
 from idmesh.directory.v1 import directory_pb2_grpc
 from idmesh.scim.v1 import scim_pb2_grpc
 from meshkit.channels import connect
@@ -22,6 +21,7 @@ from meshkit.database import create_pool
 from meshkit.server import GrpcServer
 from scim.app import build_server as build_scim
 from scim.directory import Directory
+from tests.support.directory import Stub, new_account
 
 from .harness import Scim
 

@@ -1,4 +1,4 @@
-"""Entra ID's and Okta's provisioning sequences (reference/scim-clients.md §2, §3, §5) replayed
+"""Entra ID's and Okta's provisioning sequences (docs/scim-clients.md §2, §3, §5) replayed
 request by request against the scim service and a real directory, then what the directory holds.
 The same replays run through the real gateway in tests/e2e/scim."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from directory.testing import Stub
 from tests.integration.scim import replays
+from tests.support.directory import Stub
 
 from .harness import Scim, created, okta_user
 

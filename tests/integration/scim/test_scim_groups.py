@@ -1,13 +1,13 @@
 """/Groups through the scim service and a real directory: Entra's and Okta's group provisioning
-(reference/scim-clients.md §2 rows 3, 5–7, 12; §5 rows 8–11)."""
+(docs/scim-clients.md §2 rows 3, 5–7, 12; §5 rows 8–11)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from directory.testing import ADMIN, Stub, new_account
 from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import ADMIN, Stub, new_account
 
 from .harness import BASE_URL, Scim, created, okta_user
 
@@ -32,7 +32,7 @@ async def member_ids(scim: Scim, group_id: str) -> list[str]:
 
 
 async def test_entras_group_create_with_the_adscim_uri(scim: Scim) -> None:
-    """reference/scim-clients.md §2 row 5: the extra URI is ignored; externalId is kept as the
+    """docs/scim-clients.md §2 row 5: the extra URI is ignored; externalId is kept as the
     group's IdP identifier; 201 with Location and ETag."""
     external_id = str(uuid.uuid4())
     reply = await scim.post(
@@ -52,7 +52,7 @@ async def test_entras_group_create_with_the_adscim_uri(scim: Scim) -> None:
 
 
 async def test_entra_matches_and_reads_groups_without_members(scim: Scim) -> None:
-    """reference/scim-clients.md §2 rows 3 and 6: displayName filter, excludedAttributes=members."""
+    """docs/scim-clients.md §2 rows 3 and 6: displayName filter, excludedAttributes=members."""
     [user] = await users(scim, 1)
     group = await new_group(scim, members=[{"value": user}])
     listed = await scim.get(
@@ -71,7 +71,7 @@ async def test_entra_matches_and_reads_groups_without_members(scim: Scim) -> Non
 
 
 async def test_entras_membership_reference_check(scim: Scim) -> None:
-    """reference/scim-clients.md §2 row 7: `id eq "<gid>" and members[value eq "<uid>"]` and
+    """docs/scim-clients.md §2 row 7: `id eq "<gid>" and members[value eq "<uid>"]` and
     `members eq "<uid>"` give a correct 0/1 result."""
     member, other = await users(scim, 2)
     group = await new_group(scim, members=[{"value": member}])
@@ -85,38 +85,43 @@ async def test_entras_membership_reference_check(scim: Scim) -> None:
             assert reply.body["totalResults"] == expected, filter_
 
 
-async def test_entra_adds_many_members_in_one_patch_and_gets_204(scim: Scim) -> None:
-    """reference/scim-clients.md §2 row 12: one PATCH, many memberships; 204."""
+async def test_entra_adds_many_members_in_one_patch_and_gets_the_whole_group(
+    scim: Scim,
+) -> None:
+    """docs/scim-clients.md §2 row 12: one PATCH, many memberships; 200 with the entire group
+    (RFC 7644 §3.5.2), which Entra accepts besides the 204 it recommends."""
     ids = await users(scim, 30)
     group = await new_group(scim)
     reply = await scim.patch(
         f"/Groups/{group['id']}",
         {"op": "Add", "path": "members", "value": [{"$ref": None, "value": i} for i in ids]},
     )
-    assert (reply.status, reply.body) == (204, None)
+    assert reply.status == 200
+    assert reply.body["id"] == group["id"]
+    assert sorted(m["value"] for m in reply.body["members"]) == sorted(ids)
     assert await member_ids(scim, group["id"]) == sorted(ids)
 
 
 async def test_entras_default_remove_with_value_removes_only_the_listed_members(
     scim: Scim,
 ) -> None:
-    """reference/scim-clients.md §3 row 4: a strict server removes every member."""
+    """docs/scim-clients.md §3 row 4: a strict server removes every member."""
     a, b, c = await users(scim, 3)
     group = await new_group(scim, members=[{"value": a}, {"value": b}, {"value": c}])
     reply = await scim.patch(
         f"/Groups/{group['id']}", {"op": "Remove", "path": "members", "value": [{"value": b}]}
     )
-    assert reply.status == 204
+    assert reply.status == 200
     assert await member_ids(scim, group["id"]) == sorted([a, c])
     reply = await scim.patch(
         f"/Groups/{group['id']}", {"op": "remove", "path": f'members[value eq "{a}"]'}
     )
-    assert reply.status == 204
+    assert reply.status == 200
     assert await member_ids(scim, group["id"]) == [c]
 
 
 async def test_oktas_rename_and_membership_push_in_one_patch(scim: Scim) -> None:
-    """reference/scim-clients.md §4 (rename with the group's id) and §5 rows 9–10 (remove + add)."""
+    """docs/scim-clients.md §4 (rename with the group's id) and §5 rows 9–10 (remove + add)."""
     a, b = await users(scim, 2)
     group = await new_group(scim, members=[{"value": a}])
     reply = await scim.patch(
@@ -125,14 +130,14 @@ async def test_oktas_rename_and_membership_push_in_one_patch(scim: Scim) -> None
         {"op": "remove", "path": f'members[value eq "{a}"]'},
         {"op": "add", "path": "members", "value": [{"value": b}]},
     )
-    assert reply.status == 204, reply.body
+    assert reply.status == 200, reply.body
     fetched = await scim.get(f"/Groups/{group['id']}")
     assert fetched.body["displayName"] == "Renamed"
     assert [m["value"] for m in fetched.body["members"]] == [b]
 
 
 async def test_a_full_push_replaces_the_members(scim: Scim) -> None:
-    """Okta's `replace` of members (reference/scim-clients.md §5 row 10); null clears them."""
+    """Okta's `replace` of members (docs/scim-clients.md §5 row 10); null clears them."""
     a, b, c = await users(scim, 3)
     group = await new_group(scim, members=[{"value": a}, {"value": b}])
     path = f"/Groups/{group['id']}"
@@ -178,14 +183,38 @@ async def test_nested_groups_are_refused_with_a_clear_400(scim: Scim) -> None:
     assert "nested groups" in reply.body["detail"]
 
 
-async def test_unknown_members_are_400(scim: Scim) -> None:
+async def test_member_ids_that_name_no_user_are_left_out_and_the_others_are_added(
+    scim: Scim,
+) -> None:
+    """scim-sanity adds the member "fake-member-id" and wants 200; Entra and Okta only send ids
+    of users they created (docs/scim-clients.md §8). Nothing dangling is stored, the valid
+    members of the same write are not lost, and reading the group back shows what exists: on
+    PATCH, POST and PUT alike."""
+    [user] = await users(scim, 1)
     group = await new_group(scim)
     reply = await scim.patch(
         f"/Groups/{group['id']}",
-        {"op": "add", "path": "members", "value": [{"value": str(uuid.uuid4())}]},
+        {
+            "op": "add",
+            "path": "members",
+            "value": [{"value": "fake-member-id"}, {"value": str(uuid.uuid4())}, {"value": user}],
+        },
     )
-    assert reply.status == 400
-    assert reply.body["scimType"] == "invalidValue"
+    assert reply.status == 200, reply.body
+    assert await member_ids(scim, group["id"]) == [user]
+
+    created = await scim.post(
+        "/Groups",
+        {"schemas": [GROUP], "displayName": "P", "members": [{"value": "x"}, {"value": user}]},
+    )
+    assert created.status == 201, created.body
+    assert [m["value"] for m in created.body["members"]] == [user]
+    replaced = await scim.put(
+        f"/Groups/{group['id']}",
+        {"schemas": [GROUP], "displayName": "Q", "members": [{"value": str(uuid.uuid4())}]},
+    )
+    assert replaced.status == 200, replaced.body
+    assert await member_ids(scim, group["id"]) == []
 
 
 async def test_okta_aiw_put_replaces_name_and_members(scim: Scim) -> None:
@@ -211,7 +240,7 @@ async def test_a_duplicate_external_id_is_409(scim: Scim) -> None:
 
 
 async def test_group_delete_is_204_then_404(scim: Scim) -> None:
-    """reference/scim-clients.md §5 row 11."""
+    """docs/scim-clients.md §5 row 11."""
     group = await new_group(scim)
     assert (await scim.delete(f"/Groups/{group['id']}")).status == 204
     assert (await scim.get(f"/Groups/{group['id']}")).status == 404
@@ -223,7 +252,7 @@ async def test_group_delete_is_204_then_404(scim: Scim) -> None:
 
 
 async def test_groups_list_and_search(scim: Scim) -> None:
-    """Okta's `GET /Groups` (reference/scim-clients.md §5) and POST /Groups/.search."""
+    """Okta's `GET /Groups` (docs/scim-clients.md §5) and POST /Groups/.search."""
     first = await new_group(scim, displayName="Alpha")
     await new_group(scim, displayName="Beta")
     listed = await scim.get("/Groups")
@@ -243,15 +272,16 @@ async def test_groups_list_and_search(scim: Scim) -> None:
     assert [g["displayName"] for g in sorted_desc.body["Resources"]] == ["Beta", "Alpha"]
 
 
-async def test_an_account_that_asks_for_it_gets_200_with_the_group_and_no_members_on_patch(
+async def test_group_patch_answers_the_whole_group_unless_204_is_the_accounts_choice(
     scim: Scim, directory: Stub
 ) -> None:
-    """AccountSettings.scim_group_patch_returns_resource: the body scim-sanity expects, members
-    left out as Entra advises (reference/scim-clients.md §8, "Consequences for idmesh"); the
-    account next door keeps 204."""
+    """RFC 7644 §3.5.2: 200 with the entire resource subject to attributes/excludedAttributes,
+    or 204. The default is 200 (scim-sanity accepts nothing else; scim2-tester reads what was
+    patched from the body; docs/scim-clients.md §8); excludedAttributes keeps the member list
+    out; an account that chose 204 gets 204, unless the request asks for attributes, and the
+    account next door keeps the default."""
     [user] = await users(scim, 1)
     group = await new_group(scim)
-    await _set_group_patch_answer(directory, scim.account_id, returns_resource=True)
 
     reply = await scim.patch(
         f"/Groups/{group['id']}", {"op": "add", "path": "members", "value": [{"value": user}]}
@@ -259,15 +289,30 @@ async def test_an_account_that_asks_for_it_gets_200_with_the_group_and_no_member
 
     assert reply.status == 200
     assert reply.body["id"] == group["id"]
-    assert "members" not in reply.body
+    assert [m["value"] for m in reply.body["members"]] == [user]
     assert reply.etag == reply.body["meta"]["version"] != group["meta"]["version"]
     assert await member_ids(scim, group["id"]) == [user]
+    lean = await scim.request(
+        "PATCH",
+        f"/Groups/{group['id']}",
+        {"Operations": [{"op": "replace", "path": "displayName", "value": "Lean"}]},
+        query={"excludedAttributes": "members"},
+    )
+    assert (lean.status, lean.body["displayName"]) == (200, "Lean")
+    assert "members" not in lean.body
+
+    await _set_group_patch_answer(directory, scim.account_id, returns_resource=False)
+    reply = await scim.patch(
+        f"/Groups/{group['id']}", {"op": "replace", "path": "displayName", "value": "X"}
+    )
+    assert (reply.status, reply.body) == (204, None)
     asked = await scim.request(
         "PATCH",
         f"/Groups/{group['id']}",
-        {"Operations": [{"op": "replace", "path": "displayName", "value": "Asked"}]},
+        {"Operations": [{"op": "replace", "path": "displayName", "value": "Z"}]},
         query={"attributes": "members"},
     )
+    assert asked.status == 200
     assert [m["value"] for m in asked.body["members"]] == [user]
 
     neighbour = Scim(scim.stub, (await new_account(directory)).id)
@@ -275,7 +320,7 @@ async def test_an_account_that_asks_for_it_gets_200_with_the_group_and_no_member
     reply = await neighbour.patch(
         f"/Groups/{other['id']}", {"op": "replace", "path": "displayName", "value": "Y"}
     )
-    assert (reply.status, reply.body) == (204, None)
+    assert reply.status == 200
 
 
 async def _set_group_patch_answer(

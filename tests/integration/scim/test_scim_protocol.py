@@ -1,5 +1,5 @@
 """Discovery and the protocol around the resources: status codes, media types, sizes, routing
-(RFC 7644 §3.1, §3.12, §4; Okta's SPEC test, reference/scim-clients.md §5)."""
+(RFC 7644 §3.1, §3.12, §4; Okta's SPEC test, docs/scim-clients.md §5)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from directory.testing import ADMIN, Stub, new_account
 from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import ADMIN, Stub, new_account
 
 from .harness import BASE_URL, Scim
 
@@ -17,7 +17,7 @@ CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 async def test_service_provider_config_is_served_fast(scim: Scim) -> None:
-    """Okta SPEC test: 200 with every field, under 400 ms (reference/scim-clients.md §5)."""
+    """Okta SPEC test: 200 with every field, under 400 ms (docs/scim-clients.md §5)."""
     started = time.perf_counter()
     reply = await scim.get("/ServiceProviderConfig")
     assert time.perf_counter() - started < 0.4
@@ -46,7 +46,7 @@ async def test_resource_types_and_schemas_are_listed_and_found_by_id(scim: Scim)
 @pytest.mark.parametrize("path", ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas"])
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 async def test_writes_to_discovery_endpoints_are_405(scim: Scim, path: str, method: str) -> None:
-    """Okta SPEC test: POST with body `test` → 405 (reference/scim-clients.md §5)."""
+    """Okta SPEC test: POST with body `test` → 405 (docs/scim-clients.md §5)."""
     reply = await scim.request(method, path, raw=b"test", content_type="application/json")
     assert reply.status == 405
     assert reply.body["status"] == "405"
@@ -117,7 +117,7 @@ def _attribute(schema: dict[str, Any], name: str) -> dict[str, Any]:
 async def test_schemas_list_the_accounts_role_names_as_the_only_values_of_roles_and_user_type(
     scim: Scim, directory: Stub
 ) -> None:
-    """/Schemas tells the truth (reference/scim-clients.md §2 row 13): `roles` and `userType`
+    """/Schemas tells the truth (docs/scim-clients.md §2 row 13): `roles` and `userType`
     accept exactly the account's role names (policy.py), so they are its canonicalValues
     (RFC 7643 §7), a custom role included; each account sees its own."""
     await directory.CreateRole(

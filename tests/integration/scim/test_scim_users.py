@@ -1,5 +1,5 @@
 """/Users through the scim service and a real directory: what Entra ID and Okta do, request by
-request (reference/scim-clients.md §2, §5), and the RFC 7644 rules behind them."""
+request (docs/scim-clients.md §2, §5), and the RFC 7644 rules behind them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import asyncio
 import uuid
 from typing import Any
 
-from directory.testing import ADMIN, Stub, role_named
 from idmesh.directory.v1 import directory_pb2 as pb
+from tests.support.directory import ADMIN, Stub, role_named
 
 from .harness import BASE_URL, Scim, created, entra_user, okta_user
 
@@ -19,7 +19,7 @@ ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
 async def test_entras_test_connection_filter_on_a_random_guid_is_an_empty_list(scim: Scim) -> None:
-    """reference/scim-clients.md §2 row 1: 200 + empty ListResponse, never 404."""
+    """docs/scim-clients.md §2 row 1: 200 + empty ListResponse, never 404."""
     for attribute in ("userName", "externalId", 'emails[type eq "work"].value', "id"):
         reply = await scim.get("/Users", filter=f'{attribute} eq "{uuid.uuid4()}"')
         assert reply.status == 200, reply.body
@@ -33,7 +33,7 @@ async def test_entras_test_connection_filter_on_a_random_guid_is_an_empty_list(s
 
 
 async def test_entra_create_answers_201_with_id_location_and_etag(scim: Scim) -> None:
-    """reference/scim-clients.md §2 row 4; RFC 7644 §3.3 (Location) and §3.14 (ETag)."""
+    """docs/scim-clients.md §2 row 4; RFC 7644 §3.3 (Location) and §3.14 (ETag)."""
     body = entra_user()
     reply = await scim.post("/Users", body)
     assert reply.status == 201
@@ -51,7 +51,7 @@ async def test_entra_create_answers_201_with_id_location_and_etag(scim: Scim) ->
 
 
 async def test_entra_matches_users_by_each_of_its_matching_attributes(scim: Scim) -> None:
-    """reference/scim-clients.md §2 row 2: userName (any case), externalId, work email."""
+    """docs/scim-clients.md §2 row 2: userName (any case), externalId, work email."""
     user = await created(scim, entra_user())
     for filter_ in (
         f'userName eq "{user["userName"].upper()}"',
@@ -67,7 +67,7 @@ async def test_entra_matches_users_by_each_of_its_matching_attributes(scim: Scim
 async def test_oktas_create_with_password_and_groups_is_201_and_never_echoes_the_password(
     scim: Scim,
 ) -> None:
-    """reference/scim-clients.md §5 row 3 (and zitadel#10009: no password policy to fail)."""
+    """docs/scim-clients.md §5 row 3 (and zitadel#10009: no password policy to fail)."""
     reply = await scim.post("/Users", okta_user(), content_type="application/json")
     assert reply.status == 201
     assert "password" not in reply.body
@@ -77,7 +77,7 @@ async def test_oktas_create_with_password_and_groups_is_201_and_never_echoes_the
 
 
 async def test_a_live_duplicate_user_name_in_another_case_is_409_uniqueness(scim: Scim) -> None:
-    """reference/scim-clients.md §1 and Okta's recreate test (§5): 409 + SCIM error."""
+    """docs/scim-clients.md §1 and Okta's recreate test (§5): 409 + SCIM error."""
     body = okta_user()
     await created(scim, body)
     reply = await scim.post("/Users", {**body, "userName": body["userName"].upper()})
@@ -88,7 +88,7 @@ async def test_a_live_duplicate_user_name_in_another_case_is_409_uniqueness(scim
 
 
 async def test_deactivation_keeps_the_user_readable_and_filterable(scim: Scim) -> None:
-    """reference/scim-clients.md §1, §2 row 10, §3 row 1: Entra's "False" string disables; the
+    """docs/scim-clients.md §1, §2 row 10, §3 row 1: Entra's "False" string disables; the
     user stays visible by GET and by filter; "True" reactivates."""
     user = await created(scim, entra_user())
     reply = await scim.patch(
@@ -106,7 +106,7 @@ async def test_deactivation_keeps_the_user_readable_and_filterable(scim: Scim) -
 
 
 async def test_an_unchanged_patch_does_not_bump_the_version(scim: Scim) -> None:
-    """Entra re-sends active=true every cycle (reference/scim-clients.md §2 row 10)."""
+    """Entra re-sends active=true every cycle (docs/scim-clients.md §2 row 10)."""
     user = await created(scim, entra_user())
     reply = await scim.patch(
         f"/Users/{user['id']}", {"op": "Replace", "path": "active", "value": "True"}
@@ -115,7 +115,7 @@ async def test_an_unchanged_patch_does_not_bump_the_version(scim: Scim) -> None:
 
 
 async def test_delete_is_204_then_404_and_the_user_name_is_free_again(scim: Scim) -> None:
-    """reference/scim-clients.md §2 row 11 and §7 (django-scim2#83)."""
+    """docs/scim-clients.md §2 row 11 and §7 (django-scim2#83)."""
     body = entra_user()
     user = await created(scim, body)
     reply = await scim.delete(f"/Users/{user['id']}")
@@ -130,7 +130,7 @@ async def test_delete_is_204_then_404_and_the_user_name_is_free_again(scim: Scim
 
 
 async def test_posting_the_user_name_of_a_deactivated_user_revives_it(scim: Scim) -> None:
-    """409 is only for a live conflict (reference/scim-clients.md §7): the deactivated user takes
+    """409 is only for a live conflict (docs/scim-clients.md §7): the deactivated user takes
     the new representation and is active again."""
     body = okta_user()
     user = await created(scim, body)
@@ -143,7 +143,7 @@ async def test_posting_the_user_name_of_a_deactivated_user_revives_it(scim: Scim
 
 
 async def test_unknown_ids_are_404_with_a_scim_error(scim: Scim) -> None:
-    """Okta SPEC test (reference/scim-clients.md §5): 404, Error schema, string status."""
+    """Okta SPEC test (docs/scim-clients.md §5): 404, Error schema, string status."""
     for path in (f"/Users/{uuid.uuid4()}", "/Users/not-a-uuid"):
         for method in ("GET", "PUT", "PATCH", "DELETE"):
             body: Any = None
@@ -158,7 +158,7 @@ async def test_unknown_ids_are_404_with_a_scim_error(scim: Scim) -> None:
 
 
 async def test_entra_patch_dialects_update_the_user(scim: Scim) -> None:
-    """reference/scim-clients.md §2 row 8 and §3: one op per path (default) and no-path values
+    """docs/scim-clients.md §2 row 8 and §3: one op per path (default) and no-path values
     with dotted and URN keys (aadOptscim062020)."""
     user = await created(scim, entra_user())
     path = f"/Users/{user['id']}"
@@ -201,7 +201,7 @@ async def test_entra_patch_dialects_update_the_user(scim: Scim) -> None:
 
 
 async def test_entras_bare_string_manager_is_stored_and_checked_by_filter(scim: Scim) -> None:
-    """reference/scim-clients.md §2 rows 7 and 9: the manager as a bare id, then Entra's
+    """docs/scim-clients.md §2 rows 7 and 9: the manager as a bare id, then Entra's
     reference check `id eq … and manager eq …`."""
     manager = await created(scim, entra_user())
     user = await created(scim, entra_user())
@@ -228,7 +228,7 @@ async def test_entras_bare_string_manager_is_stored_and_checked_by_filter(scim: 
 
 
 async def test_okta_updates_by_get_then_full_put(scim: Scim) -> None:
-    """reference/scim-clients.md §5 rows 5–6: GET then a full PUT; 200 + resource."""
+    """docs/scim-clients.md §5 rows 5–6: GET then a full PUT; 200 + resource."""
     user = await created(scim, okta_user())
     fetched = (await scim.get(f"/Users/{user['id']}")).body
     fetched["name"]["givenName"] = "Updated"
@@ -362,14 +362,14 @@ async def test_user_type_changes_the_role_on_update(scim: Scim) -> None:
 
 
 async def test_user_name_is_required(scim: Scim) -> None:
-    """scim-sanity's error phase: missing userName → 400 (reference/scim-clients.md §8)."""
+    """scim-sanity's error phase: missing userName → 400 (docs/scim-clients.md §8)."""
     reply = await scim.post("/Users", {"schemas": [CORE], "name": {"givenName": "x"}})
     assert reply.status == 400
     assert reply.body["scimType"] == "invalidValue"
 
 
 async def test_okta_import_pages_are_stable_and_counted(scim: Scim) -> None:
-    """reference/scim-clients.md §5 rows 1 and 4: integer counts, stable order across pages,
+    """docs/scim-clients.md §5 rows 1 and 4: integer counts, stable order across pages,
     count=0 gives the total only."""
     ids = [(await created(scim, okta_user()))["id"] for _ in range(5)]
     first = await scim.get("/Users", startIndex="1", count="2")
@@ -398,7 +398,7 @@ async def test_sort_by_user_name_descending(scim: Scim) -> None:
 
 
 async def test_filters_that_cannot_be_answered_are_400_invalid_filter(scim: Scim) -> None:
-    """reference/scim-clients.md §7: never a silent 0 or every row; Okta 2016's malformed
+    """docs/scim-clients.md §7: never a silent 0 or every row; Okta 2016's malformed
     filter is 400 (§5)."""
     for filter_ in ("BJENSEN@EXAMPLE.COM", 'nosuch eq "x"', 'userName eq "x" garbage', "((("):
         reply = await scim.get("/Users", filter=filter_)

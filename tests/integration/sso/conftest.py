@@ -22,11 +22,9 @@ from auth.app import build_app
 from auth.secretbox import SecretBox, new_key, parse_key
 from auth.sso.servicer import SsoSettings
 from directory.app import build_server
-from directory.testing import Stub, new_account
 from gateway.app import create_app
 from gateway.clients import Clients
 from gateway.config import load_gateway_config
-from gateway.testing import unused_address
 from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from idmesh.directory.v1 import directory_pb2_grpc
 from infra.dev.mesh import free_port
@@ -36,6 +34,8 @@ from meshkit.server import GrpcServer
 from meshkit.telemetry import setup_tracing
 from tests.idps.oidc.fake_idp import FakeIdp
 from tests.integration.sso.harness import Tenant, verify_domain
+from tests.support.directory import Stub, new_account
+from tests.support.gateway_peers import unused_address
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub

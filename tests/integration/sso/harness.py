@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from directory.testing import ADMIN, Stub
 from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2
+from tests.support.directory import ADMIN, Stub
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def browser() -> aiohttp.ClientSession:
     """A cookie-keeping client; ``unsafe=True`` or cookies of IP hosts are dropped
-    (reference/real-idps.md §7)."""
+    (docs/real-idps.md §7)."""
     return aiohttp.ClientSession(
         cookie_jar=aiohttp.CookieJar(unsafe=True),
         timeout=aiohttp.ClientTimeout(total=30),

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from directory.testing import Stub, new_account
 from tests.idps.saml.metadata import idp_metadata
 from tests.integration.sso.harness import verify_domain
 from tests.integration.sso.test_saml_through_the_gateway import IDP, IDP_KEYS, NEXT_KEYS
 from tests.integration.sso.test_sso_cli import Idmesh, idmesh  # noqa: F401 - the fixture
+from tests.support.directory import Stub, new_account
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """The SAML login (the login pipeline with auth.sso.saml.connector, wired as auth wires them)
 against the real directory and PostgreSQL: an SP-initiated login provisions through the same
-ProvisionLogin path as OIDC, and every attack of the corpus (reference/sso-security.md §2) is
+ProvisionLogin path as OIDC, and every attack of the corpus (docs/sso-security.md §2) is
 refused with its reason in the login trace, without creating or changing a user. Two wirings on
 two pools stand for two auth replicas."""
 
@@ -33,11 +33,11 @@ from auth.sso.saml.presets import (
     SAML_MAPPINGS,
 )
 from auth.sso.servicer import Sso, SsoSettings
-from directory.testing import ADMIN, Stub, new_account, new_group
 from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2
 from meshkit.database import create_pool
 from tests.idps.saml.responses import NS, KeyPair, ResponseSpec, build, encode, sign
+from tests.support.directory import ADMIN, Stub, new_account, new_group
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub

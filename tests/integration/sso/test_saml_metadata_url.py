@@ -16,11 +16,11 @@ from aiohttp.test_utils import TestServer
 from auth.sso.connection_store import ConnectionStore
 from auth.sso.http import IdpHttp
 from auth.sso.saml.metadata_refresh import refresh_all
-from directory.testing import Stub, new_account
 from idmesh.auth.v1 import auth_pb2
 from tests.idps.saml.metadata import idp_metadata
 from tests.idps.saml.responses import KeyPair
 from tests.integration.sso.test_saml_through_the_gateway import IDP
+from tests.support.directory import Stub, new_account
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub

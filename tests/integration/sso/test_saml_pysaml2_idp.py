@@ -1,5 +1,5 @@
 """A second, independent IdP implementation (pysaml2 7.5.5 signing through Debian's xmlsec1,
-reference/real-idps.md §4): its responses are accepted through auth's gRPC API, and its default
+docs/real-idps.md §4): its responses are accepted through auth's gRPC API, and its default
 RSA-SHA1 signature is refused without the connection's opt-in (sso-security.md §2 row 10)."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import grpc
 import pytest
 from lxml import etree
 
-from directory.testing import Stub, new_account
 from idmesh.auth.v1 import auth_pb2
 from tests.idps.saml.pysaml2_idp import Pysaml2Idp
 from tests.idps.saml.responses import KeyPair
 from tests.integration.sso.harness import last_trace, verify_domain
+from tests.support.directory import Stub, new_account
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub

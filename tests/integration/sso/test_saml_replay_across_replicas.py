@@ -14,7 +14,6 @@ import pytest
 from auth.app import build_app
 from auth.secretbox import SecretBox
 from auth.sso.servicer import SsoSettings
-from directory.testing import Stub, new_account
 from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from idmesh.directory.v1 import directory_pb2
 from meshkit.channels import connect
@@ -24,6 +23,7 @@ from tests.idps.saml.metadata import idp_metadata
 from tests.idps.saml.responses import ResponseSpec, build, encode, sign
 from tests.integration.sso.harness import last_trace, verify_domain
 from tests.integration.sso.test_saml_through_the_gateway import IDP, IDP_KEYS
+from tests.support.directory import Stub, new_account
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub

@@ -1,4 +1,4 @@
-"""The SAML replay cache on PostgreSQL (reference/sso-security.md §2 row 8; OWASP "OneTimeUse";
+"""The SAML replay cache on PostgreSQL (docs/sso-security.md §2 row 8; OWASP "OneTimeUse";
 Keycloak CVE-2026-18967): a validated response is accepted once, by whichever auth replica sees
 it first, until its assertion expires."""
 

@@ -17,11 +17,11 @@ import pytest
 from lxml import etree
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from directory.testing import Stub, new_account
 from idmesh.auth.v1 import auth_pb2
 from tests.idps.saml.metadata import idp_metadata
 from tests.idps.saml.responses import KeyPair, ResponseSpec, build, encode, sign
 from tests.integration.sso.harness import browser, create_space, last_trace, verify_domain
+from tests.support.directory import Stub, new_account
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub
@@ -218,7 +218,7 @@ async def test_no_name_id_or_attribute_value_reaches_logs_or_spans(
     spans: InMemorySpanExporter,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """ARCHITECTURE.md Tracing: ids and outcomes only; a successful and a refused login leave
+    """docs/architecture.md Tracing: ids and outcomes only; a successful and a refused login leave
     no NameID, attribute value or response body in any span attribute or log record."""
     caplog.set_level(logging.DEBUG)
     spans.clear()

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from directory.testing import Stub, new_account
 from idmesh_cli.__main__ import run
 from tests.idps.oidc.fake_idp import FakeIdp
 from tests.integration.sso.harness import Tenant, verify_domain
 from tests.integration.sso.test_sso_login_flow import login
+from tests.support.directory import Stub, new_account
 
 Idmesh = Callable[..., Coroutine[Any, Any, tuple[int, str, str]]]
 
@@ -154,3 +154,42 @@ async def test_traces_tail_prints_attempts_as_they_happen(
     code, out, err = await asyncio.wait_for(tail, 30)
     assert code == 0, err
     assert out.count("success") == 2
+
+
+async def test_connection_update_changes_the_update_mode_the_label_and_the_state(
+    idmesh: Idmesh, directory: Stub, idp: FakeIdp
+) -> None:
+    """`idmesh connection update`: when profile and spaces follow the IdP (first-login, the
+    Torque default, or every-login), the sign-in label and whether the connection is offered;
+    --json shows the values as the admin API names them; nothing to change is a usage error."""
+    account = await new_account(directory)
+    code, _, err = await idmesh(
+        "connection", "add-oidc", "--account", account.name, "--issuer", idp.issuer,
+        "--client-id", idp.client_id, "--client-secret-stdin", "--vendor", "okta",
+        stdin=idp.client_secret + "\n",
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = await idmesh(
+        "connection", "update", "--account", account.name, "okta", "--update", "every-login",
+        "--display-name", "Okta EU", "--disable",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "'Okta EU', disabled, profile and spaces applied at every-login" in out
+    code, as_json, _ = await idmesh("connection", "list", "--account", account.name, "--json")
+    (connection,) = json.loads(as_json)
+    assert connection["profile_update"] == "every_login"
+    assert connection["provisioning_policy"] == "create_users"
+    assert connection["oidc"]["vendor"] == "okta"
+    assert (connection["display_name"], connection["enabled"]) == ("Okta EU", False)
+    assert isinstance(connection["version"], int)
+    code, out, _ = await idmesh(
+        "connection", "update", "--account", account.name, "okta", "--update", "first-login",
+        "--enable", "--json",
+    )  # fmt: skip
+    assert code == 0
+    updated = json.loads(out)
+    assert (updated["profile_update"], updated["enabled"]) == ("first_login", True)
+    assert updated["display_name"] == "Okta EU"
+    code, _, err = await idmesh("connection", "update", "--account", account.name, "okta")
+    assert code == 2
+    assert "nothing to change" in err

@@ -13,10 +13,10 @@ import grpc
 
 from auth.secretbox import Sealed, SecretBox
 from auth.sso.connection_store import secret_associated_data
-from directory.testing import Stub, failure, new_account
 from idmesh.auth.v1 import auth_pb2
 from tests.idps.oidc.fake_idp import FakeIdp
 from tests.integration.sso.harness import Tenant, verify_domain
+from tests.support.directory import Stub, failure, new_account
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub
@@ -43,6 +43,43 @@ async def test_a_connection_is_created_with_its_preset_and_its_secret_stays_writ
     assert got.connection.id == connection.id
     assert got.connection.oidc.client_secret == ""
     assert idp.client_secret not in str(got)
+
+
+async def test_two_connections_of_one_account_never_show_the_same_sign_in_label(
+    auth: AuthServiceAsyncStub, tenant: TenantFactory, idp: FakeIdp
+) -> None:
+    """`/login?account=NAME` once showed two "Sign in with 127.0.0.1" buttons: default labels
+    come from the vendor (or the IdP's host) and the connection name, unique in the account,
+    and two labels an admin typed alike are told apart by the connection names."""
+    made: Tenant = await tenant()
+    host = idp.issuer.split("//", 1)[1].split(":", 1)[0].split("/", 1)[0]
+    for name in ("oidc", "partners"):
+        await auth.CreateConnection(
+            auth_pb2.CreateConnectionRequest(
+                connection=auth_pb2.Connection(
+                    account_id=made.account_id,
+                    name=name,
+                    oidc=auth_pb2.OidcSettings(
+                        issuer=idp.issuer, client_id=name, client_secret="s"
+                    ),
+                )
+            )
+        )
+    await auth.CreateConnection(
+        auth_pb2.CreateConnectionRequest(
+            connection=auth_pb2.Connection(
+                account_id=made.account_id,
+                name="okta-eu",
+                display_name="Okta",
+                oidc=auth_pb2.OidcSettings(issuer=idp.issuer, client_id="eu", client_secret="s"),
+            )
+        )
+    )
+    options = await auth.ListLoginOptions(
+        auth_pb2.ListLoginOptionsRequest(account_id=made.account_id)
+    )
+    labels = sorted(o.display_name for o in options.options)
+    assert labels == sorted([host, f"{host} (partners)", "Okta (okta)", "Okta (okta-eu)"])
 
 
 async def test_the_client_secret_is_aes_gcm_ciphertext_bound_to_its_row(

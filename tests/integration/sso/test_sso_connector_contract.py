@@ -19,7 +19,6 @@ import pytest
 from joserfc import jwk
 from lxml import etree
 
-from directory.testing import ADMIN, Stub, new_account, new_group
 from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2
 from tests.idps.oidc import tokens
@@ -29,6 +28,7 @@ from tests.idps.saml.responses import KeyPair, ResponseSpec, build, encode, sign
 from tests.integration.sso.harness import Tenant, browser, create_space, last_trace, verify_domain
 from tests.integration.sso.test_saml_through_the_gateway import IDP, IDP_KEYS
 from tests.integration.sso.test_sso_login_flow import login
+from tests.support.directory import ADMIN, Stub, new_account, new_group
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub
@@ -177,7 +177,7 @@ async def test_one_role_for_several_spaces_applies_to_each(
 async def test_a_valid_timezone_is_set_and_an_invalid_one_ignored(
     make_tenant: Callable[[], Awaitable[Made]], directory: Stub, auth: AuthServiceAsyncStub
 ) -> None:
-    """ARCHITECTURE.md: the timezone attribute sets the user's timezone when it is IANA."""
+    """docs/architecture.md: the timezone attribute sets the user's timezone when it is IANA."""
     made = await make_tenant()
     assert await made.sign_in("cy", {"timezone": "Europe/London"}) == 303
     users = await directory.ListUsers(directory_pb2.ListUsersRequest(account_id=made.account_id))

@@ -1,6 +1,6 @@
 """The OIDC login through the real gateway, auth and directory, against an in-process IdP the
 test controls: the happy path, then one refusal per row of the OIDC checklist, each with its
-reason in the login trace (reference/sso-security.md §3; RFC 9700; RFC 9207; RFC 8725)."""
+reason in the login trace (docs/sso-security.md §3; RFC 9700; RFC 9207; RFC 8725)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from directory.testing import Stub
 from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2
 from tests.idps.oidc import tokens
 from tests.idps.oidc.fake_idp import FakeIdp, Grant
 from tests.integration.sso.conftest import JWKS_MIN_REFETCH_SECONDS
 from tests.integration.sso.harness import Tenant, browser, create_space, last_trace
+from tests.support.directory import Stub
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub

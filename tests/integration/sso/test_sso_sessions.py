@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import grpc
 
-from directory.testing import ADMIN, Stub, failure, new_group
 from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2
 from tests.idps.oidc.fake_idp import FakeIdp
 from tests.integration.sso.harness import Tenant, browser
 from tests.integration.sso.test_sso_login_flow import login
+from tests.support.directory import ADMIN, Stub, failure, new_group
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub

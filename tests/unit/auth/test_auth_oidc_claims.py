@@ -1,4 +1,4 @@
-"""From verified claims to a provisioning request and a login trace (reference/sso-security.md
+"""From verified claims to a provisioning request and a login trace (docs/sso-security.md
 §3: nOAuth, Entra groups overage; the Torque guide's space_name/space_role lists)."""
 
 from __future__ import annotations

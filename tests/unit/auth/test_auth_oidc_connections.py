@@ -1,5 +1,5 @@
 """Connection requests: presets, URL rules, domains, algorithms, Entra tenants (brief, issue 4;
-reference/sso-security.md §3)."""
+docs/sso-security.md §3)."""
 
 from __future__ import annotations
 

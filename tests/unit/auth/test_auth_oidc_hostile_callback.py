@@ -1,5 +1,5 @@
 """Hostile OIDC callback input (issue "Under load, faults and hostile input it keeps working and
-loses nothing"; reference/sso-security.md §1): whatever a browser brings back as state, code,
+loses nothing"; docs/sso-security.md §1): whatever a browser brings back as state, code,
 iss and error, the flow refuses with LoginFailed (403 "sign-in failed" with a trace id) and
 records one login trace whose reason is a stable word and whose detail quotes none of the
 values sent; never another exception (a 500).

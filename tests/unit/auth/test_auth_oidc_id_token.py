@@ -1,4 +1,4 @@
-"""ID token validation, one test per row of the OIDC checklist (reference/sso-security.md §3,
+"""ID token validation, one test per row of the OIDC checklist (docs/sso-security.md §3,
 OIDC Core §3.1.3.7, RFC 8725). Tokens are forged with joserfc against keys of the test."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The JWKS cache: key rotation without a restart, ONE rate-limited refetch on an unknown kid,
-asymmetric keys only (reference/sso-security.md §3 "JWKS cache"; RFC 8725)."""
+asymmetric keys only (docs/sso-security.md §3 "JWKS cache"; RFC 8725)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SAML attack corpus: one test per row of the SP checklist (reference/sso-security.md §2).
+"""The SAML attack corpus: one test per row of the SP checklist (docs/sso-security.md §2).
 
 Every response starts genuinely signed by the test IdP's key (signxml; SHA-1 through xmlsec) and
 is then tampered with; the strict wrapper (auth.sso.saml.validator) must refuse each one with the

@@ -1,5 +1,5 @@
 """Hostile SAMLResponse values at the ACS (issue "Under load, faults and hostile input it keeps
-working and loses nothing"; reference/sso-security.md §2 rows 9 and 16): whatever a browser
+working and loses nothing"; docs/sso-security.md §2 rows 9 and 16): whatever a browser
 posts as SAMLResponse (arbitrary text, base64 of arbitrary bytes, XML-ish documents made of SAML
 element names, DTDs and entities, other encodings, deep nesting, huge documents), the strict
 validator refuses it with a SamlError carrying a stable reason: never another exception (which

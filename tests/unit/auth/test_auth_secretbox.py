@@ -1,5 +1,5 @@
 """Client secrets at rest: AES-256-GCM with a key from the environment, its id stored beside the
-ciphertext so keys rotate (reference/sso-security.md §3: "secrets stored per connection,
+ciphertext so keys rotate (docs/sso-security.md §3: "secrets stored per connection,
 encrypted")."""
 
 from __future__ import annotations

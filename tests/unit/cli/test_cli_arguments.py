@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import timedelta
 
 import pytest
 
 from idmesh_cli import accounts, migrate, spaces, tokens
+from idmesh_cli.__main__ import run
+from idmesh_cli.errors import EXIT_USAGE
 from idmesh_cli.parser import build_parser
 
 LEAF_COMMANDS = [
@@ -89,11 +92,17 @@ def test_optional_texts_default_to_empty() -> None:
         ["account", "list", "--unknown"],
     ],
 )
-def test_incomplete_commands_are_usage_errors(
+async def test_incomplete_commands_are_usage_errors(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """argparse exits 2 on usage errors, with the usage line on stderr."""
-    with pytest.raises(SystemExit) as caught:
-        _parse(*argv)
-    assert caught.value.code == 2
-    assert "usage: idmesh" in capsys.readouterr().err
+    """Exit 2 on usage errors, with the usage line and the error on stderr, as argparse
+    prints them; with --json, the error is one JSON document on stderr instead."""
+    assert await run(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "usage: idmesh" in err
+    assert "error: " in err
+    assert await run([*argv, "--json"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    document = json.loads(err)
+    assert document["exit_code"] == EXIT_USAGE
+    assert document["error"]

@@ -10,9 +10,9 @@ from google.protobuf import timestamp_pb2
 
 from directory import filters
 from directory.filters import Params, compile_filter, escape_like
-from directory.testing import all_of, any_of, comparison, eq, negate
 from idmesh.directory.v1 import directory_pb2 as pb
 from meshkit.errors import InvalidArgument
+from tests.support.directory import all_of, any_of, comparison, eq, negate
 
 ACCOUNT = uuid.uuid4()
 
@@ -217,7 +217,7 @@ def test_null_means_absent() -> None:
 )
 def test_anything_outside_the_catalogue_is_invalid(bad: pb.Filter) -> None:
     """An unknown attribute, operator or value type is INVALID_ARGUMENT "invalid_filter",
-    never a silently empty result (reference/scim-clients.md §7, Keycloak)."""
+    never a silently empty result (docs/scim-clients.md §7, Keycloak)."""
     _rejected(bad)
 
 

@@ -1,4 +1,4 @@
-"""The six rules of space and role assignment from IdP attributes (ARCHITECTURE.md, from the
+"""The six rules of space and role assignment from IdP attributes (docs/architecture.md, from the
 Torque SSO guide "Associating a user to multiple spaces"), table-driven, and the timezone rule."""
 
 from __future__ import annotations

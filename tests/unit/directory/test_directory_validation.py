@@ -41,7 +41,7 @@ def test_member_ids_are_deduplicated_in_order() -> None:
 
 @pytest.mark.parametrize("zone", ["Europe/Berlin", "America/Argentina/Buenos_Aires", "UTC", ""])
 def test_iana_time_zones_are_accepted(zone: str) -> None:
-    """ARCHITECTURE.md: a timezone is a valid IANA name (or empty)."""
+    """docs/architecture.md: a timezone is a valid IANA name (or empty)."""
     assert validate.timezone(zone, "user.timezone") == zone
 
 

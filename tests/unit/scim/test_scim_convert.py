@@ -29,7 +29,7 @@ from scim.values import normalize_resource
 ENTERPRISE = ENTERPRISE_USER_SCHEMA
 BASE = "https://idmesh.example/scim/v2"
 
-# Entra's create (reference/scim-clients.md §2 row 4, Microsoft's documented request).
+# Entra's create (docs/scim-clients.md §2 row 4, Microsoft's documented request).
 ENTRA_CREATE = {
     "schemas": [USER_SCHEMA, ENTERPRISE],
     "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
@@ -51,7 +51,7 @@ ENTRA_CREATE = {
     "roles": [],
 }
 
-# Okta's create (reference/scim-clients.md §5 row 3).
+# Okta's create (docs/scim-clients.md §5 row 3).
 OKTA_CREATE = {
     "schemas": [USER_SCHEMA],
     "userName": "test.user@okta.local",
@@ -190,7 +190,7 @@ def test_a_user_becomes_the_rfc_user_with_the_enterprise_extension_and_meta() ->
 
 def test_a_pending_user_is_active() -> None:
     """Pending (never signed in) users are active in SCIM: Okta loops on "reactivating" users
-    returned as active=false (reference/scim-clients.md §5 field reports)."""
+    returned as active=false (docs/scim-clients.md §5 field reports)."""
     user = pb.User(id="u", user_name="a@b.c", active=True, status=pb.USER_STATUS_PENDING)
     assert user_to_scim(user, BASE)["active"] is True
 
@@ -252,7 +252,7 @@ def test_an_unset_time_is_left_out() -> None:
 
 
 def test_entras_create_request_is_accepted() -> None:
-    """reference/scim-clients.md §2 row 4: meta ignored, roles [] = no role named."""
+    """docs/scim-clients.md §2 row 4: meta ignored, roles [] = no role named."""
     user = user_from_scim(normalize_resource(USER_RESOURCE, ENTRA_CREATE))
     assert user.user_name == "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1"
     assert user.external_id == "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"
@@ -288,7 +288,7 @@ def test_entras_older_create_with_explicit_nulls_is_accepted() -> None:
 
 
 def test_oktas_create_with_password_and_empty_groups_is_accepted_and_the_password_dropped() -> None:
-    """reference/scim-clients.md §5 row 3: password never stored, groups: [] read-only."""
+    """docs/scim-clients.md §5 row 3: password never stored, groups: [] read-only."""
     resource = normalize_resource(USER_RESOURCE, OKTA_CREATE)
     assert "password" not in resource
     assert "groups" not in resource
@@ -298,7 +298,7 @@ def test_oktas_create_with_password_and_empty_groups_is_accepted_and_the_passwor
 
 
 def test_entras_adscim_group_uri_is_ignored() -> None:
-    """reference/scim-clients.md §2 row 5: the extra URI must be ignored, not rejected."""
+    """docs/scim-clients.md §2 row 5: the extra URI must be ignored, not rejected."""
     body = {
         "schemas": [
             GROUP_SCHEMA,
@@ -316,7 +316,7 @@ def test_entras_adscim_group_uri_is_ignored() -> None:
 
 
 def test_okta_group_push_with_members() -> None:
-    """reference/scim-clients.md §5 row 8; duplicate members collapse."""
+    """docs/scim-clients.md §5 row 8; duplicate members collapse."""
     body = {
         "schemas": [GROUP_SCHEMA],
         "displayName": "Push",
@@ -403,7 +403,7 @@ def test_dotted_and_urn_qualified_keys_are_accepted_in_bodies_too() -> None:
 
 
 def test_a_bare_string_manager_in_a_body_is_its_value() -> None:
-    """Entra's bare-string manager (reference/scim-clients.md §4), on create too."""
+    """Entra's bare-string manager (docs/scim-clients.md §4), on create too."""
     resource = normalize_resource(
         USER_RESOURCE, {"userName": "a@b.c", ENTERPRISE: {"manager": "m1"}}
     )

@@ -23,7 +23,7 @@ def load(what: str, key: str = "") -> dict:  # type: ignore[type-arg]
 
 
 def test_service_provider_config_has_every_field_oktas_spec_test_reads() -> None:
-    """reference/scim-clients.md §5: patch, bulk, filter.maxResults, changePassword, sort, etag,
+    """docs/scim-clients.md §5: patch, bulk, filter.maxResults, changePassword, sort, etag,
     authenticationSchemes[0].{type,description}; and the truth: bulk and changePassword no."""
     spc = load("spc")
     assert spc["patch"] == {"supported": True}
@@ -43,7 +43,7 @@ def test_service_provider_config_has_every_field_oktas_spec_test_reads() -> None
 
 
 def test_resource_types_list_users_and_groups_with_the_enterprise_extension() -> None:
-    """Okta SPEC test: Resources[0].name/endpoint/schema (reference/scim-clients.md §5)."""
+    """Okta SPEC test: Resources[0].name/endpoint/schema (docs/scim-clients.md §5)."""
     listed = load("resource_types")
     assert listed["schemas"] == [LIST_RESPONSE_SCHEMA]
     assert listed["totalResults"] == 2

@@ -54,14 +54,14 @@ def test_service_errors_map_to_scim_statuses_and_types(
 
 
 def test_an_unknown_error_is_500_without_its_message() -> None:
-    """No peer message leaks (ARCHITECTURE.md: never a leaked message)."""
+    """No peer message leaks (docs/architecture.md: never a leaked message)."""
     error = ServiceError("stack trace with secrets")
     error.code = grpc.StatusCode.INTERNAL  # type: ignore[misc]
     assert to_scim_error(error) == ScimErrorBody(500, "internal error")
 
 
 def test_the_error_body_has_the_error_schema_and_a_string_status() -> None:
-    """RFC 7644 §3.12; Okta's SPEC test wants status as a string (reference/scim-clients.md §5)."""
+    """RFC 7644 §3.12; Okta's SPEC test wants status as a string (docs/scim-clients.md §5)."""
     body = json.loads(ScimErrorBody(404, "Resource 2819c223 not found").render())
     assert body == {
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
@@ -100,7 +100,7 @@ def test_etags_are_weak_versions_and_if_match_compares_their_values() -> None:
 
 
 def test_directory_refusals_name_the_scim_attribute() -> None:
-    """Entra wants a 400 with an actionable detail (reference/scim-clients.md §2): a directory
+    """Entra wants a 400 with an actionable detail (docs/scim-clients.md §2): a directory
     field becomes the attribute the client wrote."""
     error = InvalidArgument("unknown IANA time zone 'Mars/Base'", field="user.timezone")
     assert to_scim_error(error).detail == "timezone: unknown IANA time zone 'Mars/Base'"

@@ -72,7 +72,7 @@ GT, GE, LT, LE = (
 MAY_13 = datetime(2011, 5, 13, 4, 42, 34, tzinfo=UTC)
 
 # Every filter of RFC 7644 §3.4.2.2's example list that our schema supports, plus the matching
-# filters Entra and Okta send (reference/scim-clients.md §2, §5), with the expected translation.
+# filters Entra and Okta send (docs/scim-clients.md §2, §5), with the expected translation.
 USER_FILTERS = [
     ('userName eq "bjensen"', cmp("user_name", EQ, "bjensen")),
     ('name.familyName co "O\'Malley"', cmp("name.family_name", CO, "O'Malley")),
@@ -240,7 +240,7 @@ GROUP_FILTERS = [
 
 @pytest.mark.parametrize(("text", "expected"), GROUP_FILTERS, ids=lambda v: str(v)[:60])
 def test_group_filters_translate_to_the_directory_filter(text: str, expected: pb.Filter) -> None:
-    """Entra's group matching and reference checks (reference/scim-clients.md §2 rows 3 and 7):
+    """Entra's group matching and reference checks (docs/scim-clients.md §2 rows 3 and 7):
     displayName, externalId as the IdP identifier, and membership by user id."""
     assert compile_filter(text, GROUP_RESOURCE) == expected
 
@@ -336,7 +336,7 @@ def test_invalid_filters_are_invalid_filter_errors_saying_what_is_wrong(
     text: str, message: str
 ) -> None:
     """RFC 7644 §3.4.2.2/§3.12: an unparseable filter, an unsupported one or one naming an unknown
-    attribute is 400 invalidFilter, never a silent 0 or every row (reference/scim-clients.md §7)."""
+    attribute is 400 invalidFilter, never a silent 0 or every row (docs/scim-clients.md §7)."""
     with pytest.raises(InvalidArgument) as caught:
         compile_filter(text, USER_RESOURCE)
     assert caught.value.reason == "invalid_filter"

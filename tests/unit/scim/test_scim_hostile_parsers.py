@@ -299,7 +299,7 @@ DIALECT_PATHS = [
 def test_entra_and_okta_paths_resolve(
     resource_type: ResourceType, text: str, attribute: str, sub: str | None
 ) -> None:
-    """reference/scim-clients.md §3, §4: the paths Entra (both dialects) and Okta send."""
+    """docs/scim-clients.md §3, §4: the paths Entra (both dialects) and Okta send."""
     parsed = parse_path(resource_type, text)
     assert parsed.resolved.attribute is not None
     assert parsed.resolved.attribute.name == attribute

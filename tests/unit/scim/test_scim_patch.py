@@ -1,4 +1,4 @@
-"""scim.patch: RFC 7644 §3.5.2 semantics and every client dialect of reference/scim-clients.md."""
+"""scim.patch: RFC 7644 §3.5.2 semantics and every client dialect of docs/scim-clients.md."""
 
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ def test_add_on_a_simple_attribute_that_has_a_value_replaces_it() -> None:
 
 
 def test_add_with_a_null_value_changes_nothing() -> None:
-    """Entra skips nulls (reference/scim-clients.md §2): a null add has nothing to add."""
+    """Entra skips nulls (docs/scim-clients.md §2): a null add has nothing to add."""
     assert patch_user({"op": "add", "path": "displayName", "value": None}) == user()
 
 
@@ -191,7 +191,7 @@ def test_remove_the_values_a_complex_filter_selects() -> None:
 
 
 def test_remove_then_add_members_in_one_request() -> None:
-    """RFC 7644 §3.5.2.2 example and Okta's Group Push (reference/scim-clients.md §5 row 10)."""
+    """RFC 7644 §3.5.2.2 example and Okta's Group Push (docs/scim-clients.md §5 row 10)."""
     result = patch_group(
         {"op": "remove", "path": 'members[value eq "2819c223"]'},
         {"op": "remove", "path": 'members[value eq "902c246b"]'},
@@ -346,7 +346,7 @@ def test_a_filter_that_matches_nothing_and_cannot_build_a_value_is_no_target() -
 
 
 # ---------------------------------------------------------------------------------------------
-# Entra ID, default dialect and ?aadOptscim062020 (reference/scim-clients.md §3)
+# Entra ID, default dialect and ?aadOptscim062020 (docs/scim-clients.md §3)
 
 
 @pytest.mark.parametrize(
@@ -361,12 +361,12 @@ def test_a_filter_that_matches_nothing_and_cannot_build_a_value_is_no_target() -
 )
 def test_disable_user_in_every_dialect(operation: dict[str, Any]) -> None:
     """Entra default ("Replace", "False"), aadOptscim062020 (false) and Okta's no-path deactivate
-    (reference/scim-clients.md §3 row 1, §5 row 7)."""
+    (docs/scim-clients.md §3 row 1, §5 row 7)."""
     assert patch_user(operation)["active"] is False
 
 
 def test_reactivation_with_a_true_string() -> None:
-    """Entra re-sends active=true periodically (reference/scim-clients.md §2 row 10)."""
+    """Entra re-sends active=true periodically (docs/scim-clients.md §2 row 10)."""
     resource = user()
     resource["active"] = False
     assert (
@@ -379,12 +379,12 @@ def test_reactivation_with_a_true_string() -> None:
 
 @pytest.mark.parametrize("op", ["Add", "add"])
 def test_add_a_single_value_attribute_in_both_dialects(op: str) -> None:
-    """reference/scim-clients.md §3 row 2."""
+    """docs/scim-clients.md §3 row 2."""
     assert patch_user({"op": op, "path": "nickName", "value": "Babs"})["nickName"] == "Babs"
 
 
 def test_replace_several_attributes_one_operation_per_path() -> None:
-    """Entra's default dialect (reference/scim-clients.md §2 row 8, §3 row 3)."""
+    """Entra's default dialect (docs/scim-clients.md §2 row 8, §3 row 3)."""
     result = patch_user(
         {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "babs@example.com"},
         {"op": "Replace", "path": "name.familyName", "value": "Jensen-Smith"},
@@ -399,7 +399,7 @@ def test_replace_several_attributes_one_operation_per_path() -> None:
 
 def test_no_path_replace_with_dotted_and_urn_keys_expands_each_key_as_a_path() -> None:
     """aadOptscim062020: dotted and URN keys are paths; no literal "name.givenName" key is ever
-    stored (reference/scim-clients.md §3 row 3, §4)."""
+    stored (docs/scim-clients.md §3 row 3, §4)."""
     result = patch_user(
         {
             "op": "replace",
@@ -421,7 +421,7 @@ def test_no_path_replace_with_dotted_and_urn_keys_expands_each_key_as_a_path() -
 
 
 def test_no_path_add_with_dotted_keys() -> None:
-    """reference/scim-clients.md §4: `{"op":"add","value":{"title":"T1","name.familyName":"X"}}`."""
+    """docs/scim-clients.md §4: `{"op":"add","value":{"title":"T1","name.familyName":"X"}}`."""
     result = patch_user({"op": "add", "value": {"title": "T1", "name.familyName": "X"}})
     assert result["title"] == "T1"
     assert result["name"]["familyName"] == "X"
@@ -429,7 +429,7 @@ def test_no_path_add_with_dotted_keys() -> None:
 
 
 def test_entra_default_member_removal_removes_only_the_listed_members() -> None:
-    """Entra's non-standard remove with a value (reference/scim-clients.md §3 row 4): a strict
+    """Entra's non-standard remove with a value (docs/scim-clients.md §3 row 4): a strict
     server removes every member; idmesh removes only u1091."""
     result = patch_group({"op": "Remove", "path": "members", "value": [{"value": "u1091"}]})
     assert delta(result) == (None, [], ["u1091"])
@@ -446,13 +446,13 @@ def test_remove_with_value_on_a_loaded_member_list_removes_only_the_listed_membe
 
 
 def test_entra_flagged_member_removal_by_filter() -> None:
-    """aadOptscim062020 (reference/scim-clients.md §3 row 4)."""
+    """aadOptscim062020 (docs/scim-clients.md §3 row 4)."""
     result = patch_group({"op": "remove", "path": 'members[value eq "7f4b0b3c"]'})
     assert delta(result) == (None, [], ["7f4b0b3c"])
 
 
 def test_entra_adds_many_members_in_one_patch_with_null_refs() -> None:
-    """reference/scim-clients.md §2 row 12: `[{"$ref":null,"value":"<id>"}]`, many at once."""
+    """docs/scim-clients.md §2 row 12: `[{"$ref":null,"value":"<id>"}]`, many at once."""
     ids = [f"u{i}" for i in range(500)]
     result = patch_group(
         {"op": "Add", "path": "members", "value": [{"$ref": None, "value": i} for i in ids]}
@@ -461,7 +461,7 @@ def test_entra_adds_many_members_in_one_patch_with_null_refs() -> None:
 
 
 def test_bare_string_manager_is_stored_as_its_value() -> None:
-    """Entra's `{"op":"Add","path":"urn:…:manager","value":"<id>"}` (reference/scim-clients.md
+    """Entra's `{"op":"Add","path":"urn:…:manager","value":"<id>"}` (docs/scim-clients.md
     §2 row 9): manager.value = <id>."""
     resource = user()
     del resource[ENTERPRISE]["manager"]
@@ -490,7 +490,7 @@ def test_clearing_the_manager_with_an_empty_string_removes_it() -> None:
 
 def test_add_on_a_value_path_that_matches_nothing_creates_the_value() -> None:
     """Entra adds `phoneNumbers[type eq "mobile"].value` / `addresses[type eq "work"]…` for values
-    the user did not have (reference/scim-clients.md §2 row 8)."""
+    the user did not have (docs/scim-clients.md §2 row 8)."""
     result = patch_user(
         {"op": "Add", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+1 555 0100"}
     )
@@ -532,7 +532,7 @@ def test_a_patch_without_schemas_is_still_served() -> None:
 
 
 def test_meta_sent_back_is_ignored() -> None:
-    """Entra sends meta (reference/scim-clients.md §4): read-only, ignored."""
+    """Entra sends meta (docs/scim-clients.md §4): read-only, ignored."""
     result = patch_user(
         {"op": "replace", "value": {"meta": {"resourceType": "User"}, "title": "T"}}
     )
@@ -541,7 +541,7 @@ def test_meta_sent_back_is_ignored() -> None:
 
 
 def test_boolean_strings_are_converted_for_boolean_attributes_only() -> None:
-    """reference/scim-clients.md §4: "True"/"False" (any case) for boolean attributes only."""
+    """docs/scim-clients.md §4: "True"/"False" (any case) for boolean attributes only."""
     result = patch_user(
         {"op": "replace", "path": "title", "value": "False"},
         {"op": "replace", "path": 'emails[type eq "home"].primary', "value": "TRUE"},
@@ -552,7 +552,7 @@ def test_boolean_strings_are_converted_for_boolean_attributes_only() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Okta (reference/scim-clients.md §5)
+# Okta (docs/scim-clients.md §5)
 
 
 def test_okta_rename_with_the_groups_own_id_is_accepted() -> None:
@@ -575,7 +575,7 @@ def test_a_different_id_is_a_mutability_error() -> None:
 
 
 def test_okta_rename_with_membership_update_in_one_patch() -> None:
-    """Okta re-sends the rename with every membership update (reference/scim-clients.md §4)."""
+    """Okta re-sends the rename with every membership update (docs/scim-clients.md §4)."""
     result = patch_group(
         {"op": "replace", "value": {"id": "g1", "displayName": "Tour Guides"}},
         {"op": "remove", "path": 'members[value eq "u1"]'},
@@ -609,7 +609,7 @@ def test_members_after_a_replace_are_an_exact_list() -> None:
 
 
 def test_replace_members_with_null_clears_them() -> None:
-    """Okta accepts `members: null` (reference/scim-clients.md §5 row 10)."""
+    """Okta accepts `members: null` (docs/scim-clients.md §5 row 10)."""
     assert delta(patch_group({"op": "replace", "path": "members", "value": None})) == ([], [], [])
 
 
@@ -659,7 +659,7 @@ def test_member_sub_attributes_cannot_be_patched() -> None:
 
 
 def test_okta_password_sync_is_accepted_and_dropped() -> None:
-    """Okta sends password (reference/scim-clients.md §4): never stored or echoed."""
+    """Okta sends password (docs/scim-clients.md §4): never stored or echoed."""
     result = patch_user({"op": "replace", "value": {"password": "hunter2"}})
     assert "password" not in result
     assert result == user()

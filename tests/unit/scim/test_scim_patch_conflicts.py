@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from meshkit.errors import FailedPrecondition, Unavailable
@@ -25,10 +27,24 @@ async def test_the_first_conflict_of_a_patch_with_if_match_is_the_clients_412() 
     assert raised.value is CONFLICT
 
 
-async def test_a_conflict_without_if_match_is_retried_until_the_last_attempt() -> None:
-    """Each earlier attempt returns (after a pause) so the loop tries again."""
-    for attempt in range(3):
+async def test_a_conflict_without_if_match_is_retried_until_the_last_attempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every attempt before the last returns (after a jittered pause, exponential and capped)
+    so the loop tries again; the pauses are recorded instead of slept."""
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", pause)
+    for attempt in conflicts.attempts(has_if_match=False):
+        if attempt == conflicts.ATTEMPTS_WITHOUT_IF_MATCH - 1:
+            break
         await conflicts.after_conflict(CONFLICT, attempt, has_if_match=False)
+    assert len(pauses) == conflicts.ATTEMPTS_WITHOUT_IF_MATCH - 1
+    for attempt, seconds in enumerate(pauses):
+        assert 0 <= seconds <= min(0.05, 0.002 * 2**attempt)
 
 
 async def test_conflicts_that_never_stop_end_in_503_never_412() -> None:

@@ -27,7 +27,7 @@ def test_defaults_are_the_first_page_of_max_results_in_creation_order() -> None:
 
 
 def test_oktas_import_pages_map_to_directory_offsets() -> None:
-    """Okta: startIndex=1&count=100, then startIndex=101 (reference/scim-clients.md §5 row 4)."""
+    """Okta: startIndex=1&count=100, then startIndex=101 (docs/scim-clients.md §5 row 4)."""
     query = from_query(USER_RESOURCE, [("startIndex", "101"), ("count", "100")])
     assert (query.page().offset, query.page().page_size) == (100, 100)
 
@@ -50,7 +50,7 @@ def test_count_zero_asks_the_directory_for_one_row_and_the_total() -> None:
 
 @pytest.mark.parametrize("value", ["abc", "1.5", "", " ", "1e3", "0x10", "99999999999999999999"])
 def test_non_integer_counts_are_invalid_value(value: str) -> None:
-    """Integers only (reference/scim-clients.md §1)."""
+    """Integers only (docs/scim-clients.md §1)."""
     for name in ("count", "startIndex"):
         with pytest.raises(InvalidArgument) as caught:
             from_query(USER_RESOURCE, [(name, value)])
@@ -58,7 +58,7 @@ def test_non_integer_counts_are_invalid_value(value: str) -> None:
 
 
 def test_parameter_names_are_case_insensitive_and_unknown_ones_ignored() -> None:
-    """Entra appends ?aadOptscim062020 to the tenant URL (reference/scim-clients.md §3)."""
+    """Entra appends ?aadOptscim062020 to the tenant URL (docs/scim-clients.md §3)."""
     query = from_query(
         USER_RESOURCE, [("StartIndex", "3"), ("aadOptscim062020", ""), ("COUNT", "2")]
     )
@@ -73,7 +73,7 @@ def test_the_filter_is_compiled() -> None:
 
 
 def test_a_bad_filter_is_invalid_filter() -> None:
-    """Okta 2016: `filter=<CAPS username>` (malformed) → 400 (reference/scim-clients.md §5)."""
+    """Okta 2016: `filter=<CAPS username>` (malformed) → 400 (docs/scim-clients.md §5)."""
     with pytest.raises(InvalidArgument) as caught:
         from_query(USER_RESOURCE, [("filter", "BJENSEN@EXAMPLE.COM")])
     assert caught.value.reason == "invalid_filter"
@@ -152,7 +152,7 @@ def test_bad_search_requests_are_400(body: Any) -> None:
 
 
 def test_single_resource_projection_from_the_query() -> None:
-    """Entra: GET /Groups/{id}?excludedAttributes=members (reference/scim-clients.md §2 row 6)."""
+    """Entra: GET /Groups/{id}?excludedAttributes=members (docs/scim-clients.md §2 row 6)."""
     assert not projection_from_query(GROUP_RESOURCE, [("excludedAttributes", "members")]).wants(
         "members"
     )

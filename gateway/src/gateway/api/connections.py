@@ -38,6 +38,18 @@ POLICIES: Final = {
     "deny_unknown_users": auth_pb2.PROVISIONING_POLICY_DENY_UNKNOWN_USERS,
 }
 _POLICY_NAMES: Final = {value: name for name, value in POLICIES.items()}
+# When a login re-applies the IdP's profile and spaces (group memberships: at every login).
+PROFILE_UPDATES: Final = {
+    "first_login": auth_pb2.PROFILE_UPDATE_FIRST_LOGIN,
+    "every_login": auth_pb2.PROFILE_UPDATE_EVERY_LOGIN,
+}
+_PROFILE_UPDATE_NAMES: Final = {value: name for name, value in PROFILE_UPDATES.items()}
+_PROFILE_UPDATE: Final = {
+    "type": "string",
+    "enum": list(PROFILE_UPDATES),
+    "description": "When a login applies the IdP's profile and spaces: at the user's first "
+    "login (the default) or at every login. Group memberships follow every login either way.",
+}
 SAML_VENDORS: Final = {
     "generic": auth_pb2.SAML_VENDOR_GENERIC,
     "okta": auth_pb2.SAML_VENDOR_OKTA,
@@ -57,6 +69,7 @@ _CONNECTION = schemas.define(
             "domains": array(string()),
             "enabled": {"type": "boolean"},
             "provisioning_policy": string(),
+            "profile_update": _PROFILE_UPDATE,
             "default_space": string(),
             "default_space_role": string(),
             "oidc": {
@@ -123,6 +136,7 @@ schemas.define(
                 "azure_ad and google.",
             },
             "provisioning_policy": {"type": "string", "enum": list(POLICIES)},
+            "profile_update": _PROFILE_UPDATE,
             "default_space": string(),
             "default_space_role": string(),
             "skip_discovery_check": {
@@ -144,6 +158,7 @@ schemas.define(
             "domains": array(string(253), maxItems=50),
             "enabled": {"type": "boolean"},
             "provisioning_policy": {"type": "string", "enum": list(POLICIES)},
+            "profile_update": _PROFILE_UPDATE,
             "default_space": string(nullable=True),
             "default_space_role": string(nullable=True),
         },
@@ -178,6 +193,7 @@ schemas.define(
             "allow_idp_initiated": {"type": "boolean"},
             "clock_skew_seconds": {"type": "integer", "minimum": 0, "maximum": 300},
             "provisioning_policy": {"type": "string", "enum": list(POLICIES)},
+            "profile_update": _PROFILE_UPDATE,
             "default_space": string(),
             "default_space_role": string(),
         },
@@ -215,6 +231,7 @@ def connection_json(call: Call, connection: auth_pb2.Connection) -> dict[str, An
         "domains": list(connection.domains),
         "enabled": connection.enabled,
         "provisioning_policy": _POLICY_NAMES.get(connection.provisioning_policy, "unspecified"),
+        "profile_update": _PROFILE_UPDATE_NAMES.get(connection.profile_update, "first_login"),
         "default_space": connection.default_space,
         "default_space_role": connection.default_space_role,
         "oidc": oidc,
@@ -267,8 +284,9 @@ async def get_connection(call: Call) -> web.Response:
 @endpoint(
     "Update an SSO connection",
     description="Display name, domains, enabled (a disabled connection signs nobody in and is "
-    "not offered at /login), provisioning policy, default space and role. The IdP settings "
-    "themselves are replaced by creating a new connection.",
+    "not offered at /login), provisioning policy, profile update mode (first_login or "
+    "every_login), default space and role. The IdP settings themselves are replaced by "
+    "creating a new connection.",
     body="ConnectionPatch",
     example={"enabled": False},
     merge_patch=True,
@@ -286,6 +304,7 @@ async def update_connection(call: Call) -> web.Response:
                 "provisioning_policy": _POLICY_NAMES.get(
                     current.provisioning_policy, "create_users"
                 ),
+                "profile_update": _PROFILE_UPDATE_NAMES.get(current.profile_update, "first_login"),
                 "default_space": current.default_space,
                 "default_space_role": current.default_space_role,
             },
@@ -299,6 +318,7 @@ async def update_connection(call: Call) -> web.Response:
                 domains=values.get("domains") or [],
                 enabled=bool(values["enabled"]),
                 provisioning_policy=POLICIES[values["provisioning_policy"]],
+                profile_update=PROFILE_UPDATES[values["profile_update"]],
                 default_space=values.get("default_space") or "",
                 default_space_role=values.get("default_space_role") or "",
                 expected_version=current.version,
@@ -360,6 +380,9 @@ def _connection(call: Call, **protocol: Any) -> auth_pb2.Connection:
         domains=body.get("domains") or [],
         provisioning_policy=POLICIES.get(
             body.get("provisioning_policy") or "", auth_pb2.PROVISIONING_POLICY_UNSPECIFIED
+        ),
+        profile_update=PROFILE_UPDATES.get(
+            body.get("profile_update") or "", auth_pb2.PROFILE_UPDATE_UNSPECIFIED
         ),
         default_space=body.get("default_space") or "",
         default_space_role=body.get("default_space_role") or "",

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 _MISSING = object()
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
-_DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w)$")
+_DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class ConfigError(Exception):
@@ -63,7 +63,8 @@ def parse_port(raw: str) -> int:
 
 
 def parse_duration(raw: str) -> float:
-    """Seconds from "250ms", "30s", "5m", "2h", "90d" or a bare number of seconds."""
+    """Seconds from "250ms", "30s", "5m", "2h", "90d", "52w" or a bare number of seconds: the
+    one duration grammar of the configuration and the CLI (idmesh_cli.durations)."""
     raw = raw.strip()
     match = _DURATION.match(raw)
     if match:

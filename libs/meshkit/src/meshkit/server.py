@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from meshkit.call_guard import CallGuard
+from meshkit.ports import PortTakenError
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,10 @@ class GrpcServer:
         """Binds, starts and reports SERVING; returns the bound port (useful with port 0)."""
         names = [*self._services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
         reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], self.server)
-        self.port = self.server.add_insecure_port(self._address)
+        try:
+            self.port = self.server.add_insecure_port(self._address)
+        except RuntimeError as error:  # grpc's "Failed to bind to address"
+            raise PortTakenError(self._address) from error
         await self.server.start()
         for name in ["", *self._services]:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -24,7 +24,7 @@ async def _reachable(url: str) -> bool:
 
 class PostgresServer:
     """The server tests run against: TEST_DATABASE_URL when it is set and answers, otherwise a
-    throwaway cluster started for the session (reference/real-idps.md §8)."""
+    throwaway cluster started for the session (docs/real-idps.md §8)."""
 
     def __init__(self) -> None:
         self._folder: tempfile.TemporaryDirectory[str] | None = None

@@ -1087,6 +1087,7 @@ class UpdateConnectionRequest(_message.Message):
     DEFAULT_SPACE_FIELD_NUMBER: _builtins.int
     DEFAULT_SPACE_ROLE_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    PROFILE_UPDATE_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     connection_id: _builtins.str
     display_name: _builtins.str
@@ -1097,6 +1098,8 @@ class UpdateConnectionRequest(_message.Message):
     default_space_role: _builtins.str
     expected_version: _builtins.int
     """0: no precondition."""
+    profile_update: Global___ProfileUpdate.ValueType
+    """When profile and spaces follow the IdP; unspecified keeps the stored mode."""
     @_builtins.property
     def domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -1111,10 +1114,11 @@ class UpdateConnectionRequest(_message.Message):
         default_space: _builtins.str = ...,
         default_space_role: _builtins.str = ...,
         expected_version: _builtins.int = ...,
+        profile_update: Global___ProfileUpdate.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "connection_id", b"connection_id", "default_space", b"default_space", "default_space_role", b"default_space_role", "display_name", b"display_name", "domains", b"domains", "enabled", b"enabled", "expected_version", b"expected_version", "provisioning_policy", b"provisioning_policy"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "connection_id", b"connection_id", "default_space", b"default_space", "default_space_role", b"default_space_role", "display_name", b"display_name", "domains", b"domains", "enabled", b"enabled", "expected_version", b"expected_version", "profile_update", b"profile_update", "provisioning_policy", b"provisioning_policy"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -571,8 +571,9 @@ class AccountSettings(_message.Message):
     default_account_role_id: _builtins.str
     """The account role a user gets when none is named; empty means Account Member."""
     scim_group_patch_returns_resource: _builtins.bool
-    """SCIM Group PATCH answers 200 with the group (members left out) instead of 204, for clients
-    and probes that want the resource back (RFC 7644 §3.5.2 allows either).
+    """SCIM Group PATCH answers 200 with the entire group; false answers 204 (RFC 7644 §3.5.2
+    allows either). Unset means true: 200 is what scim-sanity, Entra and Okta all accept, 204
+    only the IdPs (docs/scim-clients.md §8).
     """
     def __init__(
         self,
@@ -581,13 +582,15 @@ class AccountSettings(_message.Message):
         require_family_name: _builtins.bool = ...,
         require_email_user_name: _builtins.bool = ...,
         default_account_role_id: _builtins.str = ...,
-        scim_group_patch_returns_resource: _builtins.bool = ...,
+        scim_group_patch_returns_resource: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_scim_group_patch_returns_resource", b"_scim_group_patch_returns_resource", "scim_group_patch_returns_resource", b"scim_group_patch_returns_resource"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_account_role_id", b"default_account_role_id", "require_email_user_name", b"require_email_user_name", "require_family_name", b"require_family_name", "require_given_name", b"require_given_name", "scim_group_patch_returns_resource", b"scim_group_patch_returns_resource"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_scim_group_patch_returns_resource", b"_scim_group_patch_returns_resource", "default_account_role_id", b"default_account_role_id", "require_email_user_name", b"require_email_user_name", "require_family_name", b"require_family_name", "require_given_name", b"require_given_name", "scim_group_patch_returns_resource", b"scim_group_patch_returns_resource"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__scim_group_patch_returns_resource: _TypeAlias = _typing.Literal["scim_group_patch_returns_resource"]  # noqa: Y015
+    _WhichOneofArgType__scim_group_patch_returns_resource: _TypeAlias = _typing.Literal["_scim_group_patch_returns_resource", b"_scim_group_patch_returns_resource"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__scim_group_patch_returns_resource) -> _WhichOneofReturnType__scim_group_patch_returns_resource | None: ...
 
 Global___AccountSettings: _TypeAlias = AccountSettings  # noqa: Y015
 

@@ -105,7 +105,12 @@ def account_settings(
         require_family_name=settings.require_family_name,
         require_email_user_name=settings.require_email_user_name,
         default_account_role_id=default_role,
-        scim_group_patch_returns_resource=settings.scim_group_patch_returns_resource,
+        # Unset: the default, 200 with the group (the proto's comment).
+        scim_group_patch_returns_resource=(
+            settings.scim_group_patch_returns_resource
+            if settings.HasField("scim_group_patch_returns_resource")
+            else True
+        ),
     )
 
 

@@ -5,7 +5,7 @@ expression it reads (over the table aliases of store.py's queries) and to its ki
 the accepted operators and value types. Values never enter the SQL text: every one becomes a
 ``$n`` parameter. Anything outside the catalogue (attribute, operator, value type) is rejected
 with INVALID_ARGUMENT ``field="filter"``, ``reason="invalid_filter"``, never silently matched to
-nothing (the Keycloak failure in reference/scim-clients.md §7).
+nothing (the Keycloak failure in docs/scim-clients.md §7).
 
 String attributes that SCIM marks caseExact=false (RFC 7643 §2.2, e.g. userName, displayName,
 emails.value) are compared lower-cased on both sides, in SQL so that the expression indexes of the
@@ -385,7 +385,7 @@ USERS = Catalogue(
         "preferred_language": _ci("u.preferred_language"),
         "timezone": _ci("u.timezone"),
         # Only deactivation ends `active`: a pending (never signed in) user is active, or Okta
-        # loops on "reactivating remote User" (reference/scim-clients.md §5).
+        # loops on "reactivating remote User" (docs/scim-clients.md §5).
         "active": Attribute("(u.status <> 'deactivated')", Kind.BOOL),
         "status": _ci("u.status"),
         "name.formatted": _ci("u.name_formatted"),

@@ -1,5 +1,5 @@
 """Spaces and roles from a sign-in's ``space_name`` / ``space_role`` attributes: the six rules
-of the Torque SSO guide (ARCHITECTURE.md, "Space and role assignment from IdP attributes"),
+of the Torque SSO guide (docs/architecture.md, "Space and role assignment from IdP attributes"),
 exactly. Pure: the caller passes the account's spaces and space roles.
 
 The IdP sends two comma-separated lists paired by position:

@@ -42,8 +42,8 @@ class AccountSettings:
     require_email_user_name: bool
     # None: Account Member.
     default_account_role_id: UUID | None
-    # SCIM Group PATCH answers 200 with the group instead of 204 (reference/scim-clients.md §8).
-    scim_group_patch_returns_resource: bool = False
+    # SCIM Group PATCH answers 200 with the group; False: 204 (docs/scim-clients.md §8).
+    scim_group_patch_returns_resource: bool = True
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ def user_to_scim(user: pb.User, base_url: str) -> dict[str, Json]:
         if value:
             out[scim_name] = value
     # Pending (provisioned, never signed in) users are active: Okta loops on "reactivating" a
-    # user returned as active=false (reference/scim-clients.md §5, field reports).
+    # user returned as active=false (docs/scim-clients.md §5, field reports).
     out["active"] = user.active
     for scim_name, field in _USER_MULTI[:4]:
         values = getattr(user, field)

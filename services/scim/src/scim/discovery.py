@@ -29,7 +29,7 @@ from scim.schemas import (
 Json = Any
 
 # The most resources one list page returns (and the default page size): scim2-server's default,
-# above Okta's pages of 100 (reference/scim-clients.md §6).
+# above Okta's pages of 100 (docs/scim-clients.md §6).
 MAX_RESULTS: Final = 1000
 # The largest request body accepted, 1 MiB: room for an Entra PATCH adding hundreds of members.
 MAX_PAYLOAD_BYTES: Final = 1024 * 1024
@@ -97,7 +97,7 @@ def resource_type_document(resource_type: ResourceType, base_url: str) -> dict[s
 
 def service_provider_config(base_url: str) -> dict[str, Json]:
     """The service provider configuration (RFC 7643 §5). Every field Okta's SPEC test reads is
-    present (reference/scim-clients.md §5)."""
+    present (docs/scim-clients.md §5)."""
     return {
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
         "documentationUri": DOCUMENTATION_URI,

@@ -27,6 +27,7 @@ from meshkit.errors import (
     Unauthenticated,
     Unavailable,
 )
+from meshkit.telemetry import current_trace_id
 from scim.schemas import ERROR_SCHEMA
 
 # ServiceError.reason values raised by this service; each is one RFC 7644 §3.12 scimType.
@@ -94,6 +95,13 @@ def precondition_failed(message: str) -> ScimHttpError:
     return ScimHttpError(412, message)
 
 
+def with_trace_id(detail: str, trace_id: str | None = None) -> str:
+    """``detail`` followed by `` (trace_id <32 hex digits>)``, for the current trace unless
+    ``trace_id`` is given; unchanged outside a trace."""
+    trace_id = current_trace_id() if trace_id is None else trace_id
+    return f"{detail} (trace_id {trace_id})" if trace_id else detail
+
+
 @dataclass(frozen=True, slots=True)
 class ScimErrorBody:
     status: int
@@ -102,16 +110,19 @@ class ScimErrorBody:
 
     def render(self) -> bytes:
         """The RFC 7644 §3.12 body; ``status`` is a string, as the RFC's examples and Okta's
-        test suite require (reference/scim-clients.md §5)."""
+        test suite require (docs/scim-clients.md §5). ``detail`` ends with the request's trace
+        id, as every error body of idmesh carries it (to find its spans and log lines): inside
+        ``detail`` because the Error schema has no other member for it, and strict clients
+        (scim2-tester) refuse members the schema does not define."""
         body: dict[str, object] = {"schemas": [ERROR_SCHEMA], "status": str(self.status)}
         if self.scim_type:
             body["scimType"] = self.scim_type
-        body["detail"] = self.detail
+        body["detail"] = with_trace_id(self.detail)
         return json.dumps(body, ensure_ascii=False).encode()
 
 
 # Directory request fields as the SCIM attribute a client wrote, so a directory refusal reads in
-# the client's terms (Entra wants "400 with an actionable detail", reference/scim-clients.md §2).
+# the client's terms (Entra wants "400 with an actionable detail", docs/scim-clients.md §2).
 DIRECTORY_FIELDS: Final = {
     "user.user_name": "userName",
     "user.timezone": "timezone",

@@ -2,7 +2,7 @@
 normalised, scoped to one account) and the response the gateway relays.
 
 Bodies: ``application/scim+json`` and ``application/json`` are accepted (Okta's SPEC test sends
-the latter, reference/scim-clients.md §4), anything else is 415; more than MAX_PAYLOAD_BYTES is
+the latter, docs/scim-clients.md §4), anything else is 415; more than MAX_PAYLOAD_BYTES is
 413; invalid JSON is 400 invalidSyntax. Responses are ``application/scim+json`` (set by the
 gateway) in UTF-8.
 """

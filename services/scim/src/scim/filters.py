@@ -11,7 +11,7 @@ Grammar (RFC 7644 §3.4.2.2, ABNF), with the precedence of §3.4.2.2 (not > and 
     attrPath  = [URI ":"] ATTRNAME *1subAttr
 
 plus ``valuePath "." subAttr compareOp compValue``, which the RFC grammar lacks but Entra ID sends
-as a matching attribute (``emails[type eq "work"].value eq "x"``, reference/scim-clients.md §2):
+as a matching attribute (``emails[type eq "work"].value eq "x"``, docs/scim-clients.md §2):
 it means "one element matches the bracketed filter and the comparison".
 
 Operators, ``and``/``or``/``not`` and attribute names are case-insensitive (RFC 7644 §3.4.2.2,
@@ -489,7 +489,7 @@ class _Translator:
                 if parent.sub("value") is not None:
                     # A complex attribute with a value compares by it (RFC 7644 §3.4.2.2 for
                     # multi-valued ones); Entra's reference checks send `members eq "<uid>"` and
-                    # `manager eq "<id>"` (reference/scim-clients.md §2 row 7).
+                    # `manager eq "<id>"` (docs/scim-clients.md §2 row 7).
                     value_sub = parent.sub("value")
                     assert value_sub is not None
                     target = value_sub

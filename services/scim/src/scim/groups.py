@@ -5,20 +5,29 @@ directory.
   meet); members are users only: nested groups are refused with a 400 that says so.
 - Members written through SCIM are recorded with source ``scim``: PUT and a PATCH ``replace`` of
   ``members`` set exactly the SCIM members, removals remove SCIM memberships, and memberships
-  added by hand or by SSO are left alone (ARCHITECTURE.md: "memberships added by hand are left
+  added by hand or by SSO are left alone (docs/architecture.md: "memberships added by hand are left
   alone").
 - PATCH never loads the member list: member operations become one ModifyGroupMembers (ids to add
-  and remove, Entra's many-members PATCH included) or, for a replace, one UpdateGroup. What it
-  answers is the account's choice (AccountSettings.scim_group_patch_returns_resource): 204 by
-  default (Entra: 204 is recommended and returning members "isn't advisable",
-  reference/scim-clients.md §2 row 12), or 200 with the group and ``members`` left out unless
-  requested, for clients that want a body (scim-sanity's probe, §8). Either way a request that
-  names ``attributes``/``excludedAttributes`` gets 200 with the group so projected.
+  and remove, Entra's many-members PATCH included) or, for a replace, one UpdateGroup. It
+  answers 200 with the entire group, members included, as RFC 7644 §3.5.2 says a 200 does
+  (subject to ``attributes``/``excludedAttributes``): scim-sanity requires 200, scim2-tester
+  requires a body to show what was patched, and Entra and Okta accept it. 204, which Entra
+  recommends for accounts with very large groups, is the account's choice
+  (AccountSettings.scim_group_patch_returns_resource false); a request that names
+  ``attributes``/``excludedAttributes`` gets 200 with the group so projected either way.
+- A member id that names no user of the account is left out, not refused: Entra and Okta only
+  send ids of users they created, so such an id comes from a probe or from a user deleted in
+  the meantime, and refusing the whole write would drop the valid members with it and put the
+  IdP's job in error. Nothing dangling is stored, and a client that reads the group back sees
+  exactly the members that exist (docs/scim-clients.md §8). An id that names a group is still
+  refused: nested groups are not supported, and saying so is actionable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import functools
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
 from idmesh.directory.v1 import directory_pb2 as pb
@@ -42,6 +51,16 @@ T = TypeVar("T")
 
 # How many refused member ids are checked for being groups, to explain a nested-group attempt.
 _NESTED_CHECK_LIMIT: Final = 50
+# Member ids looked up at once when some of a write's members name no user.
+_LOOKUP_BATCH: Final = 100
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _id_in(ids: list[str]) -> pb.Filter:
@@ -65,28 +84,67 @@ class Groups:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    async def _members_written(self, request: ScimRequest, ids: list[str], call: Awaitable[T]) -> T:
-        """Runs a call that writes members; an unknown member id that is a group's id becomes
-        the nested-group refusal instead of "no such user"."""
+    async def _members_written(
+        self, request: ScimRequest, ids: list[str], write: Callable[[list[str]], Awaitable[T]]
+    ) -> T:
+        """Runs ``write(ids)``, a call that writes members. When the directory refuses ids that
+        name no user: an id that is a group's becomes the nested-group refusal; otherwise the
+        write runs again with only the ids that name users (the module's docstring says why)."""
         try:
-            return await call
+            return await write(ids)
         except InvalidArgument as error:
             if error.reason != "unknown_user" or not ids:
                 raise
-            checked = ids[:_NESTED_CHECK_LIMIT]
-            groups = await self.directory.list_groups(
-                request.account_id,
-                _id_in(checked),
-                pb.PageRequest(page_size=len(checked)),
-                members=False,
+            checked = [i for i in ids if _is_uuid(i)][:_NESTED_CHECK_LIMIT]
+            if checked:
+                groups = await self.directory.list_groups(
+                    request.account_id,
+                    _id_in(checked),
+                    pb.PageRequest(page_size=len(checked)),
+                    members=False,
+                )
+                if groups.groups:
+                    raise invalid_value(
+                        "nested groups are not supported; members must be users, and "
+                        f"{groups.groups[0].id} is a group",
+                        "members",
+                    ) from None
+            known = await self._users_among(request, ids)
+            if len(known) == len(ids):
+                raise  # refused for another reason: a user deleted meanwhile, retried by the IdP
+            return await write(known)
+
+    def _replace_members(
+        self, group: pb.Group, ids: list[str], *, expected: int, request: ScimRequest
+    ) -> Awaitable[pb.Group]:
+        return self.directory.update_group(
+            group, members=ids, expected_version=expected, actor=request.actor
+        )
+
+    def _modify_members(
+        self, group_id: str, ids: list[str], *, remove: list[str], request: ScimRequest
+    ) -> Awaitable[pb.Group]:
+        # A delta commutes with concurrent changes: no version precondition needed.
+        return self.directory.modify_members(
+            request.account_id,
+            group_id,
+            add=ids,
+            remove=remove,
+            expected_version=0,
+            actor=request.actor,
+        )
+
+    async def _users_among(self, request: ScimRequest, ids: list[str]) -> list[str]:
+        """The ids among ``ids`` that name users of the account, in their order."""
+        candidates = list(dict.fromkeys(i for i in ids if _is_uuid(i)))
+        found: set[str] = set()
+        for start in range(0, len(candidates), _LOOKUP_BATCH):
+            batch = candidates[start : start + _LOOKUP_BATCH]
+            response = await self.directory.list_users(
+                request.account_id, _id_in(batch), pb.PageRequest(page_size=len(batch))
             )
-            if groups.groups:
-                raise invalid_value(
-                    "nested groups are not supported; members must be users, and "
-                    f"{groups.groups[0].id} is a group",
-                    "members",
-                ) from None
-            raise invalid_value(f"members: {error.message}", "members") from None
+            found.update(user.id for user in response.users)
+        return [i for i in ids if i in found]
 
     async def _render(
         self,
@@ -113,14 +171,17 @@ class Groups:
 
     async def create(self, request: ScimRequest) -> ScimResponse:
         """POST /Groups (RFC 7644 §3.3): 201 with the group, ETag and Location. Entra's extra
-        ADSCIM schema URI is ignored (reference/scim-clients.md §2 row 5)."""
+        ADSCIM schema URI is ignored (docs/scim-clients.md §2 row 5)."""
         resource = normalize_resource(GROUP_RESOURCE, request.json())
         group, members = group_from_scim(resource)
         group.account_id = request.account_id
-        group.members.extend(pb.GroupMember(user_id=m) for m in members)
-        created = await self._members_written(
-            request, members, self.directory.create_group(group, request.actor)
-        )
+
+        def create(ids: list[str]) -> Awaitable[pb.Group]:
+            del group.members[:]
+            group.members.extend(pb.GroupMember(user_id=m) for m in ids)
+            return self.directory.create_group(group, request.actor)
+
+        created = await self._members_written(request, members, create)
         projection = query.projection_from_query(GROUP_RESOURCE, request.query)
         if members:
             created = await self._reloaded(request, created, projection)
@@ -128,7 +189,7 @@ class Groups:
 
     async def get(self, request: ScimRequest, group_id: str) -> ScimResponse:
         """GET /Groups/{id} (RFC 7644 §3.4.1); members only when returned
-        (``excludedAttributes=members``, reference/scim-clients.md §2 row 6)."""
+        (``excludedAttributes=members``, docs/scim-clients.md §2 row 6)."""
         projection = query.projection_from_query(GROUP_RESOURCE, request.query)
         group = await self.directory.get_group(
             request.account_id, group_id, members=projection.wants("members")
@@ -137,7 +198,7 @@ class Groups:
 
     async def replace(self, request: ScimRequest, group_id: str) -> ScimResponse:
         """PUT /Groups/{id} (RFC 7644 §3.5.1): name, externalId and the SCIM members replaced
-        (Okta AIW apps push groups this way, reference/scim-clients.md §5 row 10)."""
+        (Okta AIW apps push groups this way, docs/scim-clients.md §5 row 10)."""
         resource = normalize_resource(GROUP_RESOURCE, request.json())
         group, members = group_from_scim(resource)
         group.account_id, group.id = request.account_id, group_id
@@ -149,8 +210,8 @@ class Groups:
         updated = await self._members_written(
             request,
             members,
-            self.directory.update_group(
-                group, members=members, expected_version=expected, actor=request.actor
+            lambda ids: self.directory.update_group(
+                group, members=ids, expected_version=expected, actor=request.actor
             ),
         )
         projection = query.projection_from_query(GROUP_RESOURCE, request.query)
@@ -159,7 +220,7 @@ class Groups:
 
     async def patch(self, request: ScimRequest, group_id: str) -> ScimResponse:
         """PATCH /Groups/{id} (RFC 7644 §3.5.2) with Okta's rename and membership pushes and
-        Entra's member additions and removals (reference/scim-clients.md §3–§5)."""
+        Entra's member additions and removals (docs/scim-clients.md §3–§5)."""
         body = request.json()
         has_if_match = request.if_match is not None
         for attempt in conflicts.attempts(has_if_match):
@@ -181,11 +242,8 @@ class Groups:
                     updated = await self._members_written(
                         request,
                         change.members,
-                        self.directory.update_group(
-                            group,
-                            members=change.members,
-                            expected_version=current.version,
-                            actor=request.actor,
+                        functools.partial(
+                            self._replace_members, group, expected=current.version, request=request
                         ),
                     )
                     break
@@ -194,17 +252,11 @@ class Groups:
                         group, members=None, expected_version=current.version, actor=request.actor
                     )
                 if change is not None and (change.added or change.removed):
-                    # A delta commutes with concurrent changes: no version precondition needed.
                     updated = await self._members_written(
                         request,
                         change.added,
-                        self.directory.modify_members(
-                            request.account_id,
-                            group_id,
-                            add=change.added,
-                            remove=change.removed,
-                            expected_version=0,
-                            actor=request.actor,
+                        functools.partial(
+                            self._modify_members, group_id, remove=change.removed, request=request
                         ),
                     )
                 break
@@ -215,9 +267,9 @@ class Groups:
             settings = await self.directory.settings(request.account_id)
             if not settings.scim_group_patch_returns_resource:
                 return NO_CONTENT
+        # RFC 7644 §3.5.2: 200 carries the entire resource, subject to attributes and
+        # excludedAttributes (Entra can keep the member list out with excludedAttributes).
         projection = query.projection_from_query(GROUP_RESOURCE, request.query)
-        if not asked:
-            projection = Projection.parse(GROUP_RESOURCE, None, ["members"])
         updated = await self._reloaded(request, updated, projection)
         return await self._render(request, updated, projection)
 
@@ -238,7 +290,7 @@ class Groups:
 
     async def list(self, request: ScimRequest, list_query: query.ListQuery) -> ScimResponse:
         """GET /Groups and POST /Groups/.search (RFC 7644 §3.4.2, §3.4.3); Entra matches groups
-        by displayName with members excluded (reference/scim-clients.md §2 row 3)."""
+        by displayName with members excluded (docs/scim-clients.md §2 row 3)."""
         total, resources = await self.page(request, list_query)
         return json_response(200, query.list_response(list_query, total, resources))
 

@@ -18,7 +18,7 @@ request body, and returns the new resource. It never mutates its input. Semantic
 - Setting ``primary: true`` on one element clears it on the others (RFC 7643 §2.4).
 - ``add``/``replace`` without a path take an object whose keys are each applied as a path.
 
-Client dialects accepted (reference/scim-clients.md §3, §4):
+Client dialects accepted (docs/scim-clients.md §3, §4):
 
 - ``op`` in any case (Entra's "Replace"); unknown extra URIs in ``schemas`` ignored;
 - "True"/"False" strings for booleans, bare-string manager (values.py);
@@ -217,7 +217,7 @@ class _Patcher:
         if attribute.name == "meta" and resolved.container is None:
             return  # read-only and echoed back by clients: never an error, never a change
         if attribute.name == "password" and resolved.container is None:
-            # Write-only and never stored (reference/scim-clients.md §4): checked, then dropped.
+            # Write-only and never stored (docs/scim-clients.md §4): checked, then dropped.
             normalize(attribute, value, "password")
             return
         if self.track and attribute.name == "members" and resolved.container is None:
@@ -260,7 +260,7 @@ class _Patcher:
 
     def check_unchanged(self, op: str, path: PatchPath, value: Json, where: str) -> None:
         """Read-only attributes may be sent only as they are: Okta's group rename carries the
-        group's own ``id`` (reference/scim-clients.md §4)."""
+        group's own ``id`` (docs/scim-clients.md §4)."""
         current = get_value(self.resource, path.resolved)
         if op != "remove" and path.filter is None and _same(current, value):
             return

@@ -183,7 +183,7 @@ def eq_assignments(attribute: Attribute, expr: Expr) -> dict[str, Json] | None:
     sub-attribute values an element must have to match it; None for any other filter.
 
     Lets add/replace on ``emails[type eq "work"].value`` create the element when none matches:
-    Entra sends such paths for attributes the user did not have yet (reference/scim-clients.md
+    Entra sends such paths for attributes the user did not have yet (docs/scim-clients.md
     §2 row 8)."""
     if isinstance(expr, Compare):
         if expr.op != "eq" or expr.value is None:

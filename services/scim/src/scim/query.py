@@ -5,7 +5,7 @@ sortOrder, attributes/excludedAttributes, from a query string or a SearchRequest
 - ``count`` below 0 means 0; above MAX_RESULTS means MAX_RESULTS; absent means MAX_RESULTS.
   ``count=0`` asks for ``totalResults`` only.
 - Both must be integers: anything else is 400 invalidValue (clients must get integer counts and a
-  stable order across pages, reference/scim-clients.md §1).
+  stable order across pages, docs/scim-clients.md §1).
 - ``sortBy`` names a singular attribute the directory can sort on (400 invalidValue otherwise);
   ``sortOrder`` is "ascending" (default) or "descending". Without ``sortBy`` the order is the
   directory's creation order, which is stable.

@@ -1,7 +1,7 @@
 """/Users (RFC 7644 §3.3–§3.6): create, read, replace, patch, delete, list and search, on the
 directory.
 
-Lifecycle (reference/scim-clients.md §1, §2 rows 10–11, §5 row 7):
+Lifecycle (docs/scim-clients.md §1, §2 rows 10–11, §5 row 7):
 
 - a created user is pending until its first SSO login, and active in SCIM terms (``active=false``
   on create makes it deactivated at once);
@@ -10,7 +10,7 @@ Lifecycle (reference/scim-clients.md §1, §2 rows 10–11, §5 row 7):
 - DELETE removes the user (204, then 404); its userName is free again;
 - POST of the userName of a *deactivated* user revives that user with the new representation
   (201, same id) instead of answering 409: 409 is only for a live conflict (django-scim2#83 in
-  reference/scim-clients.md §7).
+  docs/scim-clients.md §7).
 
 PATCH reads the user, applies the operations (patch.py), and writes the result with the version it
 read; without If-Match a concurrent change is retried (conflicts.py), with If-Match it is 412.
@@ -169,7 +169,7 @@ class Users:
 
     async def replace(self, request: ScimRequest, user_id: str) -> ScimResponse:
         """PUT /Users/{id} (RFC 7644 §3.5.1): every writable attribute replaced (Okta's
-        profile push, reference/scim-clients.md §5 row 5). ``active`` left out keeps the
+        profile push, docs/scim-clients.md §5 row 5). ``active`` left out keeps the
         current state rather than reactivating a deactivated user."""
         resource = normalize_resource(USER_RESOURCE, request.json())
         current = await self.directory.get_user(request.account_id, user_id)

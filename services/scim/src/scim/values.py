@@ -6,11 +6,11 @@ Rules, shared by POST, PUT and PATCH so every write path accepts the same dialec
 
 - Attribute names are case-insensitive (RFC 7643 §2.1); the canonical spelling is stored.
 - ``null``, ``""``, ``[]`` and ``{}`` mean "absent" (Entra sends explicit nulls and ``$ref: null``,
-  reference/scim-clients.md §4).
+  docs/scim-clients.md §4).
 - Booleans also accept the strings "True"/"False" in any case, for boolean attributes only (Entra's
-  default PATCH dialect sends ``"value": "False"``, reference/scim-clients.md §3).
+  default PATCH dialect sends ``"value": "False"``, docs/scim-clients.md §3).
 - A complex attribute with a ``value`` sub-attribute accepts a bare string as that value (Entra
-  sends the manager as ``"value": "<id>"``, reference/scim-clients.md §2 row 9).
+  sends the manager as ``"value": "<id>"``, docs/scim-clients.md §2 row 9).
 - A single object where a list is expected is taken as a one-element list.
 - Read-only sub-attributes (``manager.displayName``, ``members.display``) and ``$ref`` are dropped:
   the server computes them (RFC 7644 §3.3: read-only input SHALL be ignored).
@@ -92,7 +92,7 @@ def normalize_element(attribute: Attribute, value: Json, where: str) -> Json:
         return normalize_scalar(attribute, value, where)
     if not isinstance(value, dict):
         if isinstance(value, str) and attribute.sub("value") is not None:
-            # Entra's bare-string manager (reference/scim-clients.md §2 row 9, §4).
+            # Entra's bare-string manager (docs/scim-clients.md §2 row 9, §4).
             value = {"value": value}
         else:
             raise invalid_value(f"'{where}' must be an object", where)
@@ -191,7 +191,7 @@ def set_value(resource: dict[str, Json], resolved: Resolved, value: Json) -> Non
 
 def check_schemas(resource_type: ResourceType, value: Json) -> None:
     """``schemas`` must be a list of strings naming the resource's core schema (RFC 7643 §3).
-    Other URIs are ignored: Entra adds an ADSCIM URI to groups (reference/scim-clients.md §2)."""
+    Other URIs are ignored: Entra adds an ADSCIM URI to groups (docs/scim-clients.md §2)."""
     if value is None:
         return
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
@@ -204,7 +204,7 @@ def normalize_resource(resource_type: ResourceType, body: Json) -> dict[str, Jso
     """The canonical resource for a POST or PUT body (RFC 7644 §3.3, §3.5.1).
 
     Read-only attributes (``id``, ``meta``, ``groups``) are ignored, as RFC 7644 §3.3 requires;
-    ``password`` is type-checked and dropped, never stored (reference/scim-clients.md §4).
+    ``password`` is type-checked and dropped, never stored (docs/scim-clients.md §4).
 
     Unknown attributes: RFC 7644 leaves them to the server. A request that names an attribute
     we neither store nor describe in /Schemas is answered 400 ``invalidSyntax`` naming it, so an

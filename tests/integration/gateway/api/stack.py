@@ -22,20 +22,20 @@ from auth.sso.servicer import SsoSettings
 from directory.app import build_server
 from directory.config import parse_nameservers
 from directory.domains.dns import DnsChecker
-from directory.testing import Stub
 from gateway.api.routing import Route
 from gateway.api.schemas import components
 from gateway.app import create_app
 from gateway.auth import has_permission
 from gateway.clients import Clients
 from gateway.config import load_gateway_config
-from gateway.testing import GatewayClient, unused_address
 from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from idmesh.directory.v1 import directory_pb2 as pb
 from idmesh.directory.v1 import directory_pb2_grpc
 from meshkit.channels import connect
 from meshkit.database import create_pool
 from meshkit.server import GrpcServer
+from tests.support.directory import Stub
+from tests.support.gateway_peers import GatewayClient, unused_address
 
 API = "/api/v1"
 ALL_PERMISSIONS: frozenset[str] = KNOWN_PERMISSIONS

@@ -178,3 +178,37 @@ async def test_a_domain_another_connection_serves_cannot_be_taken_by_an_update(
     response = await tenant.request("PATCH", path, json={"domains": [first_domain]})
     assert response.status == 409
     assert (await tenant.json("GET", path))["domains"] == second["domains"]
+
+
+async def test_a_connections_update_mode_is_read_and_changed_through_the_api(
+    tenant: Tenant,
+) -> None:
+    """`profile_update`: first_login (the default, the Torque rule) or every_login, set at
+    creation or by merge patch; an unknown mode is a 400 problem that changes nothing, and a
+    patch that leaves it out keeps it."""
+    created = await _oidc(tenant, f"{uuid.uuid4().hex[:8]}.example.com")
+    assert created["profile_update"] == "first_login"
+    path = f"/connections/{created['id']}"
+    updated = await tenant.json("PATCH", path, json={"profile_update": "every_login"})
+    assert updated["profile_update"] == "every_login"
+    refused = await tenant.request("PATCH", path, json={"profile_update": "sometimes"})
+    assert refused.status == 400
+    assert "profile_update" in await refused.text()
+    kept = await tenant.json("PATCH", path, json={"display_name": "Okta EU"})
+    assert (kept["profile_update"], kept["display_name"]) == ("every_login", "Okta EU")
+    assert (await tenant.json("GET", path))["profile_update"] == "every_login"
+    every = await tenant.json(
+        "POST",
+        "/connections",
+        expect=201,
+        json={
+            "name": "every",
+            "vendor": "okta",
+            "issuer": "https://every.okta.example",
+            "client_id": "0oa2",
+            "client_secret": "s3cr3t",
+            "profile_update": "every_login",
+            "skip_discovery_check": True,
+        },
+    )
+    assert every["profile_update"] == "every_login"

@@ -269,6 +269,14 @@ def _oidc(settings: auth_pb2.OidcSettings) -> tuple[OidcDraft, presets.Preset]:
     return draft, preset
 
 
+def default_display_name(label: str, name: str, default_name: str) -> str:
+    """The sign-in button's label when the admin gives none: the vendor's (or the IdP host's)
+    label, followed by the connection's name unless it is the vendor's default name. Names are
+    unique per account, so two connections of one vendor or one IdP host never share a label
+    ("Okta" and "Okta (okta-eu)", not "127.0.0.1" twice)."""
+    return label if name == default_name else f"{label} ({name})"[:MAX_DISPLAY_NAME]
+
+
 def connection_draft(
     message: auth_pb2.Connection, account_id: uuid.UUID, connection_id: uuid.UUID
 ) -> ConnectionDraft:
@@ -284,7 +292,8 @@ def connection_draft(
         )
     display_name = _text(message.display_name, "connection.display_name", MAX_DISPLAY_NAME)
     if not display_name:
-        display_name = preset.display_name or (urlsplit(oidc.issuer).hostname or "OpenID Connect")
+        label = preset.display_name or (urlsplit(oidc.issuer).hostname or "OpenID Connect")
+        display_name = default_display_name(label, name, _DEFAULT_NAMES[oidc.vendor])
     policy = POLICIES.get(message.provisioning_policy)
     if policy is None:
         raise InvalidArgument("unknown provisioning policy", field="connection.provisioning_policy")
@@ -325,6 +334,8 @@ class ConnectionChange:
     default_space: str
     default_space_role: str
     expected_version: int
+    # None: unchanged.
+    profile_update: str | None = None
 
 
 def connection_change(message: auth_pb2.UpdateConnectionRequest) -> ConnectionChange:
@@ -341,6 +352,11 @@ def connection_change(message: auth_pb2.UpdateConnectionRequest) -> ConnectionCh
         raise InvalidArgument("a default role needs a default space", field="default_space_role")
     if message.expected_version < 0:
         raise InvalidArgument("must not be negative", field="expected_version")
+    update = None
+    if message.profile_update != auth_pb2.PROFILE_UPDATE_UNSPECIFIED:
+        update = PROFILE_UPDATES.get(message.profile_update)
+        if update is None:
+            raise InvalidArgument("unknown profile update mode", field="profile_update")
     return ConnectionChange(
         display_name=display_name,
         domains=check_domains(list(message.domains)),
@@ -349,4 +365,5 @@ def connection_change(message: auth_pb2.UpdateConnectionRequest) -> ConnectionCh
         default_space=default_space,
         default_space_role=default_role or ("Space Member" if default_space else ""),
         expected_version=message.expected_version,
+        profile_update=update,
     )

@@ -3,6 +3,8 @@ stored and the id of the key that encrypts it."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from typing import Final
 
 from google.protobuf import json_format, struct_pb2
@@ -121,11 +123,25 @@ def connection(value: Connection) -> auth_pb2.Connection:
     return message
 
 
-def login_option(value: Connection) -> auth_pb2.LoginOption:
+def login_options(values: Sequence[Connection]) -> list[auth_pb2.LoginOption]:
+    """The sign-in buttons of an account's connections: a label two connections share (display
+    names are the admin's free text) is followed by each one's connection name, unique in the
+    account, so no two buttons read the same."""
+    counts = Counter(value.display_name for value in values)
+    return [
+        login_option(
+            value,
+            f"{value.display_name} ({value.name})" if counts[value.display_name] > 1 else "",
+        )
+        for value in values
+    ]
+
+
+def login_option(value: Connection, label: str = "") -> auth_pb2.LoginOption:
     return auth_pb2.LoginOption(
         connection_id=str(value.id),
         account_id=str(value.account_id),
-        display_name=value.display_name,
+        display_name=label or value.display_name,
         vendor=VENDOR_VALUES[value.oidc.vendor] if value.oidc else auth_pb2.OIDC_VENDOR_UNSPECIFIED,
         protocol=value.protocol,
     )

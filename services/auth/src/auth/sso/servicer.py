@@ -301,7 +301,7 @@ class SsoMethods:
     ) -> auth_pb2.ListLoginOptionsResponse:
         account_id = parse_uuid(request.account_id, "account_id")
         found = await self.sso.connections.enabled(account_id)
-        return auth_pb2.ListLoginOptionsResponse(options=[convert.login_option(c) for c in found])
+        return auth_pb2.ListLoginOptionsResponse(options=convert.login_options(found))
 
     # -- the login -----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""ID token validation (OIDC Core §3.1.3.7 and reference/sso-security.md §3), with joserfc.
+"""ID token validation (OIDC Core §3.1.3.7 and docs/sso-security.md §3), with joserfc.
 
 The order matters and each step has its own refusal reason for the login trace:
 

@@ -24,6 +24,7 @@ from auth.sso.connections import (
     _mapping,
     check_domains,
     check_url,
+    default_display_name,
 )
 from auth.sso.models import (
     PROTOCOL_SAML,
@@ -171,9 +172,11 @@ def saml_connection_draft(
     name = message.name.strip() or _DEFAULT_NAMES[vendor]
     if not _SLUG.match(name):
         raise InvalidArgument("lower-case letters, digits and hyphens", field="connection.name")
-    display_name = message.display_name.strip()[:MAX_DISPLAY_NAME] or {
-        VENDOR_OKTA: "Okta", VENDOR_AZURE_AD: "Microsoft"
-    }.get(vendor, "SAML")  # fmt: skip
+    display_name = message.display_name.strip()[:MAX_DISPLAY_NAME] or default_display_name(
+        {VENDOR_OKTA: "Okta", VENDOR_AZURE_AD: "Microsoft"}.get(vendor, "SAML"),
+        name,
+        _DEFAULT_NAMES[vendor],
+    )
     now = datetime.now(UTC)
     return Connection(
         id=connection_id,

@@ -1,4 +1,4 @@
-"""The SAML replay cache shared by every auth replica (reference/sso-security.md §2 row 8).
+"""The SAML replay cache shared by every auth replica (docs/sso-security.md §2 row 8).
 
 python3-saml accepts the same response twice; this closes that. Each accepted Response ID and
 Assertion ID is claimed once per connection until the assertion expires; the claim is an

@@ -1,6 +1,6 @@
 """The strict SAML Response validator: python3-saml 1.16.0 behind every check of the SP checklist.
 
-reference/sso-security.md §2 lists what python3-saml does not do, or does too loosely; this module
+docs/sso-security.md §2 lists what python3-saml does not do, or does too loosely; this module
 closes each gap before or after handing the response to the library:
 
 - rows 1, 3: exactly one Assertion in the whole document, a child of the Response root; every
