@@ -16,7 +16,12 @@ async def serve() -> None:
         config.database_url, min_size=config.db_pool_min, max_size=config.db_pool_max
     )
     try:
-        server = build_server(pool, host=config.host, port=config.port)
+        server = build_server(
+            pool,
+            host=config.host,
+            port=config.port,
+            allow_private_webhooks=config.webhook_allow_private,
+        )
         await server.start()
         await server.serve_until_signal()
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meshkit.config import ConfigError, parse_port, setting
+from meshkit.config import ConfigError, parse_bool, parse_port, setting
 
 
 def parse_pool_size(raw: str) -> int:
@@ -28,6 +28,12 @@ class DirectoryConfig:
     )
     db_pool_min: int = setting("DB_POOL_MIN", default=2, parse=parse_pool_size)
     db_pool_max: int = setting("DB_POOL_MAX", default=10, parse=parse_pool_size)
+    webhook_allow_private: bool = setting(
+        "WEBHOOK_ALLOW_PRIVATE",
+        default=False,
+        parse=parse_bool,
+        description="accept webhook URLs on loopback/private addresses and plain http (dev only)",
+    )
 
     def __post_init__(self) -> None:
         if self.db_pool_min > self.db_pool_max:

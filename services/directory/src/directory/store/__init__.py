@@ -13,6 +13,7 @@ from directory.store.access import AccessStore
 from directory.store.accounts import AccountStore
 from directory.store.audit import AuditStore
 from directory.store.base import Pool
+from directory.store.events import EventStore
 
 __all__ = ["Pool", "Stores"]
 from directory.store.groups import GroupStore
@@ -21,6 +22,7 @@ from directory.store.provisioning import ProvisioningStore
 from directory.store.roles import RoleStore
 from directory.store.spaces import SpaceStore
 from directory.store.users import UserStore
+from directory.store.webhooks import WebhookStore
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class Stores:
     access: AccessStore
     provisioning: ProvisioningStore
     logins: LoginStore
+    events: EventStore
+    webhooks: WebhookStore
 
     @classmethod
     def on(cls, pool: Pool) -> Stores:
@@ -47,4 +51,6 @@ class Stores:
             access=AccessStore(pool),
             provisioning=ProvisioningStore(pool),
             logins=LoginStore(pool),
+            events=EventStore(pool),
+            webhooks=WebhookStore(pool),
         )
