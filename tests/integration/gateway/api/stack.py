@@ -163,7 +163,7 @@ class Tenant:
 async def seed_resources(tenant: Tenant) -> dict[str, str]:
     """One of each resource in ``tenant``, by path parameter name: a user (a manual member of
     the group), a space, a group, a custom space role, a manual grant, the account name, an
-    API token, an OAuth client and an OIDC connection (no domains: they are unique globally)."""
+    API token, an OAuth client, an OIDC connection and a webhook endpoint (no domains: they are unique globally)."""
     user = await tenant.user()
     space = await tenant.space()
     group = await tenant.group(idp_identifier=f"idp-{uuid.uuid4().hex[:8]}")
@@ -218,6 +218,9 @@ async def seed_resources(tenant: Tenant) -> dict[str, str]:
             actor=SYSTEM,
         )
     )
+    webhook = await tenant.json(
+        "POST", "/webhooks", expect=201, json={"url": "https://hooks.example.com/idmesh"}
+    )
     return {
         "name": tenant.account.name,
         "user_id": user.id,
@@ -230,6 +233,7 @@ async def seed_resources(tenant: Tenant) -> dict[str, str]:
         ),
         "client_id": client.client.id,
         "connection_id": connection.connection.id,
+        "webhook_id": webhook["webhook"]["id"],
     }
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Any
 
 import asyncpg
@@ -15,9 +16,9 @@ def event_body(row: asyncpg.Record) -> bytes:
         "id": str(row["id"]),
         "type": row["type"],
         "version": row["version"],
-        "timestamp": row["time"].isoformat(),
+        "timestamp": row["time"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "account_id": str(row["account_id"]),
-        "cursor": str(row["seq"]),
+        "cursor": row["seq"],
         "actor": {
             "type": row["actor_type"],
             "id": row["actor_id"],
