@@ -10,8 +10,8 @@ from meshkit.errors import InvalidArgument
 
 def test_the_known_permissions_are_exactly_the_documented_set() -> None:
     """The brief's list: users, groups, spaces, roles, connections with read and manage, grants
-        (space roles, without managing the spaces), tokens (API tokens and OAuth clients), audit; the
-    change feed (events) and its webhook endpoints (issue 15)."""
+        (space roles, without managing the spaces), tokens (API tokens and OAuth clients), audit;
+    the change feed (events) and its webhook endpoints (issue 15)."""
     assert {
         "users:read",
         "users:manage",

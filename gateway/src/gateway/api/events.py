@@ -137,7 +137,8 @@ def types(call: Call) -> list[str]:
 async def list_events(call: Call) -> web.Response:
     after = call.query.get("after") or 0
     limit = call.query.get("limit") or 100
-    assert isinstance(after, int) and isinstance(limit, int)
+    assert isinstance(after, int)
+    assert isinstance(limit, int)
     response = await call.clients.events.ListEvents(
         events_pb2.ListEventsRequest(
             account_id=call.account_id, after_cursor=after, types=types(call), limit=limit

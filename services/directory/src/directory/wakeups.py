@@ -81,8 +81,9 @@ class Waiter:
         self._event = event
         self._poll_seconds = poll_seconds
 
-    async def wait(self) -> None:
-        """Until woken, or the poll interval passed."""
+    async def wait(self, at_most: float | None = None) -> None:
+        """Until woken, or the poll interval (or ``at_most`` seconds, if sooner) passed."""
+        seconds = self._poll_seconds if at_most is None else min(at_most, self._poll_seconds)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), self._poll_seconds)
+            await asyncio.wait_for(self._event.wait(), max(seconds, 0.0))
         self._event.clear()

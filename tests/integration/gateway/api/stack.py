@@ -163,7 +163,8 @@ class Tenant:
 async def seed_resources(tenant: Tenant) -> dict[str, str]:
     """One of each resource in ``tenant``, by path parameter name: a user (a manual member of
     the group), a space, a group, a custom space role, a manual grant, the account name, an
-    API token, an OAuth client, an OIDC connection and a webhook endpoint (no domains: they are unique globally)."""
+    API token, an OAuth client, an OIDC connection and a webhook endpoint (no domains: they
+    are unique globally)."""
     user = await tenant.user()
     space = await tenant.space()
     group = await tenant.group(idp_identifier=f"idp-{uuid.uuid4().hex[:8]}")

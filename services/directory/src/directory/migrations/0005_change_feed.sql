@@ -40,6 +40,8 @@ INSERT INTO event_types (action, event_type, each_of) VALUES
     ('connection.deleted', 'connection.deleted', NULL),
     ('connection.certificate_expiring', 'certificate.expiring', NULL),
     ('scim_token.expiring', 'scim_token.expiring', NULL),
+    -- The deliverer gave up on an endpoint: the account hears it through its other consumers.
+    ('webhook.disabled', 'webhook.disabled', NULL),
     -- Verified domains.
     ('domain.claimed', 'domain.claimed', NULL),
     ('domain.verified', 'domain.verified', NULL),

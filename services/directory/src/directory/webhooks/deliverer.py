@@ -85,7 +85,14 @@ class Deliverer:
                     logger.warning("delivery round failed; retrying", exc_info=True)
                     busy = False
                 if not busy:
-                    await woken.wait()
+                    await woken.wait(await self._next_due())
+
+    async def _next_due(self) -> float | None:
+        try:
+            due = await self.pool.fetchval(queue.NEXT_DUE)
+        except Exception:
+            return None
+        return None if due is None else float(due)
 
     async def deliver_one(self) -> bool:
         """One delivery (a resend first, if any is waiting); False when there was nothing."""
@@ -99,8 +106,8 @@ class Deliverer:
                 return False
             key = (endpoint["account_id"], endpoint["id"])
             event = await conn.fetchrow(
-                queue.NEXT_EVENT, *key, endpoint["delivered_seq"], endpoint["last_seq"],
-                endpoint["types"],
+                queue.NEXT_EVENT, endpoint["account_id"], endpoint["delivered_seq"],
+                endpoint["last_seq"], endpoint["types"],
             )  # fmt: skip
             if event is None:
                 await conn.execute(queue.SKIP_TO, *key, endpoint["last_seq"])

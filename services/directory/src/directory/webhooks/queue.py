@@ -86,4 +86,13 @@ RESENT = """
 DELETE FROM directory.webhook_resends WHERE account_id = $1 AND endpoint_id = $2 AND event_seq = $3
 """
 
+# Seconds until the next retry falls due (NULL: none waiting), so an idle worker wakes for it.
+# Endpoints due already are being delivered by another worker (else this one had claimed them).
+NEXT_DUE = """
+SELECT EXTRACT(EPOCH FROM min(w.next_attempt_time) - now())::float8
+FROM directory.webhook_endpoints w
+JOIN directory.event_cursors c ON c.account_id = w.account_id
+WHERE w.enabled AND c.last_seq > w.delivered_seq AND w.next_attempt_time > now()
+"""
+
 PRUNE_LOG = "DELETE FROM directory.webhook_deliveries WHERE time < $1"
