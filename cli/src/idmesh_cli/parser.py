@@ -15,6 +15,7 @@ from idmesh_cli import (
     tokens,
     traces,
     users,
+    webhooks,
 )
 from idmesh_cli import groups as user_groups
 
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         traces,
         scim,
         migrate,
+        webhooks,
     ):
         module.register(groups, common)
     return parser

@@ -3,7 +3,8 @@
 Workers (``WEBHOOK_WORKERS`` per process, any number of processes) loop: claim an endpoint that
 has an event past its cursor and is due (queue.CLAIM, SKIP LOCKED), deliver that one event,
 commit the outcome with the endpoint's new cursor, and go again; with nothing to do they sleep
-until a commit's NOTIFY or a second passes. A failure leaves the cursor where it was and makes
+until a commit's NOTIFY (which wakes one worker, who calls the others in while it finds work)
+or a second passes. A failure leaves the cursor where it was and makes
 the endpoint due again after an exponential delay with jitter (``WEBHOOK_RETRY_BASE`` doubling
 up to ``WEBHOOK_RETRY_MAX``); an endpoint failing for ``WEBHOOK_DISABLE_AFTER`` (3 days) is
 disabled and the account is told through its audit log and its feed (``webhook.disabled``).
@@ -58,6 +59,7 @@ class Deliverer:
         self.pool = pool
         self.config = config
         self.wakeups = Wakeups(pool)
+        self._more = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
 
     async def run(self) -> None:
@@ -70,22 +72,40 @@ class Deliverer:
             self._session = session
             try:
                 async with asyncio.TaskGroup() as tasks:
-                    for _ in range(self.config.workers):
-                        tasks.create_task(self._work())
+                    tasks.create_task(self._listen())
+                    for _ in range(self.config.workers - 1):
+                        tasks.create_task(self._help())
                     tasks.create_task(self._prune())
             finally:
                 await self.wakeups.close()
 
-    async def _work(self) -> None:
+    async def _listen(self) -> None:
+        """The worker woken by commits (NOTIFY) and by retries falling due; while it finds
+        work it calls the helpers in, so one commit wakes one worker, not all of them."""
         async with self.wakeups.subscribe() as woken:
             while True:
-                try:
-                    busy = await self.deliver_one()
-                except Exception:
-                    logger.warning("delivery round failed; retrying", exc_info=True)
-                    busy = False
-                if not busy:
+                if await self._round():
+                    self._more.set()
+                else:
                     await woken.wait(await self._next_due())
+
+    async def _help(self) -> None:
+        """A worker that joins while others find work (and polls once a second anyway)."""
+        while True:
+            if await self._round():
+                self._more.set()
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._more.wait(), self.wakeups.poll_seconds)
+            self._more.clear()
+
+    async def _round(self) -> bool:
+        try:
+            return await self.deliver_one()
+        except Exception:  # a worker outlives any one round
+            logger.warning("delivery round failed; retrying", exc_info=True)
+            await asyncio.sleep(self.wakeups.poll_seconds)
+            return False
 
     async def _next_due(self) -> float | None:
         try:
