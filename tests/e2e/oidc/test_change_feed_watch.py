@@ -15,7 +15,7 @@ from tests.e2e.events.feed import api_call, last_cursor, scim_create_user, watch
 from tests.e2e.oidc.helpers import OidcTenantFactory, browser, fresh_user, login
 from tests.e2e.tenants import create_token
 
-PERMISSIONS = ("users:manage", "groups:manage")
+PERMISSIONS = ("users:manage", "groups:manage", "connections:manage")
 
 
 async def test_a_watcher_sees_scim_sso_and_admin_changes_once_in_order_across_the_switch(
@@ -74,3 +74,26 @@ async def test_a_watcher_sees_scim_sso_and_admin_changes_once_in_order_across_th
     assert types.count("group.created") == 15
     assert sum(1 for e in seen if e.type == "user.created" and e.channel == "scim") == 20
     assert sum(1 for e in seen if e.type == "user.created" and e.channel == "sso") == 4
+    assert types[0] == "connection.created"  # auth reports its connections to the feed
+
+
+async def test_a_connection_disabled_through_the_api_is_connection_disabled_in_the_feed(
+    sso_mesh: Mesh, oidc_tenant: OidcTenantFactory
+) -> None:
+    """Connections live in auth; auth records their changes in the directory's feed."""
+    tenant = await oidc_tenant()
+    token = await create_token(sso_mesh, tenant.account_id, PERMISSIONS)
+    after = await last_cursor(sso_mesh, tenant.account_id)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        path = f"/connections/{tenant.connection_id}"
+        await api_call(http, sso_mesh, token, "PATCH", path, 200, {"enabled": False})
+    stream, channel = watch(sso_mesh, tenant.account_id, after)
+    try:
+        event = await stream.read()
+    finally:
+        stream.cancel()
+        await channel.close()
+    assert event.type == "connection.disabled"
+    assert event.resource["id"] == tenant.connection_id
+    assert event.resource["enabled"] is False
+    assert "client_secret" not in str(event.resource)
