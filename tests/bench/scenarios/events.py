@@ -17,9 +17,12 @@ requests, divided by the requests.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -181,7 +184,8 @@ async def run(ctx: BenchContext) -> None:
     await database.start()
     ctx.own(database.owned_pids)
     env = {**mesh_environment("none"), "WEBHOOK_ALLOW_PRIVATE": "1"}
-    mesh = Mesh(database.url, env_overrides=env)
+    logs = Path(tempfile.mkdtemp(prefix="idmesh-bench-events-"))
+    mesh = Mesh(database.url, env_overrides=env, log_dir=logs)
     try:
         ctx.progress("events: starting the mesh")
         await mesh.start()
@@ -220,3 +224,4 @@ async def run(ctx: BenchContext) -> None:
     finally:
         await mesh.stop()
         await database.stop()
+        shutil.rmtree(logs, ignore_errors=True)

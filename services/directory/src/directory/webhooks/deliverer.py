@@ -36,6 +36,9 @@ from directory.webhooks.payload import event_body
 logger = logging.getLogger(__name__)
 SYSTEM = Actor(type="system", id="webhook-deliverer", display_name="webhook deliverer")
 USER_AGENT = "idmesh-webhooks/1"
+# Resends are looked for at most this often (per process): a resend waits a second at most,
+# and a delivery round does not pay for the look-up.
+RESEND_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Deliverer:
         self.config = config
         self.wakeups = Wakeups(pool)
         self._more = asyncio.Event()
+        self._resends_checked = 0.0
         self._session: aiohttp.ClientSession | None = None
 
     async def run(self) -> None:
@@ -117,27 +121,36 @@ class Deliverer:
     async def deliver_one(self) -> bool:
         """One delivery (a resend first, if any is waiting); False when there was nothing."""
         async with self.pool.acquire() as conn, conn.transaction():
-            resend = await conn.fetchrow(queue.CLAIM_RESEND)
-            if resend is not None:
-                await self._resend(conn, resend)
-                return True
+            if time.monotonic() - self._resends_checked >= RESEND_CHECK_SECONDS:
+                self._resends_checked = time.monotonic()
+                resend = await conn.fetchrow(queue.CLAIM_RESEND)
+                if resend is not None:
+                    self._resends_checked = 0.0  # there may be more
+                    await self._resend(conn, resend)
+                    return True
             endpoint = await conn.fetchrow(queue.CLAIM)
             if endpoint is None:
                 return False
             key = (endpoint["account_id"], endpoint["id"])
-            event = await conn.fetchrow(
-                queue.NEXT_EVENT, endpoint["account_id"], endpoint["delivered_seq"],
-                endpoint["last_seq"], endpoint["types"],
-            )  # fmt: skip
+            event = endpoint["event"]
+            if event is not None and event["seq"] <= endpoint["delivered_seq"]:
+                # The row moved on between our snapshot and its lock: read its next event again.
+                event = await conn.fetchrow(
+                    queue.NEXT_EVENT, endpoint["account_id"], endpoint["delivered_seq"],
+                    endpoint["last_seq"], endpoint["types"],
+                )  # fmt: skip
             if event is None:
                 await conn.execute(queue.SKIP_TO, *key, endpoint["last_seq"])
                 return True
             attempt = endpoint["attempts"] + 1
             outcome = await self._post(endpoint, event)
-            await self._log(conn, endpoint, event, attempt, outcome, resend=False)
             if outcome.succeeded:
-                await conn.execute(queue.DELIVERED, *key, event["seq"])
+                await conn.execute(
+                    queue.DELIVERED, *key, event["seq"], event["id"], event["type"], attempt,
+                    outcome.http_status, outcome.latency_ms,
+                )  # fmt: skip
                 return True
+            await self._log(conn, endpoint, event, attempt, outcome, resend=False)
             delay = retry_delay(attempt, self.config.retry_base, self.config.retry_max)
             failing_since = await conn.fetchval(queue.FAILED, *key, delay)
             if datetime.now(UTC) - failing_since >= timedelta(seconds=self.config.disable_after):

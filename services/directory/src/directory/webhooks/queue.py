@@ -19,8 +19,14 @@ EVENT_COLUMNS = (
     " e.actor_display_name, e.channel, e.target_type, e.target_id, e.resource"
 )
 
+# The endpoint and, in the same round trip, its next event of a wanted type (NULL when none up
+# to the last event: nothing to deliver up to there). ``event`` is a row of directory.events.
 CLAIM = f"""
-SELECT {ENDPOINT_COLUMNS}, c.last_seq
+SELECT {ENDPOINT_COLUMNS}, c.last_seq,
+    (SELECT e FROM directory.events e
+     WHERE e.account_id = w.account_id AND e.seq > w.delivered_seq AND e.seq <= c.last_seq
+       AND (cardinality(w.types) = 0 OR e.type = ANY(w.types))
+     ORDER BY e.seq LIMIT 1) AS event
 FROM directory.webhook_endpoints w
 JOIN directory.event_cursors c ON c.account_id = w.account_id
 WHERE w.enabled AND w.next_attempt_time <= now() AND c.last_seq > w.delivered_seq
@@ -42,7 +48,13 @@ UPDATE directory.webhook_endpoints SET delivered_seq = $3
 WHERE account_id = $1 AND id = $2
 """
 
+# The log row and the moved cursor in one statement.
 DELIVERED = """
+WITH logged AS (
+    INSERT INTO directory.webhook_deliveries (account_id, endpoint_id, event_id, event_seq,
+        event_type, attempt, succeeded, http_status, latency_ms)
+    VALUES ($1, $2, $4, $3, $5, $6, true, $7, $8)
+)
 UPDATE directory.webhook_endpoints
 SET delivered_seq = $3, attempts = 0, failing_since = NULL, next_attempt_time = now()
 WHERE account_id = $1 AND id = $2
