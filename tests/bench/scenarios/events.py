@@ -133,7 +133,7 @@ async def _deliveries_per_second(
                 " WHERE account_id = ANY($1::uuid[])",
                 [a for a, _ in accounts],
             )
-            await conn.execute("SELECT pg_notify('directory_events', '*')")
+            await conn.execute("SELECT pg_notify('directory_webhooks', '*')")
         finally:
             await conn.close()
         async with asyncio.timeout(300):

@@ -2,7 +2,7 @@
 out to the waiters.
 
 The feed's trigger sends ``NOTIFY directory_events, '<account id>'`` at the commit of every
-change that made events. A notification only says "read again": readers always read the events
+change that made events (and ``directory_webhooks`` when the account has a webhook endpoint). A notification only says "read again": readers always read the events
 table, and they also read again after ``poll_seconds`` without one, so a notification lost with
 a dropped connection costs a delay, never an event.
 """
@@ -18,13 +18,16 @@ from typing import Any, Final
 from directory.store import Pool
 
 CHANNEL: Final = "directory_events"
+# Sent only for accounts with an enabled webhook endpoint: what the deliverer listens to.
+WEBHOOKS_CHANNEL: Final = "directory_webhooks"
 EVERY_ACCOUNT: Final = "*"
 logger = logging.getLogger(__name__)
 
 
 class Wakeups:
-    def __init__(self, pool: Pool, *, poll_seconds: float = 1.0) -> None:
+    def __init__(self, pool: Pool, *, channel: str = CHANNEL, poll_seconds: float = 1.0) -> None:
         self.pool = pool
+        self.channel = channel
         self.poll_seconds = poll_seconds
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._conn: Any = None
@@ -55,7 +58,7 @@ class Wakeups:
                 return
             try:
                 conn = await self.pool.acquire()
-                await conn.add_listener(CHANNEL, self._notified)
+                await conn.add_listener(self.channel, self._notified)
             except Exception:
                 logger.warning("cannot LISTEN for change-feed wake-ups; polling", exc_info=True)
                 return
@@ -71,7 +74,7 @@ class Wakeups:
             conn, self._conn = self._conn, None
             if conn is not None:
                 with contextlib.suppress(Exception):
-                    await conn.remove_listener(CHANNEL, self._notified)
+                    await conn.remove_listener(self.channel, self._notified)
                 with contextlib.suppress(Exception):
                     await self.pool.release(conn)
 

@@ -5,8 +5,9 @@
 -- a new kind of change joins the feed by adding a row there. The trigger numbers the account's
 -- events under the row lock of event_cursors, taken at commit and held until the commit ends:
 -- sequence numbers are gap-free and become visible in order, so "seq > cursor" never skips an
--- event that commits later. NOTIFY (sent at commit) wakes watchers and the deliverer; they
--- always read the table.
+-- event that commits later. NOTIFY (sent at commit) wakes watchers (directory_events) and, for
+-- accounts with a webhook endpoint, the deliverer (directory_webhooks); both always read the
+-- table.
 
 CREATE TABLE event_types (
     action text NOT NULL,
@@ -152,6 +153,11 @@ BEGIN
     END LOOP;
     IF seq IS NOT NULL THEN
         PERFORM pg_notify('directory_events', NEW.account_id::text);
+        -- The deliverer wakes only for accounts with somewhere to deliver.
+        IF EXISTS (SELECT 1 FROM directory.webhook_endpoints w
+                   WHERE w.account_id = NEW.account_id AND w.enabled) THEN
+            PERFORM pg_notify('directory_webhooks', NEW.account_id::text);
+        END IF;
     END IF;
     RETURN NULL;
 END

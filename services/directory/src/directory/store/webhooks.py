@@ -128,4 +128,4 @@ class WebhookStore:
             if await conn.fetchval(_EVENT_EXISTS, account_id, event_id) is None:
                 raise NotFound("event not found (or no longer retained)")
             await conn.fetchval(_RESEND, account_id, webhook_id, event_id)
-            await conn.execute("SELECT pg_notify('directory_events', $1)", str(account_id))
+            await conn.execute("SELECT pg_notify('directory_webhooks', $1)", str(account_id))

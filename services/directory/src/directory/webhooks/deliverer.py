@@ -27,7 +27,7 @@ from directory.models import Actor
 from directory.store import Pool
 from directory.store.base import Connection, record_event
 from directory.store.events import EventStore
-from directory.wakeups import Wakeups
+from directory.wakeups import WEBHOOKS_CHANNEL, Wakeups
 from directory.webhooks import queue, signing
 from directory.webhooks.addresses import Refused, connector_options
 from directory.webhooks.config import DelivererConfig
@@ -61,7 +61,7 @@ class Deliverer:
     def __init__(self, pool: Pool, config: DelivererConfig) -> None:
         self.pool = pool
         self.config = config
-        self.wakeups = Wakeups(pool)
+        self.wakeups = Wakeups(pool, channel=WEBHOOKS_CHANNEL)
         self._more = asyncio.Event()
         self._resends_checked = 0.0
         self._session: aiohttp.ClientSession | None = None
