@@ -2,9 +2,10 @@
 out to the waiters.
 
 The feed's trigger sends ``NOTIFY directory_events, '<account id>'`` at the commit of every
-change that made events (and ``directory_webhooks`` when the account has a webhook endpoint). A notification only says "read again": readers always read the events
-table, and they also read again after ``poll_seconds`` without one, so a notification lost with
-a dropped connection costs a delay, never an event.
+change that made events (and ``directory_webhooks`` when the account has a webhook endpoint).
+A notification only says "read again": readers always read the events table, and they also
+read again after ``poll_seconds`` without one, so a notification lost with a dropped connection
+costs a delay, never an event.
 """
 
 from __future__ import annotations
