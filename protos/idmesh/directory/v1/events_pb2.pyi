@@ -159,23 +159,30 @@ class ListEventsResponse(_message.Message):
 Global___ListEventsResponse: _TypeAlias = ListEventsResponse  # noqa: Y015
 
 @_typing.final
-class RecordConnectionEventRequest(_message.Message):
+class RecordAuthEventRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     ACTION_FIELD_NUMBER: _builtins.int
-    CONNECTION_ID_FIELD_NUMBER: _builtins.int
-    CONNECTION_FIELD_NUMBER: _builtins.int
+    TARGET_TYPE_FIELD_NUMBER: _builtins.int
+    TARGET_ID_FIELD_NUMBER: _builtins.int
+    RESOURCE_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     action: _builtins.str
-    """"connection.created", "connection.updated", "connection.disabled", "connection.deleted"."""
-    connection_id: _builtins.str
+    """"connection.created", "connection.updated", "connection.disabled", "connection.deleted",
+    "connection.certificate_expiring", "scim_token.expiring".
+    """
+    target_type: _builtins.str
+    """"connection" or "api_token"."""
+    target_id: _builtins.str
     @_builtins.property
     def actor(self) -> _directory_pb2.Actor: ...
     @_builtins.property
-    def connection(self) -> _struct_pb2.Struct:
-        """The connection as it is after the change, without secrets."""
+    def resource(self) -> _struct_pb2.Struct:
+        """The target as it is after the change, without secrets. For an expiring one: its expiry
+        and "threshold_days" (90, 30 or 7), recorded once per threshold.
+        """
 
     def __init__(
         self,
@@ -183,19 +190,20 @@ class RecordConnectionEventRequest(_message.Message):
         account_id: _builtins.str = ...,
         actor: _directory_pb2.Actor | None = ...,
         action: _builtins.str = ...,
-        connection_id: _builtins.str = ...,
-        connection: _struct_pb2.Struct | None = ...,
+        target_type: _builtins.str = ...,
+        target_id: _builtins.str = ...,
+        resource: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "connection", b"connection"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "resource", b"resource"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "action", b"action", "actor", b"actor", "connection", b"connection", "connection_id", b"connection_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "action", b"action", "actor", b"actor", "resource", b"resource", "target_id", b"target_id", "target_type", b"target_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___RecordConnectionEventRequest: _TypeAlias = RecordConnectionEventRequest  # noqa: Y015
+Global___RecordAuthEventRequest: _TypeAlias = RecordAuthEventRequest  # noqa: Y015
 
 @_typing.final
-class RecordConnectionEventResponse(_message.Message):
+class RecordAuthEventResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     def __init__(
@@ -207,7 +215,7 @@ class RecordConnectionEventResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___RecordConnectionEventResponse: _TypeAlias = RecordConnectionEventResponse  # noqa: Y015
+Global___RecordAuthEventResponse: _TypeAlias = RecordAuthEventResponse  # noqa: Y015
 
 @_typing.final
 class Webhook(_message.Message):

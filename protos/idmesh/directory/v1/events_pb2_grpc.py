@@ -44,10 +44,10 @@ class EventServiceStub:
                 request_serializer=idmesh_dot_directory_dot_v1_dot_events__pb2.ListEventsRequest.SerializeToString,
                 response_deserializer=idmesh_dot_directory_dot_v1_dot_events__pb2.ListEventsResponse.FromString,
                 _registered_method=True)
-        self.RecordConnectionEvent = channel.unary_unary(
-                '/idmesh.directory.v1.EventService/RecordConnectionEvent',
-                request_serializer=idmesh_dot_directory_dot_v1_dot_events__pb2.RecordConnectionEventRequest.SerializeToString,
-                response_deserializer=idmesh_dot_directory_dot_v1_dot_events__pb2.RecordConnectionEventResponse.FromString,
+        self.RecordAuthEvent = channel.unary_unary(
+                '/idmesh.directory.v1.EventService/RecordAuthEvent',
+                request_serializer=idmesh_dot_directory_dot_v1_dot_events__pb2.RecordAuthEventRequest.SerializeToString,
+                response_deserializer=idmesh_dot_directory_dot_v1_dot_events__pb2.RecordAuthEventResponse.FromString,
                 _registered_method=True)
         self.CreateWebhook = channel.unary_unary(
                 '/idmesh.directory.v1.EventService/CreateWebhook',
@@ -105,8 +105,9 @@ class EventServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def RecordConnectionEvent(self, request, context):
-        """Auth records the changes of SSO connections here (connections live in auth).
+    def RecordAuthEvent(self, request, context):
+        """Auth records here what changes in auth: SSO connections created, updated, disabled or
+        deleted, a pinned SAML certificate or an API token about to expire.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -169,10 +170,10 @@ def add_EventServiceServicer_to_server(servicer, server):
                     request_deserializer=idmesh_dot_directory_dot_v1_dot_events__pb2.ListEventsRequest.FromString,
                     response_serializer=idmesh_dot_directory_dot_v1_dot_events__pb2.ListEventsResponse.SerializeToString,
             ),
-            'RecordConnectionEvent': grpc.unary_unary_rpc_method_handler(
-                    servicer.RecordConnectionEvent,
-                    request_deserializer=idmesh_dot_directory_dot_v1_dot_events__pb2.RecordConnectionEventRequest.FromString,
-                    response_serializer=idmesh_dot_directory_dot_v1_dot_events__pb2.RecordConnectionEventResponse.SerializeToString,
+            'RecordAuthEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordAuthEvent,
+                    request_deserializer=idmesh_dot_directory_dot_v1_dot_events__pb2.RecordAuthEventRequest.FromString,
+                    response_serializer=idmesh_dot_directory_dot_v1_dot_events__pb2.RecordAuthEventResponse.SerializeToString,
             ),
             'CreateWebhook': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateWebhook,
@@ -275,7 +276,7 @@ class EventService:
             _registered_method=True)
 
     @staticmethod
-    def RecordConnectionEvent(request,
+    def RecordAuthEvent(request,
             target,
             options=(),
             channel_credentials=None,
@@ -288,9 +289,9 @@ class EventService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/idmesh.directory.v1.EventService/RecordConnectionEvent',
-            idmesh_dot_directory_dot_v1_dot_events__pb2.RecordConnectionEventRequest.SerializeToString,
-            idmesh_dot_directory_dot_v1_dot_events__pb2.RecordConnectionEventResponse.FromString,
+            '/idmesh.directory.v1.EventService/RecordAuthEvent',
+            idmesh_dot_directory_dot_v1_dot_events__pb2.RecordAuthEventRequest.SerializeToString,
+            idmesh_dot_directory_dot_v1_dot_events__pb2.RecordAuthEventResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,8 +40,10 @@ class EventServiceStub:
     """
     ListEvents: _grpc.UnaryUnaryMultiCallable[_events_pb2.ListEventsRequest, _events_pb2.ListEventsResponse]
     """One page of the same events."""
-    RecordConnectionEvent: _grpc.UnaryUnaryMultiCallable[_events_pb2.RecordConnectionEventRequest, _events_pb2.RecordConnectionEventResponse]
-    """Auth records the changes of SSO connections here (connections live in auth)."""
+    RecordAuthEvent: _grpc.UnaryUnaryMultiCallable[_events_pb2.RecordAuthEventRequest, _events_pb2.RecordAuthEventResponse]
+    """Auth records here what changes in auth: SSO connections created, updated, disabled or
+    deleted, a pinned SAML certificate or an API token about to expire.
+    """
     CreateWebhook: _grpc.UnaryUnaryMultiCallable[_events_pb2.CreateWebhookRequest, _events_pb2.CreateWebhookResponse]
     """Webhook endpoints (Standard Webhooks). The signing secret is in the answers of Create and
     RotateWebhookSecret only.
@@ -63,8 +65,10 @@ class EventServiceAsyncStub(EventServiceStub):
     """
     ListEvents: _aio.UnaryUnaryMultiCallable[_events_pb2.ListEventsRequest, _events_pb2.ListEventsResponse]  # type: ignore[assignment]
     """One page of the same events."""
-    RecordConnectionEvent: _aio.UnaryUnaryMultiCallable[_events_pb2.RecordConnectionEventRequest, _events_pb2.RecordConnectionEventResponse]  # type: ignore[assignment]
-    """Auth records the changes of SSO connections here (connections live in auth)."""
+    RecordAuthEvent: _aio.UnaryUnaryMultiCallable[_events_pb2.RecordAuthEventRequest, _events_pb2.RecordAuthEventResponse]  # type: ignore[assignment]
+    """Auth records here what changes in auth: SSO connections created, updated, disabled or
+    deleted, a pinned SAML certificate or an API token about to expire.
+    """
     CreateWebhook: _aio.UnaryUnaryMultiCallable[_events_pb2.CreateWebhookRequest, _events_pb2.CreateWebhookResponse]  # type: ignore[assignment]
     """Webhook endpoints (Standard Webhooks). The signing secret is in the answers of Create and
     RotateWebhookSecret only.
@@ -97,12 +101,14 @@ class EventServiceServicer(metaclass=_abc_1.ABCMeta):
         """One page of the same events."""
 
     @_abc_1.abstractmethod
-    def RecordConnectionEvent(
+    def RecordAuthEvent(
         self,
-        request: _events_pb2.RecordConnectionEventRequest,
+        request: _events_pb2.RecordAuthEventRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_events_pb2.RecordConnectionEventResponse, _abc.Awaitable[_events_pb2.RecordConnectionEventResponse]]:
-        """Auth records the changes of SSO connections here (connections live in auth)."""
+    ) -> _typing.Union[_events_pb2.RecordAuthEventResponse, _abc.Awaitable[_events_pb2.RecordAuthEventResponse]]:
+        """Auth records here what changes in auth: SSO connections created, updated, disabled or
+        deleted, a pinned SAML certificate or an API token about to expire.
+        """
 
     @_abc_1.abstractmethod
     def CreateWebhook(

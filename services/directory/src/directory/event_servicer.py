@@ -71,17 +71,18 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             events=[convert.event(r) for r in page.rows], next_cursor=page.next_cursor
         )
 
-    async def RecordConnectionEvent(
-        self, request: pb.RecordConnectionEventRequest, context: Context
-    ) -> pb.RecordConnectionEventResponse:
-        await self.stores.events.record_connection_event(
+    async def RecordAuthEvent(
+        self, request: pb.RecordAuthEventRequest, context: Context
+    ) -> pb.RecordAuthEventResponse:
+        await self.stores.events.record_auth_event(
             validate.account_id(request.account_id),
             convert.actor(request.actor),
             request.action,
-            validate.required(request.connection_id, "connection_id"),
-            json_format.MessageToDict(request.connection),
+            request.target_type,
+            validate.required(request.target_id, "target_id"),
+            json_format.MessageToDict(request.resource),
         )
-        return pb.RecordConnectionEventResponse()
+        return pb.RecordAuthEventResponse()
 
     # -- webhook endpoints -----------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from directory.models import Actor
-from directory.store.base import Pool, record_event
+from directory.store.base import Pool, dumps, record_event
 from meshkit.errors import InvalidArgument, OutOfRange
 
 COLUMNS = (
@@ -55,9 +55,22 @@ moved AS (
 SELECT count(*) FROM pruned
 """
 
-CONNECTION_ACTIONS = frozenset(
-    {"connection.created", "connection.updated", "connection.disabled", "connection.deleted"}
-)
+# What auth may record, with the target type each concerns.
+AUTH_ACTIONS = {
+    "connection.created": "connection",
+    "connection.updated": "connection",
+    "connection.disabled": "connection",
+    "connection.deleted": "connection",
+    "connection.certificate_expiring": "connection",
+    "scim_token.expiring": "api_token",
+}
+# An expiry reminder already recorded for this target, threshold and expiry (replicas and
+# restarts of auth check again; the feed hears each reminder once).
+_REMINDED = """
+SELECT 1 FROM directory.audit_events
+WHERE account_id = $1 AND target_id = $2 AND action = $3 AND details -> 'resource' @> $4::jsonb
+LIMIT 1
+"""
 MAX_PAGE = 1000
 
 
@@ -113,23 +126,31 @@ class EventStore:
         """Deletes what the retention lets go; returns how many events."""
         return int(await self.pool.fetchval(_PRUNE, older_than))
 
-    async def record_connection_event(
+    async def record_auth_event(
         self,
         account_id: UUID,
         actor: Actor,
         action: str,
-        connection_id: str,
-        connection: Mapping[str, Any],
+        target_type: str,
+        target_id: str,
+        resource: Mapping[str, Any],
     ) -> None:
-        """The audit event of a change auth made to an SSO connection; the feed's trigger turns
-        it into its typed event like any other."""
-        if action not in CONNECTION_ACTIONS:
+        """The audit event of a change in auth (or of an expiry ahead); the feed's trigger
+        turns it into its typed event like any other."""
+        expected = AUTH_ACTIONS.get(action)
+        if expected is None:
             raise InvalidArgument(
-                f"unknown connection action; known: {', '.join(sorted(CONNECTION_ACTIONS))}",
-                field="action",
+                f"unknown action; known: {', '.join(sorted(AUTH_ACTIONS))}", field="action"
             )
+        if target_type != expected:
+            raise InvalidArgument(f"{action} concerns a {expected}", field="target_type")
+        details = {"resource": dict(resource)}
         async with self.pool.acquire() as conn, conn.transaction():
-            await record_event(
-                conn, account_id, actor, action, "connection", connection_id,
-                {"resource": dict(connection)},
-            )  # fmt: skip
+            if action.endswith(".expiring"):
+                key = {k: resource.get(k) for k in ("threshold_days", "not_after", "expire_time")}
+                reminder = dumps({k: v for k, v in key.items() if v is not None})
+                # One reminder at a time per target: concurrent auth replicas queue here.
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", target_id)
+                if await conn.fetchval(_REMINDED, account_id, target_id, action, reminder):
+                    return
+            await record_event(conn, account_id, actor, action, target_type, target_id, details)

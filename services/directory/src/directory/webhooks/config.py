@@ -43,4 +43,5 @@ class DelivererConfig:
         description="how long events and delivery logs are kept",
     )  # fmt: skip
     prune_every: float = setting("EVENT_PRUNE_EVERY", default=3600.0, parse=parse_duration)
-    db_pool_max: int = setting("DB_POOL_MAX", default=10, parse=parse_pool_size)
+    # One connection per worker in flight, the LISTEN connection and the pruner's.
+    db_pool_max: int = setting("DB_POOL_MAX", default=6, parse=parse_pool_size)

@@ -39,6 +39,7 @@ USER_AGENT = "idmesh-webhooks/1"
 # Resends are looked for at most this often (per process): a resend waits a second at most,
 # and a delivery round does not pay for the look-up.
 RESEND_CHECK_SECONDS = 1.0
+HELPER_IDLE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,15 @@ class Deliverer:
                     await woken.wait(await self._next_due())
 
     async def _help(self) -> None:
-        """A worker that joins while others find work (and polls once a second anyway)."""
+        """A worker that joins while others find work. Idle, it waits for the listening worker
+        to call it in (which polls): an idle deliverer holds one or two database connections,
+        not one per worker."""
         while True:
             if await self._round():
                 self._more.set()
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._more.wait(), self.wakeups.poll_seconds)
+                await asyncio.wait_for(self._more.wait(), HELPER_IDLE_SECONDS)
             self._more.clear()
 
     async def _round(self) -> bool:
