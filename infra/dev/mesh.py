@@ -3,7 +3,7 @@ benchmarks, so that all three exercise exactly the way the services are started 
 ``python -m <service>`` configured by environment variables only.
 
     mesh = Mesh(database_url, log_dir=tmp / "logs")
-    await mesh.start()            # directory, auth, scim, gateway; returns when /readyz is 200
+    await mesh.start()            # directory, deliverer, auth, scim, gateway; ready at /readyz 200
     mesh.gateway_url              # http://127.0.0.1:<port>
     await mesh.kill("directory")  # fault tests: SIGKILL, no graceful shutdown
     await mesh.restart("directory")
@@ -36,15 +36,25 @@ import aiohttp
 from meshkit.channels import connect, is_serving
 from meshkit.ports import EXIT_PORT_TAKEN
 
-GRPC_SERVICES = ("directory", "auth", "scim")
+# The deliverer (webhook deliveries of the change feed) is a worker of directory: it serves only
+# gRPC health, on its own port.
+GRPC_SERVICES = ("directory", "deliverer", "auth", "scim")
 SERVICES = (*GRPC_SERVICES, "gateway")
-DEFAULT_PORTS = {"directory": 50051, "auth": 50052, "scim": 50053, "gateway": 8080}
+DEFAULT_PORTS = {
+    "directory": 50051,
+    "auth": 50052,
+    "scim": 50053,
+    "deliverer": 50054,
+    "gateway": 8080,
+}
+# How each is started: ``python -m <module>``.
+MODULES = {"deliverer": "directory.webhooks"}
 # The front door first so that no new work arrives, the store last so in-flight work finishes.
-STOP_ORDER = (("gateway",), ("scim", "auth"), ("directory",))
+STOP_ORDER = (("gateway", "deliverer"), ("scim", "auth"), ("directory",))
 # Only the services that own a schema get the database URL: least privilege, even locally.
-_STORING = frozenset({"directory", "auth"})
+_STORING = frozenset({"directory", "deliverer", "auth"})
 # Set by the launcher for each process; an inherited value would point every process at the same
-# port or give all four the same service name in traces.
+# port or give them all the same service name in traces.
 _OWNED_VARIABLES = frozenset(
     {
         "HOST",
@@ -116,7 +126,7 @@ class _Process:
 
 
 class Mesh:
-    """The four processes of idmesh on one host, started, checked, stopped and broken on demand.
+    """The processes of idmesh on one host, started, checked, stopped and broken on demand.
 
     ``ports`` maps a service to a fixed port: taken means an error. ``preferred_ports`` maps a
     service to the port it gets when that is free; the others get free ports. A port that is
@@ -403,7 +413,7 @@ class Mesh:
         popen = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            service,
+            MODULES.get(service, service),
             env=self.environment(service),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log_file if log_file is not None else asyncio.subprocess.PIPE,

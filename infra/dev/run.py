@@ -2,11 +2,12 @@
 
 PostgreSQL is DATABASE_URL when it is set, otherwise an embedded cluster kept in ``.data/pg`` of
 the checkout (durable, so accounts and tokens survive restarts; ``make clean`` deletes it). The
-database gets the migrations of every storing service, the four processes start on their
-default ports (any free port for one whose default is taken, or taken by another process before
-the service could bind it), and once the gateway is ready the addresses actually bound and the
-first commands to type are printed, and written to ``mesh.json`` in the data folder, where the
-``idmesh`` CLI finds them (idmesh_cli.local_mesh). Ctrl-C or SIGTERM stops the services first,
+database gets the migrations of every storing service, the processes (directory and its webhook
+deliverer, auth, scim, gateway) start on their default ports (any free port for one whose default
+is taken, or taken by another process before the service could bind it), and once the gateway is
+ready the addresses actually bound and the first commands to type are printed, and written to
+``mesh.json`` in the data folder, where the ``idmesh`` CLI finds them (idmesh_cli.local_mesh).
+Ctrl-C or SIGTERM stops the services first,
 then the embedded PostgreSQL.
 
 Environment: DATABASE_URL, GATEWAY_PORT (default 8080), LOG_FORMAT (default plain), LOG_LEVEL,
@@ -290,6 +291,8 @@ async def serve() -> int:
                 "OTEL_TRACES_EXPORTER": tracing,
                 "LOG_FORMAT": log_format,
                 "IDMESH_ENCRYPTION_KEY": development_encryption_key(),
+                # A developer's webhook receiver runs on this machine, over plain http.
+                "WEBHOOK_ALLOW_PRIVATE": os.environ.get("WEBHOOK_ALLOW_PRIVATE", "1"),
             },
             own_session=True,
             on_spawn=spawned,

@@ -83,10 +83,11 @@ def test_each_image_holds_only_its_service_and_its_locked_dependencies(service: 
 
 
 def test_the_protocol_services_image_has_no_http_stack() -> None:
-    """scim and directory speak gRPC only: aiohttp stays in the gateway's (and auth's, for
-    the identity providers) image."""
+    """scim speaks gRPC only: aiohttp stays in the gateway's image, auth's (a client of the
+    identity providers) and directory's (whose webhook deliverer is a client of the accounts'
+    endpoints)."""
     assert "aiohttp" not in image_packages("idmesh-scim")
-    assert "aiohttp" not in image_packages("idmesh-directory")
+    assert "aiohttp" in image_packages("idmesh-directory")
     assert "aiohttp" in image_packages("idmesh-gateway")
 
 

@@ -17,8 +17,14 @@ START_TIMEOUT = 60.0
 
 def mesh_env(receiver: OtlpReceiver) -> dict[str, str]:
     """What every e2e mesh process runs with: JSON logs (as in production), spans exported to
-    ``receiver`` within ~100 ms of ending."""
-    return {"LOG_FORMAT": "json", "LOG_LEVEL": "info", **receiver.exporter_env()}
+    ``receiver`` within ~100 ms of ending, webhooks allowed to the tests' receivers on
+    127.0.0.1."""
+    return {
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "info",
+        "WEBHOOK_ALLOW_PRIVATE": "1",
+        **receiver.exporter_env(),
+    }
 
 
 async def start_mesh(

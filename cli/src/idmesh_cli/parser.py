@@ -17,6 +17,7 @@ from idmesh_cli import (
     tokens,
     traces,
     users,
+    webhooks,
 )
 from idmesh_cli import groups as user_groups
 
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         traces,
         scim,
         migrate,
+        webhooks,
     ):
         module.register(groups, common)
     return parser

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import grpc
 
 from idmesh.auth.v1 import auth_pb2_grpc
-from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
+from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc, events_pb2_grpc
 from idmesh_cli.config import PeersConfig
 from idmesh_cli.errors import CliError, rpc_failure
 from idmesh_cli.local_mesh import with_local_mesh
@@ -22,6 +22,7 @@ from meshkit.config import load_config
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub
     from idmesh.directory.v1.directory_pb2_grpc import DirectoryServiceAsyncStub
+    from idmesh.directory.v1.events_pb2_grpc import EventServiceAsyncStub
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -85,6 +86,13 @@ class Runtime:
                 "directory", address, channel, directory_pb2_grpc.DirectoryServiceStub(channel)
             )
         return self._directory
+
+    @property
+    def events(self) -> Peer[EventServiceAsyncStub]:
+        """The directory's change feed and webhook endpoints (same address and channel)."""
+        directory = self.directory
+        stub = events_pb2_grpc.EventServiceStub(directory.channel)
+        return Peer(directory.name, directory.address, directory.channel, stub)
 
     @property
     def auth(self) -> Peer[AuthServiceAsyncStub]:

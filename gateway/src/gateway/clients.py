@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
-from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
+from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc, events_pb2_grpc
 from idmesh.scim.v1 import scim_pb2, scim_pb2_grpc
 from meshkit.channels import connect
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     # The async stub types exist only for type checkers (mypy-protobuf, type_check_only).
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub
     from idmesh.directory.v1.directory_pb2_grpc import DirectoryServiceAsyncStub
+    from idmesh.directory.v1.events_pb2_grpc import EventServiceAsyncStub
     from idmesh.scim.v1.scim_pb2_grpc import ScimServiceAsyncStub
 
 
@@ -42,11 +43,15 @@ class Peer:
 
 
 class Clients:
-    """The stubs ``directory``, ``auth`` and ``scim``, and the peers behind them."""
+    """The stubs ``directory`` (and ``events``, the directory's change feed), ``auth`` and
+    ``scim``, and the peers behind them."""
 
     def __init__(self, peers: Mapping[str, Peer]) -> None:
         self.peers = dict(peers)
         self.directory: DirectoryServiceAsyncStub = directory_pb2_grpc.DirectoryServiceStub(
+            self.peers["directory"].channel
+        )
+        self.events: EventServiceAsyncStub = events_pb2_grpc.EventServiceStub(
             self.peers["directory"].channel
         )
         self.auth: AuthServiceAsyncStub = auth_pb2_grpc.AuthServiceStub(self.peers["auth"].channel)

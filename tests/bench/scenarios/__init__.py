@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from tests.bench.context import BenchContext
-from tests.bench.scenarios import directory, oidc, polis, saml, scim, tracing
+from tests.bench.scenarios import directory, events, oidc, polis, saml, scim, tracing
 
 Scenario = Callable[[BenchContext], Awaitable[None]]
 
@@ -18,4 +18,5 @@ SCENARIOS: dict[str, Scenario] = {
     "oidc": oidc.run,
     "saml": saml.run,
     "polis": polis.run,
+    "events": events.run,
 }

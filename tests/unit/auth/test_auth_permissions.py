@@ -10,7 +10,8 @@ from meshkit.errors import InvalidArgument
 
 def test_the_known_permissions_are_exactly_the_documented_set() -> None:
     """The brief's list: users, groups, spaces, roles, connections with read and manage, grants
-    (space roles, without managing the spaces), tokens (API tokens and OAuth clients), audit."""
+        (space roles, without managing the spaces), tokens (API tokens and OAuth clients), audit;
+    the change feed (events) and its webhook endpoints (issue 15)."""
     assert {
         "users:read",
         "users:manage",
@@ -25,6 +26,9 @@ def test_the_known_permissions_are_exactly_the_documented_set() -> None:
         "connections:manage",
         "tokens:manage",
         "audit:read",
+        "events:read",
+        "webhooks:read",
+        "webhooks:manage",
     } == KNOWN_PERMISSIONS
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.admin import login, views
+from gateway.admin import login, views, webhooks
 from gateway.admin.guard import CSRF_KEY, CsrfKey
 from gateway.admin.layout import render_admin_problem
 from gateway.admin.ratelimit import LoginLimits
@@ -30,6 +30,8 @@ def add_admin_routes(app: web.Application) -> None:
         ("GET", "/admin/users", views.users),
         ("GET", "/admin/traces", views.traces),
         ("GET", "/admin/provisioning", views.provisioning),
+        ("GET", "/admin/webhooks", webhooks.webhooks),
+        ("POST", "/admin/webhooks", webhooks.add_webhook),
     )
     for method, path, handler in routes:
         app.router.add_route(method, path, views.admin_view(handler))

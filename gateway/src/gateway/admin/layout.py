@@ -17,6 +17,7 @@ NAV = (
     ("/admin/users", "Users"),
     ("/admin/traces", "Login traces"),
     ("/admin/provisioning", "Provisioning log"),
+    ("/admin/webhooks", "Webhooks"),
 )
 _ERRORS = {
     403: ("Not allowed", "You may not do this, or the form was not sent from this site."),

@@ -23,12 +23,14 @@ from gateway.api import (
     connections,
     credentials,
     domains,
+    events,
     grants,
     groups,
     logs,
     roles,
     spaces,
     users,
+    webhooks,
 )
 from gateway.api.openapi import DOCUMENT_PATH, document_handler
 from gateway.api.routing import Route, bind
@@ -50,6 +52,9 @@ AUDIT_READ: Final = "audit:read"
 TOKENS_MANAGE: Final = "tokens:manage"
 CONNECTIONS_READ: Final = "connections:read"
 CONNECTIONS_MANAGE: Final = "connections:manage"
+EVENTS_READ: Final = "events:read"
+WEBHOOKS_READ: Final = "webhooks:read"
+WEBHOOKS_MANAGE: Final = "webhooks:manage"
 
 ROUTES: Final[tuple[Route, ...]] = (
     Route("GET", "/accounts/{name}", ANY_TOKEN, accounts.get_account),
@@ -96,6 +101,25 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("PUT", "/groups/{group_id}/space-roles", GROUPS_MANAGE, groups.set_group_space_roles),
     # audit log
     Route("GET", "/audit-events", AUDIT_READ, audit.list_audit_events),
+    # the change feed, polled or pushed to webhook endpoints
+    Route("GET", "/events", EVENTS_READ, events.list_events),
+    Route("GET", "/webhooks", WEBHOOKS_READ, webhooks.list_webhooks),
+    Route("POST", "/webhooks", WEBHOOKS_MANAGE, webhooks.create_webhook),
+    Route("GET", "/webhooks/{webhook_id}", WEBHOOKS_READ, webhooks.get_webhook),
+    Route("DELETE", "/webhooks/{webhook_id}", WEBHOOKS_MANAGE, webhooks.delete_webhook),
+    Route(
+        "POST",
+        "/webhooks/{webhook_id}:rotate-secret",
+        WEBHOOKS_MANAGE,
+        webhooks.rotate_webhook_secret,
+    ),
+    Route(
+        "GET",
+        "/webhooks/{webhook_id}/deliveries",
+        WEBHOOKS_READ,
+        webhooks.list_webhook_deliveries,
+    ),
+    Route("POST", "/webhooks/{webhook_id}:resend", WEBHOOKS_MANAGE, webhooks.resend_webhook_event),
     # what went wrong: SSO attempts and SCIM requests
     Route("GET", "/login-traces", AUDIT_READ, logs.list_login_traces),
     Route("GET", "/provisioning-events", AUDIT_READ, logs.list_provisioning_events),

@@ -62,6 +62,12 @@ class ResourceExhausted(ServiceError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+class OutOfRange(ServiceError):
+    """A position (e.g. a change-feed cursor) outside what is kept."""
+
+    code = grpc.StatusCode.OUT_OF_RANGE
+
+
 class Unavailable(ServiceError):
     """A dependency (database, peer service) cannot be reached now; retrying may work."""
 
@@ -78,6 +84,7 @@ _BY_CODE: dict[grpc.StatusCode, type[ServiceError]] = {
         Unauthenticated,
         PermissionDenied,
         ResourceExhausted,
+        OutOfRange,
         Unavailable,
     )
 }

@@ -61,6 +61,9 @@ class GrpcServer:
                 # scale-out get their share of calls (dns:/// round robin over a headless Service).
                 ("grpc.max_connection_age_ms", 5 * 60 * 1000),
                 ("grpc.max_connection_age_grace_ms", 30 * 1000),
+                # Clients ping every 30 s (meshkit.channels); a long quiet server stream (the
+                # change feed's WatchEvents) must not count those as abuse and be cut.
+                ("grpc.http2.min_recv_ping_interval_without_data_ms", 20 * 1000),
             ],
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self.server)

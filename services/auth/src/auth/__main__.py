@@ -36,6 +36,7 @@ async def serve() -> None:
                 Path(config.signing_keys_file) if config.signing_keys_file else None,
                 token_ttl_seconds=ACCESS_TOKEN_TTL_SECONDS,
             ),
+            expiry_check_every=config.expiry_check_every,
         )
         if config.encryption_key is None:
             logger.warning(

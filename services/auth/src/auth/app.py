@@ -6,13 +6,16 @@ Shared by ``__main__`` and the integration tests, so tests run the production wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 import asyncpg
 
 from auth.cache import MAX_TTL_SECONDS, CredentialsCache
+from auth.expiry_watch import ExpiryWatch
 from auth.local.passwords import LocalPasswords
 from auth.oauth.issuer import AccessTokenIssuer
 from auth.oauth.servicer import OAuth
@@ -23,6 +26,7 @@ from auth.sso.servicer import Sso, SsoSettings
 from auth.store import ApiTokenStore
 from auth.verifier import ApiTokenVerifier
 from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
+from meshkit.channels import connect
 from meshkit.migrate import apply_migrations
 from meshkit.server import GrpcServer
 
@@ -45,11 +49,15 @@ class AuthApp:
     verifier: ApiTokenVerifier
     sso: Sso
     oauth: OAuth
+    expiry: ExpiryWatch | None = None
+    _watching: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> int:
-        """Starts serving (and the SSO sweeper); returns the bound port."""
+        """Starts serving (and the SSO sweeper, and the expiry watch); returns the bound port."""
         port = await self.server.start()
         self.sso.start_janitor()
+        if self.expiry is not None:
+            self._watching.append(asyncio.create_task(self.expiry.run()))
         return port
 
     async def stop(self) -> None:
@@ -59,6 +67,12 @@ class AuthApp:
         await self.aclose()
 
     async def aclose(self) -> None:
+        for task in self._watching:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.expiry is not None:
+            await self.expiry.channel.close()
         await self.verifier.aclose()
         await self.oauth.aclose()
         await self.sso.close()
@@ -73,8 +87,10 @@ def build_app(
     server: GrpcServer | None = None,
     sso: SsoSettings | None = None,
     signing_keys: SigningKeys | None = None,
+    expiry_check_every: float | None = None,
 ) -> AuthApp:
-    """The auth service on ``host:port`` backed by ``pool`` (schema auth already migrated)."""
+    """The auth service on ``host:port`` backed by ``pool`` (schema auth already migrated);
+    with ``expiry_check_every``, it also tells the change feed what is about to expire."""
     store = ApiTokenStore(pool)
     verifier = ApiTokenVerifier(store, CredentialsCache(cache_ttl))
     sso_components = Sso(pool, sso or SsoSettings())
@@ -85,4 +101,10 @@ def build_app(
     grpc_server.add_service(
         SERVICE_NAME, lambda s: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, s)
     )
-    return AuthApp(server=grpc_server, verifier=verifier, sso=sso_components, oauth=oauth)
+    expiry = None
+    if expiry_check_every is not None:
+        channel = connect(sso_components.settings.directory_addr)
+        expiry = ExpiryWatch(pool, channel, expiry_check_every)
+    return AuthApp(
+        server=grpc_server, verifier=verifier, sso=sso_components, oauth=oauth, expiry=expiry
+    )

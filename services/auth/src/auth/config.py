@@ -75,6 +75,13 @@ class AuthConfig:
     session_ttl: float = setting(
         "SESSION_TTL", default=8 * 3600.0, parse=parse_duration, description="session lifetime"
     )
+    expiry_check_every: float = setting(
+        "EXPIRY_CHECK_EVERY",
+        default=3600.0,
+        parse=parse_duration,
+        description="how often pinned SAML certificates and API tokens are checked for the "
+        "change feed's expiry reminders (90, 30, 7 days ahead)",
+    )
     login_transaction_ttl: float = setting(
         "LOGIN_TRANSACTION_TTL",
         default=600.0,

@@ -9,7 +9,8 @@ The set: every resource an admin reads and changes has ``:read`` and ``:manage``
 revokes space roles without the right to create, rename or delete spaces (what a governance
 tool such as ConductorOne needs, seed 004), reading grants is ``spaces:read``; ``tokens:manage``
 covers API tokens and OAuth clients alike (both are credentials of the account); ``audit:read``
-covers the audit log, login traces and the SCIM provisioning log.
+covers the audit log, login traces and the SCIM provisioning log; ``events:read`` the change
+feed, ``webhooks:manage`` the endpoints it is delivered to.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ CONNECTIONS_READ: Final = "connections:read"
 CONNECTIONS_MANAGE: Final = "connections:manage"
 TOKENS_MANAGE: Final = "tokens:manage"
 AUDIT_READ: Final = "audit:read"
+EVENTS_READ: Final = "events:read"
+WEBHOOKS_READ: Final = "webhooks:read"
+WEBHOOKS_MANAGE: Final = "webhooks:manage"
 
 KNOWN_PERMISSIONS: Final[frozenset[str]] = frozenset(
     {
@@ -48,6 +52,9 @@ KNOWN_PERMISSIONS: Final[frozenset[str]] = frozenset(
         CONNECTIONS_MANAGE,
         TOKENS_MANAGE,
         AUDIT_READ,
+        EVENTS_READ,
+        WEBHOOKS_READ,
+        WEBHOOKS_MANAGE,
     }
 )
 _FIELD = "permissions"

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 
 from auth import convert, pagination, tokens, validation
+from auth.connection_events import ConnectionEvents
 from auth.local.passwords import LocalPasswordMethods, LocalPasswords
 from auth.models import NewApiToken
 from auth.oauth.servicer import OAuth, OAuthMethods
@@ -32,14 +33,16 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class AuthServiceServicer(
+    ConnectionEvents,
     SsoMethods,
     ConnectionChecks,
     OAuthMethods,
     LocalPasswordMethods,
     auth_pb2_grpc.AuthServiceServicer,
 ):
-    """idmesh.auth.v1.AuthService: API tokens here, SSO from SsoMethods, OAuth clients and
-    access tokens from OAuthMethods."""
+    """idmesh.auth.v1.AuthService: API tokens here, SSO from SsoMethods (whose connection
+    changes ConnectionEvents reports to the change feed), OAuth clients and access tokens from
+    OAuthMethods."""
 
     def __init__(
         self,

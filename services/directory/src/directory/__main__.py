@@ -32,7 +32,13 @@ async def serve() -> None:
     )
     recheck_task: asyncio.Task[None] | None = None
     try:
-        server = build_server(pool, host=config.host, port=config.port, dns=dns)
+        server = build_server(
+            pool,
+            host=config.host,
+            port=config.port,
+            dns=dns,
+            allow_private_webhooks=config.webhook_allow_private,
+        )
         await server.start()
         recheck_task = asyncio.create_task(recheck.run_forever(), name="domain-recheck")
         await server.serve_until_signal()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from directory.domains.dns import Nameserver
-from meshkit.config import ConfigError, parse_duration, parse_port, setting
+from meshkit.config import ConfigError, parse_bool, parse_duration, parse_port, setting
 
 
 def parse_pool_size(raw: str) -> int:
@@ -76,6 +76,12 @@ class DirectoryConfig:
         default=72 * 3600.0,
         parse=parse_duration,
         description="how long a verified domain may fail its checks before it returns to pending",
+    )
+    webhook_allow_private: bool = setting(
+        "WEBHOOK_ALLOW_PRIVATE",
+        default=False,
+        parse=parse_bool,
+        description="accept webhook URLs on loopback/private addresses and plain http (dev only)",
     )
 
     def __post_init__(self) -> None:

@@ -16,6 +16,7 @@ from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from directory import models, paging
 from idmesh.directory.v1 import directory_pb2 as pb
+from idmesh.directory.v1 import events_pb2
 
 ACTOR_TYPES: Mapping[pb.ActorType.ValueType, str] = {
     pb.ACTOR_TYPE_UNSPECIFIED: "unspecified",
@@ -379,4 +380,56 @@ def provisioning_event(row: asyncpg.Record) -> pb.ProvisioningEvent:
         ),
         detail=row["detail"],
         trace_id=row["trace_id"],
+    )
+
+
+# -- change feed and webhooks ------------------------------------------------------------------
+
+
+def event(row: asyncpg.Record) -> events_pb2.Event:
+    return events_pb2.Event(
+        id=str(row["id"]),
+        account_id=str(row["account_id"]),
+        cursor=row["seq"],
+        type=row["type"],
+        version=row["version"],
+        time=timestamp(row["time"]),
+        actor=pb.Actor(
+            type=_ACTOR_TYPE_VALUES.get(row["actor_type"], pb.ACTOR_TYPE_UNSPECIFIED),
+            id=row["actor_id"],
+            display_name=row["actor_display_name"],
+        ),
+        channel=row["channel"],
+        resource=_struct(json.loads(row["resource"])),
+    )
+
+
+def webhook(row: asyncpg.Record) -> events_pb2.Webhook:
+    return events_pb2.Webhook(
+        id=str(row["id"]),
+        account_id=str(row["account_id"]),
+        url=row["url"],
+        types=row["types"],
+        description=row["description"],
+        enabled=row["enabled"],
+        disabled_reason=row["disabled_reason"],
+        delivered_cursor=row["delivered_seq"],
+        failing_since=timestamp(row["failing_since"]),
+        create_time=timestamp(row["create_time"]),
+    )
+
+
+def webhook_delivery(row: asyncpg.Record) -> events_pb2.WebhookDelivery:
+    return events_pb2.WebhookDelivery(
+        id=str(row["id"]),
+        event_id=str(row["event_id"]),
+        event_cursor=row["event_seq"],
+        event_type=row["event_type"],
+        attempt=row["attempt"],
+        resend=row["resend"],
+        succeeded=row["succeeded"],
+        http_status=row["http_status"],
+        latency_ms=row["latency_ms"],
+        error=row["error"],
+        time=timestamp(row["time"]),
     )

@@ -27,6 +27,7 @@ PAGES = (
     "/admin/users",
     "/admin/traces",
     "/admin/provisioning",
+    "/admin/webhooks",
 )
 
 

@@ -165,8 +165,8 @@ class Tenant:
 async def seed_resources(tenant: Tenant) -> dict[str, str]:
     """One of each resource in ``tenant``, by path parameter name: a user (a manual member of
     the group), a space, a group, a custom space role, a manual grant, the account name, an
-    API token, an OAuth client, an OIDC connection (no domains: they are unique globally) and a
-    pending domain claim (under .test, one of the account's own)."""
+    API token, an OAuth client, an OIDC connection (no domains), a pending domain claim (under
+    .test, one of the account's own) and a webhook endpoint."""
     user = await tenant.user()
     space = await tenant.space()
     group = await tenant.group(idp_identifier=f"idp-{uuid.uuid4().hex[:8]}")
@@ -226,6 +226,9 @@ async def seed_resources(tenant: Tenant) -> dict[str, str]:
             account_id=tenant.id, domain=f"{tenant.account.name}.test", actor=SYSTEM
         )
     )
+    webhook = await tenant.json(
+        "POST", "/webhooks", expect=201, json={"url": "https://hooks.example.com/idmesh"}
+    )
     return {
         "name": tenant.account.name,
         "domain_id": domain.domain.id,
@@ -239,6 +242,7 @@ async def seed_resources(tenant: Tenant) -> dict[str, str]:
         ),
         "client_id": client.client.id,
         "connection_id": connection.connection.id,
+        "webhook_id": webhook["webhook"]["id"],
     }
 
 

@@ -14,6 +14,7 @@ from directory.store.accounts import AccountStore
 from directory.store.audit import AuditStore
 from directory.store.base import Pool
 from directory.store.domains import DomainStore
+from directory.store.events import EventStore
 
 __all__ = ["Pool", "Stores"]
 from directory.store.groups import GroupStore
@@ -22,6 +23,7 @@ from directory.store.provisioning import ProvisioningStore
 from directory.store.roles import RoleStore
 from directory.store.spaces import SpaceStore
 from directory.store.users import UserStore
+from directory.store.webhooks import WebhookStore
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Stores:
     provisioning: ProvisioningStore
     logins: LoginStore
     domains: DomainStore
+    events: EventStore
+    webhooks: WebhookStore
 
     @classmethod
     def on(cls, pool: Pool) -> Stores:
@@ -50,4 +54,6 @@ class Stores:
             provisioning=ProvisioningStore(pool),
             logins=LoginStore(pool),
             domains=DomainStore(pool),
+            events=EventStore(pool),
+            webhooks=WebhookStore(pool),
         )

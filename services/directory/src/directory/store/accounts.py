@@ -37,6 +37,7 @@ BUILT_IN_ROLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         (
             "audit:read",
             "connections:manage",
+            "events:read",
             "grants:manage",
             "groups:manage",
             "roles:manage",
@@ -44,6 +45,8 @@ BUILT_IN_ROLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "tokens:manage",
             "users:manage",
             "users:read",
+            "webhooks:manage",
+            "webhooks:read",
         ),
     ),
     # What a member may do comes from space roles; the account role grants nothing more.
