@@ -38,7 +38,11 @@ def check_url(url: str, *, allow_private: bool, field: str = "url") -> str:
     """``url`` when it may be registered; INVALID_ARGUMENT saying why otherwise."""
     if len(url) > MAX_URL_LENGTH:
         raise InvalidArgument(f"at most {MAX_URL_LENGTH} characters", field=field)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a non-numeric or out-of-range port raises here
+    except ValueError:
+        raise InvalidArgument("not a valid URL", field=field) from None
     schemes = ("https", "http") if allow_private else ("https",)
     if parts.scheme not in schemes:
         raise InvalidArgument("a webhook URL must be https", field=field, reason="insecure_url")
