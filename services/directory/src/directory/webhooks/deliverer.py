@@ -3,7 +3,7 @@
 Workers (``WEBHOOK_WORKERS`` per process, any number of processes) loop: claim an endpoint that
 has an event past its cursor and is due (queue.CLAIM, SKIP LOCKED), deliver that one event,
 commit the outcome with the endpoint's new cursor, and go again; with nothing to do they sleep
-until a commit's NOTIFY (which wakes one worker, who calls the others in while it finds work)
+until a commit's NOTIFY (which wakes one worker, who calls the others in when it finds work)
 or a second passes. A failure leaves the cursor where it was and makes
 the endpoint due again after an exponential delay with jitter (``WEBHOOK_RETRY_BASE`` doubling
 up to ``WEBHOOK_RETRY_MAX``); an endpoint failing for ``WEBHOOK_DISABLE_AFTER`` (3 days) is
@@ -85,22 +85,25 @@ class Deliverer:
                 await self.wakeups.close()
 
     async def _listen(self) -> None:
-        """The worker woken by commits (NOTIFY) and by retries falling due; while it finds
-        work it calls the helpers in, so one commit wakes one worker, not all of them."""
+        """The worker woken by commits (NOTIFY) and by retries falling due. When it finds work
+        after being idle, it calls the helpers in once: one commit wakes one worker, and a
+        backlog on several endpoints gets every worker."""
         async with self.wakeups.subscribe() as woken:
+            idle = True
             while True:
                 if await self._round():
-                    self._more.set()
+                    if idle:
+                        self._more.set()
+                    idle = False
                 else:
+                    idle = True
                     await woken.wait(await self._next_due())
 
     async def _help(self) -> None:
-        """A worker that joins while others find work. Idle, it waits for the listening worker
-        to call it in (which polls): an idle deliverer holds one or two database connections,
-        not one per worker."""
+        """A worker called in by the listening one; it delivers while it finds work, then
+        waits to be called again. Idle helpers hold no database connection."""
         while True:
             if await self._round():
-                self._more.set()
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._more.wait(), HELPER_IDLE_SECONDS)
