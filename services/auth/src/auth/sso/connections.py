@@ -82,6 +82,7 @@ class OidcDraft:
     allowed_tenant_ids: tuple[str, ...]
     signing_algorithms: tuple[str, ...]
     userinfo: bool
+    rp_logout: bool
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,9 @@ def _oidc(settings: auth_pb2.OidcSettings) -> tuple[OidcDraft, presets.Preset]:
         allowed_tenant_ids=allowed_tenants,
         signing_algorithms=_algorithms(list(settings.signing_algorithms)),
         userinfo=settings.userinfo if settings.HasField("userinfo") else preset.userinfo,
+        rp_logout=settings.rp_initiated_logout
+        if settings.HasField("rp_initiated_logout")
+        else True,
     )
     return draft, preset
 
