@@ -12,6 +12,7 @@ from idmesh_cli import (
     migrate,
     oauth_clients,
     scim,
+    sessions,
     spaces,
     tokens,
     traces,
@@ -36,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="idmesh",
         description="Administer idmesh: accounts, spaces, users, groups, API tokens, OAuth "
-        "clients, SSO connections, email domains and login traces, the SCIM provisioning log "
-        "and database migrations.",
+        "clients, SSO connections, email domains, sessions and login traces, the SCIM "
+        "provisioning log and database migrations.",
         epilog=ENVIRONMENT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         users,
         user_groups,
         tokens,
+        sessions,
         oauth_clients,
         admins,
         connections,

@@ -68,6 +68,21 @@ _CONNECTION = schemas.define(
             "setup": obj(
                 {
                     "redirect_uri": {**_URL, "type": ["string", "null"]},
+                    "post_logout_redirect_uri": {
+                        **_URL,
+                        "type": ["string", "null"],
+                        "description": "OIDC: register at the IdP (RP-Initiated Logout).",
+                    },
+                    "backchannel_logout_uri": {
+                        **_URL,
+                        "type": ["string", "null"],
+                        "description": "OIDC: register at the IdP (Back-Channel Logout).",
+                    },
+                    "slo_url": {
+                        **_URL,
+                        "type": ["string", "null"],
+                        "description": "SAML: our Single Logout URL (HTTP-Redirect, HTTP-POST).",
+                    },
                     "scim_base_url": _URL,
                 },
                 required=("redirect_uri", "scim_base_url"),
@@ -190,6 +205,7 @@ schemas.define(
 def connection_json(call: Call, connection: auth_pb2.Connection) -> dict[str, Any]:
     public_url = call.request.config_dict[CONFIG].public_url
     protocol = connection.WhichOneof("protocol") or "unspecified"
+    oidc_base = f"{public_url}/sso/oidc/{connection.id}" if protocol == "oidc" else ""
     oidc = None
     if protocol == "oidc":
         settings = connection.oidc
@@ -220,9 +236,10 @@ def connection_json(call: Call, connection: auth_pb2.Connection) -> dict[str, An
         "oidc": oidc,
         "saml": saml,
         "setup": {
-            "redirect_uri": (
-                f"{public_url}/sso/oidc/{connection.id}/callback" if protocol == "oidc" else None
-            ),
+            "redirect_uri": f"{oidc_base}/callback" if oidc_base else None,
+            "post_logout_redirect_uri": f"{oidc_base}/signed-out" if oidc_base else None,
+            "backchannel_logout_uri": f"{oidc_base}/backchannel-logout" if oidc_base else None,
+            "slo_url": f"{public_url}/sso/saml/{connection.id}/slo" if protocol == "saml" else None,
             "scim_base_url": f"{public_url}/scim/v2",
         },
         "create_time": timestamp(connection.create_time),

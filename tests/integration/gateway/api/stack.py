@@ -162,11 +162,14 @@ class Tenant:
         return role
 
 
+SEED_PASSWORD = "correct horse battery staple 42"
+
+
 async def seed_resources(tenant: Tenant) -> dict[str, str]:
     """One of each resource in ``tenant``, by path parameter name: a user (a manual member of
     the group), a space, a group, a custom space role, a manual grant, the account name, an
-    API token, an OAuth client, an OIDC connection (no domains: they are unique globally) and a
-    pending domain claim (under .test, one of the account's own)."""
+    API token, an OAuth client, an OIDC connection (no domains: they are unique globally), a
+    pending domain claim (under .test, one of the account's own) and a session of the user."""
     user = await tenant.user()
     space = await tenant.space()
     group = await tenant.group(idp_identifier=f"idp-{uuid.uuid4().hex[:8]}")
@@ -221,6 +224,18 @@ async def seed_resources(tenant: Tenant) -> dict[str, str]:
             actor=SYSTEM,
         )
     )
+    # A browser session of the user (the admin sign-in opens one with a local password).
+    email = f"seed@{tenant.account.name}.test"
+    await tenant.stack.auth.SetLocalPassword(
+        auth_pb2.SetLocalPasswordRequest(
+            account_id=tenant.id, user_id=user.id, email=email, password=SEED_PASSWORD
+        )
+    )
+    signed_in = await tenant.stack.auth.VerifyLocalPassword(
+        auth_pb2.VerifyLocalPasswordRequest(
+            account_id=tenant.id, email=email, password=SEED_PASSWORD, open_session=True
+        )
+    )
     domain = await tenant.stack.directory.ClaimDomain(
         pb.ClaimDomainRequest(
             account_id=tenant.id, domain=f"{tenant.account.name}.test", actor=SYSTEM
@@ -239,6 +254,7 @@ async def seed_resources(tenant: Tenant) -> dict[str, str]:
         ),
         "client_id": client.client.id,
         "connection_id": connection.connection.id,
+        "session_id": signed_in.session.id,
     }
 
 
