@@ -25,6 +25,7 @@ from tests.e2e.oidc.helpers import (
     login,
     login_traces,
 )
+from tests.e2e.tenants import create_token
 from tests.idps.oidc.provider import OidcProvider, sign_out_at_idp
 
 pytestmark = pytest.mark.e2e
@@ -172,3 +173,51 @@ async def test_bad_logout_tokens_are_each_refused_with_the_reason_in_the_trace(
         status, _ = await _post_token(sso_mesh, tenant, _logout_token(key, _claims(tenant, user)))
         assert status == 200
         assert (await _me_status(sso_mesh, session)) == (303, "/login?return_to=/me")
+
+
+async def _api(mesh: Mesh, token: str, method: str, path: str, expect: int = 200) -> Any:
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as api,
+        api.request(method, f"{mesh.gateway_url}/api/v1{path}") as response,
+    ):
+        text = await response.text()
+        assert response.status == expect, text
+        return json.loads(text) if text else None
+
+
+async def _seconds_until_signed_out(mesh: Mesh, session: aiohttp.ClientSession) -> float:
+    started = time.perf_counter()
+    while (await _me_status(mesh, session))[0] == 200:
+        assert time.perf_counter() - started < 5, "the session is still valid"
+    return time.perf_counter() - started
+
+
+async def test_an_admin_sees_how_sessions_began_and_ends_one_then_all_through_the_api(
+    sso_mesh: Mesh, oidc_tenant: OidcTenantFactory
+) -> None:
+    """The sessions API on the real gateway: each session names its connection, client IP and
+    user agent as the gateway saw the sign-in; DELETE /sessions/{id} ends one and
+    POST /users/{id}:revoke-sessions the rest, each browser sent to sign in within a second."""
+    tenant = await oidc_tenant()
+    token = await create_token(sso_mesh, tenant.account_id, ["users:manage"])
+    user = fresh_user()
+    async with (
+        await _signed_in(sso_mesh, tenant, user) as laptop,
+        await _signed_in(sso_mesh, tenant, user) as phone,
+    ):
+        listed = await _api(sso_mesh, token, "GET", f"/users?email={user}@{tenant.domain}")
+        (found,) = listed["items"]
+        sessions = (await _api(sso_mesh, token, "GET", f"/users/{found['id']}/sessions"))["items"]
+        assert len(sessions) == 2
+        for session in sessions:
+            assert session["active"] is True
+            assert session["connection_id"] == tenant.connection_id
+            assert session["ip_address"] == "127.0.0.1"
+            assert session["user_agent"].startswith("Python/")
+        newest = sessions[0]["id"]
+        await _api(sso_mesh, token, "DELETE", f"/sessions/{newest}", expect=204)
+        assert await _seconds_until_signed_out(sso_mesh, phone) < 1.0
+        assert (await _me_status(sso_mesh, laptop))[0] == 200
+        revoked = await _api(sso_mesh, token, "POST", f"/users/{found['id']}:revoke-sessions")
+        assert revoked == {"revoked": 1}
+        assert await _seconds_until_signed_out(sso_mesh, laptop) < 1.0

@@ -38,12 +38,13 @@ async def _connection(mesh: Mesh, samlify: SamlifyIdp) -> tuple[dict[str, Any], 
 
 
 async def _signed_in(
-    mesh: Mesh, samlify: SamlifyIdp, connection: dict[str, Any], email: str, **mode: str
-) -> aiohttp.ClientSession:
+    mesh: Mesh, samlify: SamlifyIdp, connection: dict[str, Any], email: str,
+    logout: str = "success",
+) -> aiohttp.ClientSession:  # fmt: skip
     """A browser signed in through samlify (SP-initiated), the IdP set up for this SP."""
     session = browser()
     async with session.get(connection["saml"]["sp_entity_id"]) as response:
-        samlify.configure(await response.text(), email=email, attributes={}, **mode)
+        samlify.configure(await response.text(), email=email, attributes={}, logout=logout)
     start = f"{mesh.gateway_url}/sso/saml/{connection['id']}/start"
     async with session.get(start) as idp_page:
         action, fields = read_post_form(await idp_page.text())

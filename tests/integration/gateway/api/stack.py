@@ -53,6 +53,8 @@ class Stack:
     directory: Stub
     auth: Any
     """An auth_pb2_grpc.AuthServiceAsyncStub."""
+    directory_address: str = ""
+    secretbox: SecretBox | None = None
 
     @property
     def base_url(self) -> str:
@@ -334,14 +336,13 @@ async def start_stack(database_url: str, dns_nameservers: str = "") -> AsyncIter
     directory_port = await directory_server.start()
     # A throwaway encryption key, so that connections (with sealed client secrets) can be made;
     # the real directory, so that sessions validate (the admin pages sign in with them).
+    secretbox = SecretBox(os.urandom(32))
     auth_app = build_app(
         pool,
         host="127.0.0.1",
         port=0,
         server=_fast_server(),
-        sso=SsoSettings(
-            secretbox=SecretBox(os.urandom(32)), directory_addr=f"127.0.0.1:{directory_port}"
-        ),
+        sso=SsoSettings(secretbox=secretbox, directory_addr=f"127.0.0.1:{directory_port}"),
     )
     auth_port = await auth_app.start()
     clients = Clients.connect(
@@ -361,6 +362,8 @@ async def start_stack(database_url: str, dns_nameservers: str = "") -> AsyncIter
                 client=client,
                 directory=directory_pb2_grpc.DirectoryServiceStub(directory_channel),
                 auth=auth_pb2_grpc.AuthServiceStub(auth_channel),
+                directory_address=f"127.0.0.1:{directory_port}",
+                secretbox=secretbox,
             )
     finally:
         await server.close()
