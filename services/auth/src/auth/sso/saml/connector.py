@@ -347,11 +347,12 @@ class SamlConnector:
             )
         except SamlError as error:
             raise Refusal(error.reason, error.detail, clock_delta=error.clock_delta) from None
-        kind = "logout_request" if inbound.is_request else "logout_response"
-        if not await self._replay.claim(connection.id, [(kind, inbound.id)], inbound.expire_at):
-            raise Refusal("replayed", "this logout message was already received")
         if not inbound.is_request:
             return await self._answered(connection, message, inbound)
+        if not await self._replay.claim(
+            connection.id, [("logout_request", inbound.id)], inbound.expire_at
+        ):
+            raise Refusal("replayed", "this logout message was already received")
         answer_url = ""
         if saml.slo_url:
             xml = logout_response_xml(
@@ -372,6 +373,9 @@ class SamlConnector:
     async def _answered(
         self, connection: Connection, message: LogoutMessage, inbound: InboundLogout
     ) -> LogoutAnswered:
+        """The answer to this browser's pending logout: found first (a refused answer leaves
+        it for the genuine one, as a login does), then its id claimed, then the logout used
+        up."""
         pending = None
         if inbound.relay_state and len(inbound.relay_state) <= MAX_RELAY_STATE:
             pending = await self._pending.find(
@@ -382,6 +386,10 @@ class SamlConnector:
         request_id = pending.transaction.nonce.removeprefix(LOGOUT_NONCE_PREFIX)
         if not hmac.compare_digest(request_id.encode(), inbound.in_response_to.encode()):
             raise Refusal("in_response_to_mismatch", "the LogoutResponse answers another request")
+        if not await self._replay.claim(
+            connection.id, [("logout_response", inbound.id)], inbound.expire_at
+        ):
+            raise Refusal("replayed", "this logout message was already received")
         await self._pending.consume(pending)
         if not inbound.partial and inbound.status != SUCCESS:
             raise Refusal("idp_logout_failed", f"the IdP answered {inbound.status[-60:]}")
