@@ -85,6 +85,21 @@ async def test_sign_out_ends_the_idp_session_too_and_comes_back_to_the_signed_ou
     assert "ended 0 session" in backchannel.detail
 
 
+async def test_a_connection_without_rp_initiated_logout_signs_out_here_only(
+    sso_mesh: Mesh, oidc_tenant: OidcTenantFactory
+) -> None:
+    """--no-rp-logout: /logout ends idmesh's session and shows "signed out" here; the browser
+    is not sent to the IdP."""
+    tenant = await oidc_tenant("--no-rp-logout")
+    async with await _signed_in(sso_mesh, tenant, fresh_user()) as session:
+        async with session.post(f"{sso_mesh.gateway_url}/logout", allow_redirects=False) as out:
+            assert out.status == 303
+            assert out.headers["Location"] == "/login?signed_out=1"
+        assert (await _me_status(sso_mesh, session)) == (303, "/login?return_to=/me")
+    (trace, *_) = await _logout_traces(sso_mesh, tenant)
+    assert "takes no logout request" in trace.detail
+
+
 async def test_an_idp_side_logout_posts_a_logout_token_that_ends_the_session(
     sso_mesh: Mesh, oidc_tenant: OidcTenantFactory
 ) -> None:

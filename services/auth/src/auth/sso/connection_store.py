@@ -81,12 +81,14 @@ _ENABLED: Final = (
 _SAML_REFRESHABLE: Final = (
     _SELECT + " WHERE c.protocol = 'saml' AND c.saml_metadata_url IS NOT NULL ORDER BY c.id"
 )
-# The certificates and SSO URL follow the metadata; the entity id never changes this way.
+# The certificates, SSO URL and SLO URL follow the metadata; the entity id never changes this
+# way.
 _SAML_REFRESH: Final = """
-UPDATE auth.connections SET saml_certificates = $3, saml_sso_url = $4, update_time = now(),
-    version = version + 1
+UPDATE auth.connections SET saml_certificates = $3, saml_sso_url = $4, saml_slo_url = $5,
+    update_time = now(), version = version + 1
 WHERE id = $1 AND saml_idp_entity_id = $2
-  AND (saml_certificates IS DISTINCT FROM $3 OR saml_sso_url IS DISTINCT FROM $4)
+  AND (saml_certificates IS DISTINCT FROM $3 OR saml_sso_url IS DISTINCT FROM $4
+       OR saml_slo_url IS DISTINCT FROM $5)
 RETURNING id
 """
 _DELETE: Final = "DELETE FROM auth.connections WHERE account_id = $1 AND id = $2 RETURNING id"
@@ -284,11 +286,12 @@ class ConnectionStore:
         return [connection_from_row(row) for row in await self._pool.fetch(_SAML_REFRESHABLE)]
 
     async def refresh_saml_idp(
-        self, connection_id: uuid.UUID, entity_id: str, certificates: list[str], sso_url: str
-    ) -> bool:
-        """Stores refreshed IdP certificates and SSO URL; True when something changed."""
+        self, connection_id: uuid.UUID, entity_id: str, certificates: list[str], sso_url: str,
+        slo_url: str = "",
+    ) -> bool:  # fmt: skip
+        """Stores refreshed IdP certificates, SSO and SLO URLs; True when something changed."""
         changed = await self._pool.fetchval(
-            _SAML_REFRESH, connection_id, entity_id, certificates, sso_url
+            _SAML_REFRESH, connection_id, entity_id, certificates, sso_url, slo_url
         )
         return changed is not None
 

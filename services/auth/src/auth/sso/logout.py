@@ -101,6 +101,11 @@ class LogoutPipeline:
         login_span.annotate(connection, connector.protocol, STAGE_LOGOUT)
         attempt = self._attempt(connection)
         attempt.user_id = session.user_id
+        if not public_url:  # the caller sends no browser anywhere (the admin pages' sign-out)
+            trace_id = await self._traces.record(
+                attempt, detail="the session ended; the IdP was not asked (no browser redirect)"
+            )
+            return SignedOut(None, trace_id)
         start = LogoutStart(
             session_id=str(session.id),
             logout=ended.logout,

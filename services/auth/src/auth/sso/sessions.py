@@ -50,6 +50,8 @@ SECRET_LENGTH: Final = len(PREFIX) + 32 + 1 + 43
 INVALID_SESSION: Final = "no valid session"
 _NO_HASH: Final = hashlib.sha256(b"no such session").digest()
 DIRECTORY_DEADLINE_SECONDS: Final = 3.0
+# Last use is written at most this often (the store's UPDATE has the same guard, for replicas).
+TOUCH_EVERY: Final = timedelta(seconds=60)
 
 
 def hash_secret(secret: str) -> bytes:
@@ -206,7 +208,8 @@ class SessionManager:
         if response.user.status == directory_pb2.USER_STATUS_DEACTIVATED:
             await self._store.revoke_user(session.account_id, session.user_id, "user_deactivated")
             raise Unauthenticated(INVALID_SESSION)
-        await self._store.touch(session.id)
+        if session.last_use_time is None or now - session.last_use_time >= TOUCH_EVERY:
+            await self._store.touch(session.id)
         return session
 
     async def end(self, secret: str) -> EndedSession | None:
