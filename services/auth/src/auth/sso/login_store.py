@@ -179,7 +179,7 @@ RETURNING id
 # minutes, and a busy session costs one write a minute, not one per request.
 _SESSION_TOUCH: Final = """
 UPDATE auth.sessions SET last_use_time = now()
-WHERE id = $1 AND last_use_time < now() - interval '60 seconds'
+WHERE id = $1 AND account_id = $2 AND last_use_time < now() - interval '60 seconds'
 """
 _SESSION_LIST_USER: Final = f"""
 SELECT {_SESSION_COLUMNS} FROM auth.sessions
@@ -292,8 +292,8 @@ class SessionStore:
             return None
         return SessionCredentials(_session(row), bytes(row["secret_hash"]), _stored_logout(row))
 
-    async def touch(self, session_id: uuid.UUID) -> None:
-        await self._pool.execute(_SESSION_TOUCH, session_id)
+    async def touch(self, account_id: uuid.UUID, session_id: uuid.UUID) -> None:
+        await self._pool.execute(_SESSION_TOUCH, session_id, account_id)
 
     async def revoke(self, session_id: uuid.UUID, reason: str) -> None:
         await self._pool.execute(_SESSION_REVOKE, session_id, reason)

@@ -209,7 +209,7 @@ class SessionManager:
             await self._store.revoke_user(session.account_id, session.user_id, "user_deactivated")
             raise Unauthenticated(INVALID_SESSION)
         if session.last_use_time is None or now - session.last_use_time >= TOUCH_EVERY:
-            await self._store.touch(session.id)
+            await self._store.touch(session.account_id, session.id)
         return session
 
     async def end(self, secret: str) -> EndedSession | None:
