@@ -4,6 +4,7 @@ Torque guide "Relation to SSO")."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -229,6 +230,16 @@ async def test_a_session_records_how_it_began_and_ends_when_idle_for_too_long(
         auth_pb2.ListUserSessionsRequest(account_id=account_id, user_id=user_id)
     )
     (session,) = listed.sessions
+    # The ID token (for id_token_hint) is kept sealed like client secrets, never in clear.
+    row = await pool.fetchrow(
+        "SELECT oidc_id_token, oidc_id_token_key_id, oidc_sub FROM auth.sessions"
+        " WHERE account_id = $1 AND id = $2",
+        uuid.UUID(account_id),
+        uuid.UUID(session.id),
+    )
+    assert row["oidc_id_token_key_id"]
+    assert b"eyJ" not in bytes(row["oidc_id_token"])
+    assert row["oidc_sub"]
     assert session.revoke_reason == "idle"
     assert session.connection_id == made.connection_id
     assert session.ip_address == "127.0.0.1"
