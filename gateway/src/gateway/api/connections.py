@@ -161,6 +161,11 @@ schemas.define(
             "provisioning_policy": {"type": "string", "enum": list(POLICIES)},
             "default_space": string(nullable=True),
             "default_space_role": string(nullable=True),
+            "rp_initiated_logout": {
+                "type": "boolean",
+                "description": "OIDC: at sign-out, send the browser to the IdP's "
+                "end_session_endpoint (RP-Initiated Logout 1.0).",
+            },
         },
         additionalProperties=False,
         description="A JSON merge patch (RFC 7396).",
@@ -218,6 +223,7 @@ def connection_json(call: Call, connection: auth_pb2.Connection) -> dict[str, An
             "vendor": _VENDOR_NAMES.get(settings.vendor, "unspecified"),
             "entra_tenant_id": settings.entra_tenant_id,
             "userinfo": settings.userinfo,
+            "rp_initiated_logout": settings.rp_initiated_logout,
         }
     saml = None
     if protocol == "saml":
@@ -284,8 +290,9 @@ async def get_connection(call: Call) -> web.Response:
 @endpoint(
     "Update an SSO connection",
     description="Display name, domains, enabled (a disabled connection signs nobody in and is "
-    "not offered at /login), provisioning policy, default space and role. The IdP settings "
-    "themselves are replaced by creating a new connection.",
+    "not offered at /login), provisioning policy, default space and role, and (OIDC) whether "
+    "sign-out goes on to the IdP. The IdP settings themselves are replaced by creating a new "
+    "connection.",
     body="ConnectionPatch",
     example={"enabled": False},
     merge_patch=True,
@@ -308,19 +315,20 @@ async def update_connection(call: Call) -> web.Response:
             },
             call.body,
         )
-        response = await call.clients.auth.UpdateConnection(
-            auth_pb2.UpdateConnectionRequest(
-                account_id=call.account_id,
-                connection_id=current.id,
-                display_name=values["display_name"],
-                domains=values.get("domains") or [],
-                enabled=bool(values["enabled"]),
-                provisioning_policy=POLICIES[values["provisioning_policy"]],
-                default_space=values.get("default_space") or "",
-                default_space_role=values.get("default_space_role") or "",
-                expected_version=current.version,
-            )
+        request = auth_pb2.UpdateConnectionRequest(
+            account_id=call.account_id,
+            connection_id=current.id,
+            display_name=values["display_name"],
+            domains=values.get("domains") or [],
+            enabled=bool(values["enabled"]),
+            provisioning_policy=POLICIES[values["provisioning_policy"]],
+            default_space=values.get("default_space") or "",
+            default_space_role=values.get("default_space_role") or "",
+            expected_version=current.version,
         )
+        if isinstance(call.body.get("rp_initiated_logout"), bool):
+            request.rp_initiated_logout = call.body["rp_initiated_logout"]
+        response = await call.clients.auth.UpdateConnection(request)
         return response.connection
 
     updated = await read_modify_write(call.request, lambda: _get(call), write, lambda c: c.version)

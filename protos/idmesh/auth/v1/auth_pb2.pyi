@@ -1119,6 +1119,7 @@ class UpdateConnectionRequest(_message.Message):
     DEFAULT_SPACE_FIELD_NUMBER: _builtins.int
     DEFAULT_SPACE_ROLE_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    RP_INITIATED_LOGOUT_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     connection_id: _builtins.str
     display_name: _builtins.str
@@ -1129,6 +1130,8 @@ class UpdateConnectionRequest(_message.Message):
     default_space_role: _builtins.str
     expected_version: _builtins.int
     """0: no precondition."""
+    rp_initiated_logout: _builtins.bool
+    """OIDC: send the browser to the IdP's end_session_endpoint at logout; unset: unchanged."""
     @_builtins.property
     def domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -1143,12 +1146,15 @@ class UpdateConnectionRequest(_message.Message):
         default_space: _builtins.str = ...,
         default_space_role: _builtins.str = ...,
         expected_version: _builtins.int = ...,
+        rp_initiated_logout: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_rp_initiated_logout", b"_rp_initiated_logout", "rp_initiated_logout", b"rp_initiated_logout"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "connection_id", b"connection_id", "default_space", b"default_space", "default_space_role", b"default_space_role", "display_name", b"display_name", "domains", b"domains", "enabled", b"enabled", "expected_version", b"expected_version", "provisioning_policy", b"provisioning_policy"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_rp_initiated_logout", b"_rp_initiated_logout", "account_id", b"account_id", "connection_id", b"connection_id", "default_space", b"default_space", "default_space_role", b"default_space_role", "display_name", b"display_name", "domains", b"domains", "enabled", b"enabled", "expected_version", b"expected_version", "provisioning_policy", b"provisioning_policy", "rp_initiated_logout", b"rp_initiated_logout"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__rp_initiated_logout: _TypeAlias = _typing.Literal["rp_initiated_logout"]  # noqa: Y015
+    _WhichOneofArgType__rp_initiated_logout: _TypeAlias = _typing.Literal["_rp_initiated_logout", b"_rp_initiated_logout"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__rp_initiated_logout) -> _WhichOneofReturnType__rp_initiated_logout | None: ...
 
 Global___UpdateConnectionRequest: _TypeAlias = UpdateConnectionRequest  # noqa: Y015
 

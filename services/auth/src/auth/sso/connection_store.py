@@ -97,7 +97,8 @@ _VERSION: Final = (
 )
 _UPDATE: Final = """
 UPDATE auth.connections SET display_name = $3, enabled = $4, provisioning_policy = $5,
-    default_space = $6, default_space_role = $7, update_time = now(), version = version + 1
+    default_space = $6, default_space_role = $7, oidc_rp_logout = coalesce($8, oidc_rp_logout),
+    update_time = now(), version = version + 1
 WHERE account_id = $1 AND id = $2
 """
 _TAKEN_BY_OTHERS: Final = """
@@ -359,6 +360,7 @@ class ConnectionStore:
             await conn.execute(
                 _UPDATE, account_id, connection_id, change.display_name, change.enabled,
                 change.provisioning_policy, change.default_space, change.default_space_role,
+                change.rp_logout,
             )  # fmt: skip
             await conn.execute(_DROP_DOMAINS, connection_id)
             await conn.execute(_INSERT_DOMAINS, list(change.domains), connection_id, account_id)

@@ -329,6 +329,8 @@ class ConnectionChange:
     default_space: str
     default_space_role: str
     expected_version: int
+    # None: unchanged (OIDC RP-initiated logout).
+    rp_logout: bool | None = None
 
 
 def connection_change(message: auth_pb2.UpdateConnectionRequest) -> ConnectionChange:
@@ -353,4 +355,5 @@ def connection_change(message: auth_pb2.UpdateConnectionRequest) -> ConnectionCh
         default_space=default_space,
         default_space_role=default_role or ("Space Member" if default_space else ""),
         expected_version=message.expected_version,
+        rp_logout=message.rp_initiated_logout if message.HasField("rp_initiated_logout") else None,
     )
