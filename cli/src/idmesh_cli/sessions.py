@@ -31,7 +31,8 @@ def register(
         "list",
         parents=[common],
         help="list a user's sessions, newest first",
-        description="List a user's sessions, live and ended (ended ones are kept a day).",
+        description="List a user's sessions, live and ended (an ended one is kept until a day "
+        "after its absolute end).",
     )
     list_parser.add_argument("--account", required=True, metavar="NAME", help="account name")
     list_parser.add_argument("--user", required=True, metavar="USER", help="user id or userName")

@@ -83,7 +83,8 @@ def session_json(session: auth_pb2.Session, now: float) -> dict[str, Any]:
 
 @endpoint(
     "List a user's sessions",
-    description=f"The newest {MAX_SESSIONS} sessions, live and ended (ended ones are kept a day).",
+    description=f"The newest {MAX_SESSIONS} sessions, live and ended (an ended one is kept "
+    "until a day after its absolute end).",
     response="SessionList",
 )
 async def list_user_sessions(call: Call) -> web.Response:
