@@ -237,6 +237,7 @@ async def test_a_session_records_how_it_began_and_ends_when_idle_for_too_long(
         uuid.UUID(account_id),
         uuid.UUID(session.id),
     )
+    assert row is not None
     assert row["oidc_id_token_key_id"]
     assert b"eyJ" not in bytes(row["oidc_id_token"])
     assert row["oidc_sub"]

@@ -4,6 +4,7 @@ write-only client secret, and answers the values to paste into Okta or Entra."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from tests.idps.saml.metadata import idp_metadata
 from tests.idps.saml.responses import KeyPair
@@ -186,7 +187,7 @@ async def test_an_oidc_connection_shows_its_logout_uris_and_rp_logout_can_be_swi
     """RP-Initiated Logout 1.0 §3 and Back-Channel Logout 1.0 §2.2: the post-logout redirect
     URI and the back-channel logout URI to register are in setup; sign-out going on to the IdP
     is on by default and a merge patch switches it off, leaving the rest as it was."""
-    created = await _oidc(tenant, f"{uuid.uuid4().hex[:8]}.example.com")
+    created: dict[str, Any] = await _oidc(tenant, f"{uuid.uuid4().hex[:8]}.example.com")
     base = f"/sso/oidc/{created['id']}"
     assert created["setup"]["post_logout_redirect_uri"].endswith(f"{base}/signed-out")
     assert created["setup"]["backchannel_logout_uri"].endswith(f"{base}/backchannel-logout")
