@@ -134,6 +134,11 @@ def register(
         help="call the IdP's userinfo endpoint after the ID token (default: on for okta and "
         "generic, off for azure_ad and google)",
     )
+    add.add_argument(
+        "--no-rp-logout",
+        action="store_true",
+        help="at sign-out, do not send the browser to the IdP's end_session_endpoint",
+    )
     add.add_argument("--tenant-id", default="", help="Entra ID: the tenant (single tenant)")
     add.add_argument(
         "--allowed-tenant",
@@ -248,6 +253,8 @@ def register(
                       help="accept unsolicited (IdP-initiated) responses")  # fmt: skip
     saml.add_argument("--clock-skew", type=int, default=0, metavar="SECONDS",
                       help="allowed clock difference (default 120, at most 300)")  # fmt: skip
+    saml.add_argument("--slo-url", default="", metavar="URL",
+                      help="the IdP's Single Logout URL (default: from its metadata)")  # fmt: skip
     saml.set_defaults(handler=add_saml)
 
     list_parser = actions.add_parser(
@@ -329,6 +336,17 @@ def redirect_uri(rt: Runtime, connection_id: str) -> str:
     return f"{public_url(rt)}/sso/oidc/{connection_id}/callback"
 
 
+def oidc_urls(rt: Runtime, connection_id: str) -> dict[str, str]:
+    """What to register at an OIDC IdP: the redirect URI, the post-logout redirect URI
+    (RP-Initiated Logout 1.0) and the back-channel logout URI (Back-Channel Logout 1.0)."""
+    base = f"{public_url(rt)}/sso/oidc/{connection_id}"
+    return {
+        "redirect_uri": f"{base}/callback",
+        "post_logout_redirect_uri": f"{base}/signed-out",
+        "backchannel_logout_uri": f"{base}/backchannel-logout",
+    }
+
+
 async def add_oidc(args: argparse.Namespace, rt: Runtime) -> int:
     mapping = _mapping(args.attributes)
     secret = _read_secret()
@@ -355,6 +373,7 @@ async def add_oidc(args: argparse.Namespace, rt: Runtime) -> int:
             allowed_tenant_ids=args.allowed_tenants,
             signing_algorithms=args.algorithms,
             userinfo=args.userinfo,
+            rp_initiated_logout=not args.no_rp_logout,
         ),
     )
     auth = rt.auth
@@ -367,15 +386,17 @@ async def add_oidc(args: argparse.Namespace, rt: Runtime) -> int:
         )
     )
     created = response.connection
-    callback = redirect_uri(rt, created.id)
+    urls = oidc_urls(rt, created.id)
     if rt.output.json_mode:
-        rt.output.document({"connection": message_dict(created), "redirect_uri": callback})
+        rt.output.document({"connection": message_dict(created), **urls})
     else:
         rt.output.result(
             f"Created connection {created.name!r} ({created.id}) for account {account.name!r}:"
             f" {created.oidc.issuer}, domains {', '.join(created.domains) or 'none'}."
         )
-        rt.output.result(f"Register this redirect URI at the IdP: {callback}")
+        rt.output.result(f"Register this redirect URI at the IdP: {urls['redirect_uri']}")
+        rt.output.result(f"Post-logout redirect URI: {urls['post_logout_redirect_uri']}")
+        rt.output.result(f"Back-channel logout URI: {urls['backchannel_logout_uri']}")
     return 0
 
 
@@ -439,6 +460,7 @@ async def add_saml(args: argparse.Namespace, rt: Runtime) -> int:
             allow_sha1=args.allow_sha1,
             allow_idp_initiated=args.allow_idp_initiated,
             clock_skew_seconds=args.clock_skew,
+            slo_url=args.slo_url,
         ),
     )
     auth = rt.auth
@@ -458,6 +480,12 @@ async def add_saml(args: argparse.Namespace, rt: Runtime) -> int:
             f" domains {', '.join(created.domains) or 'none'}."
         )
         rt.output.result(f"ACS URL (Single sign-on URL): {created.saml.acs_url}")
+        rt.output.result(f"Single Logout URL (SLO): {created.saml.sp_slo_url}")
+        if not created.saml.slo_url:
+            rt.output.note(
+                "The IdP's metadata names no SingleLogoutService: sign-out ends idmesh's "
+                "session only (set it with the IdP's metadata or --slo-url)."
+            )
         rt.output.result(f"SP entity id (Audience URI): {created.saml.sp_entity_id}")
         rt.output.result(f"SP metadata: {created.saml.sp_entity_id} (serves the XML)")
     return 0
@@ -524,8 +552,13 @@ async def resolve(rt: Runtime, account_id: str, handle: str) -> auth_pb2.Connect
 
 def connection_document(rt: Runtime, connection: auth_pb2.Connection) -> dict[str, object]:
     """A connection as ``--json`` prints it: the API's field names and values, plus the
-    redirect URI to register at the IdP."""
-    return {**message_dict(connection), "redirect_uri": redirect_uri(rt, connection.id)}
+    redirect URI (and for OIDC the logout URIs) to register at the IdP."""
+    urls = (
+        oidc_urls(rt, connection.id)
+        if connection.HasField("oidc")
+        else {"redirect_uri": redirect_uri(rt, connection.id)}
+    )
+    return {**message_dict(connection), **urls}
 
 
 async def update_connection(args: argparse.Namespace, rt: Runtime) -> int:

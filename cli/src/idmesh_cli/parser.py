@@ -13,6 +13,7 @@ from idmesh_cli import (
     migrate,
     oauth_clients,
     scim,
+    sessions,
     spaces,
     tokens,
     traces,
@@ -60,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="idmesh",
         description="Administer idmesh: accounts, spaces, users, groups, API tokens, OAuth "
-        "clients, SSO connections, email domains and login traces, the SCIM provisioning log "
-        "and database migrations.",
+        "clients, SSO connections, email domains, sessions and login traces, the SCIM "
+        "provisioning log and database migrations.",
         epilog=ENVIRONMENT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         users,
         user_groups,
         tokens,
+        sessions,
         oauth_clients,
         admins,
         connections,

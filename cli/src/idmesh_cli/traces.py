@@ -22,6 +22,9 @@ from idmesh_cli.runtime import Runtime
 OUTCOMES: Final = {
     auth_pb2.LOGIN_OUTCOME_SUCCESS: "success",
     auth_pb2.LOGIN_OUTCOME_FAILURE: "failure",
+    auth_pb2.LOGIN_OUTCOME_RESTARTED: "restarted",
+    # A logout the IdP reports as partial (its STAGE reads "logout", as every logout trace's).
+    auth_pb2.LOGIN_OUTCOME_PARTIAL: "partial",
 }
 
 

@@ -70,7 +70,12 @@ def make_tenant_factory(mesh: Mesh, provider: OidcProvider) -> OidcTenantFactory
             stdin=client.client_secret + "\n",
         )  # fmt: skip
         created = json.loads(out)
-        await provider.set_redirect_uri(client, created["redirect_uri"])
+        await provider.set_redirect_uri(
+            client,
+            created["redirect_uri"],
+            post_logout_redirect_uri=created["post_logout_redirect_uri"],
+            backchannel_logout_uri=created["backchannel_logout_uri"],
+        )
         return OidcTenant(name, account_id, created["connection"]["id"], domain, client, provider)
 
     return make

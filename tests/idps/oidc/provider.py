@@ -191,11 +191,20 @@ class OidcProvider:
             metadata=registered,
         )
 
-    async def set_redirect_uri(self, client: Client, redirect_uri: str) -> None:
-        """RFC 7592 §2.2: the exact callback of the connection idmesh created."""
+    async def set_redirect_uri(
+        self, client: Client, redirect_uri: str, *, post_logout_redirect_uri: str = "",
+        backchannel_logout_uri: str = "",
+    ) -> None:  # fmt: skip
+        """RFC 7592 §2.2: the exact callback of the connection idmesh created, and its logout
+        URIs (RP-Initiated Logout 1.0 §3.1, Back-Channel Logout 1.0 §2.2, with sid)."""
         keep = ("client_id", "client_secret", "grant_types", "response_types",
                 "token_endpoint_auth_method", "scope")  # fmt: skip
         body = {key: client.metadata[key] for key in keep} | {"redirect_uris": [redirect_uri]}
+        if post_logout_redirect_uri:
+            body["post_logout_redirect_uris"] = [post_logout_redirect_uri]
+        if backchannel_logout_uri:
+            body["backchannel_logout_uri"] = backchannel_logout_uri
+            body["backchannel_logout_session_required"] = True
         headers = {"Authorization": f"Bearer {client.registration_token}"}
         async with (
             aiohttp.ClientSession() as session,
@@ -207,7 +216,8 @@ class OidcProvider:
 
     def _remember(self, metadata: dict[str, Any]) -> None:
         keep = ("client_id", "client_secret", "redirect_uris", "grant_types", "response_types",
-                "token_endpoint_auth_method", "scope")  # fmt: skip
+                "token_endpoint_auth_method", "scope", "post_logout_redirect_uris",
+                "backchannel_logout_uri", "backchannel_logout_session_required")  # fmt: skip
         known = self._clients.get(metadata["client_id"], {})
         self._clients[metadata["client_id"]] = known | {
             k: metadata[k] for k in keep if k in metadata
@@ -254,3 +264,22 @@ async def sign_in_at_idp(
         if url.startswith(callback_prefix):
             return url
     raise ProviderError("too many redirects at the IdP")
+
+
+async def sign_out_at_idp(session: aiohttp.ClientSession, url: str) -> str:
+    """Drives the provider's logout confirmation like a browser (``url`` is its
+    end_session_endpoint, with or without an RP's parameters): "Yes, sign me out". The
+    provider then posts a logout token to every client of the session that registered a
+    back-channel logout URI, before it redirects. Returns where it redirects to."""
+    async with session.get(url, allow_redirects=False) as response:
+        body = await response.text()
+    action = _FORM_ACTION.search(body)
+    xsrf = re.search(r'name="xsrf" value="([^"]+)"', body)
+    if action is None or xsrf is None:
+        raise ProviderError(f"no logout form at {url}: {body[:300]}")
+    target = str(URL(url).join(URL(html.unescape(action.group(1)))))
+    form = {"xsrf": xsrf.group(1), "logout": "yes"}
+    async with session.post(target, data=form, allow_redirects=False) as response:
+        await response.read()
+        location = response.headers.get("Location", "")
+    return str(URL(target).join(URL(location))) if location else ""

@@ -14,7 +14,8 @@
 //               registered before a restart (the in-memory adapter forgets them)
 //
 // Clients register themselves (RFC 7591, open registration: a test IdP) and update their
-// exact redirect URI once idmesh has named the connection (RFC 7592).
+// exact redirect URI, post-logout redirect URI and back-channel logout URI once idmesh has
+// named the connection (RFC 7592).
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { Provider } from 'oidc-provider';
 import { generateKeyPair, exportJWK } from 'jose';
@@ -70,6 +71,9 @@ const configuration = {
     registration: { enabled: true, initialAccessToken: false },
     registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
     rpInitiatedLogout: { enabled: true },
+    // Posts a logout token to each client's backchannel_logout_uri when a session ends here
+    // (OpenID Connect Back-Channel Logout 1.0); idmesh listens on 127.0.0.1.
+    backchannelLogout: { enabled: true },
   },
   clientDefaults: {
     grant_types: ['authorization_code'],
@@ -78,6 +82,9 @@ const configuration = {
     id_token_signed_response_alg: 'RS256',
   },
   cookies: { keys: ['idmesh-test-idp-cookie-key'] },
+  // oidc-provider refuses outgoing requests to special-use addresses (its SSRF guard, a
+  // dispatcher it passes in): this test IdP must post logout tokens to idmesh on 127.0.0.1.
+  fetch: (url, { dispatcher, ...options }) => globalThis.fetch(url, options),
   ttl: { IdToken: 300, AccessToken: 300, Session: 3600, Interaction: 600, Grant: 3600 },
   async findAccount(ctx, id) {
     const login = String(id);
@@ -102,5 +109,7 @@ const configuration = {
 
 const provider = new Provider(ISSUER, configuration);
 provider.proxy = false;
+provider.on('backchannel.success', (ctx, client) => console.log(`backchannel logout posted to ${client.clientId}`));
+provider.on('backchannel.error', (ctx, err, client) => console.log(`backchannel logout to ${client.clientId} failed: ${err.message}`));
 provider.listen(PORT, '127.0.0.1');
 console.log(`oidc-provider listening on ${ISSUER}`);

@@ -49,9 +49,13 @@ class Pysaml2Idp:
                     "endpoints": {
                         "single_sign_on_service": [
                             (self.entity_id.rsplit("/", 1)[0] + "/sso", BINDING_HTTP_REDIRECT)
-                        ]
+                        ],
+                        "single_logout_service": [(self.slo_url, BINDING_HTTP_REDIRECT)],
                     },
                     "name_id_format": [NAMEID_FORMAT_EMAILADDRESS],
+                    # pysaml2 checks a request's redirect-binding signature only when it must
+                    # (AuthnRequests are never parsed here; the SP's LogoutRequest is).
+                    "want_authn_requests_signed": True,
                     "policy": {
                         "default": {
                             "lifetime": {"minutes": 5},
@@ -62,6 +66,10 @@ class Pysaml2Idp:
                 }
             },
         }
+
+    @property
+    def slo_url(self) -> str:
+        return self.entity_id.rsplit("/", 1)[0] + "/slo"
 
     def metadata(self) -> str:
         """The IdP metadata XML (entity id, SSO URL, signing certificate)."""
@@ -99,4 +107,45 @@ class Pysaml2Idp:
             sign_assertion=True,
             **algorithms,
         )
+        return base64.b64encode(str(response).encode()).decode()
+
+    # -- Single Logout (saml-profiles 4.4) ------------------------------------------------------
+
+    def logout_request(self, sp_entity_id: str, *, email: str, session_index: str = "") -> str:
+        """An IdP-initiated LogoutRequest for the SP's HTTP-POST SingleLogoutService, signed
+        with an enveloped XML signature (RSA-SHA256), base64 (bindings 3.5)."""
+        assert self._server is not None, "call trust() with the SP metadata first"
+        destination = self._server.metadata.single_logout_service(
+            sp_entity_id, binding=BINDING_HTTP_POST, typ="spsso"
+        )[0]["location"]
+        _, request = self._server.create_logout_request(
+            destination,
+            sp_entity_id,
+            name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=email),
+            session_indexes=[session_index] if session_index else None,
+            sign=True,
+            sign_alg=SIG_RSA_SHA256,
+            digest_alg=DIGEST_SHA256,
+        )
+        return base64.b64encode(str(request).encode()).decode()
+
+    def read_logout_request(
+        self, saml_request: str, relay_state: str, sigalg: str, signature: str
+    ) -> Any:
+        """The SP's LogoutRequest from an HTTP-Redirect URL's (decoded) parameters, its query
+        signature verified by pysaml2 against the SP metadata's signing certificate."""
+        assert self._server is not None, "call trust() with the SP metadata first"
+        return self._server.parse_logout_request(
+            saml_request, BINDING_HTTP_REDIRECT, relay_state=relay_state, sigalg=sigalg,
+            signature=signature,
+        )  # fmt: skip
+
+    def logout_response(self, request: Any) -> str:
+        """The signed (RSA-SHA256) LogoutResponse to ``request`` for the SP's HTTP-POST
+        SingleLogoutService, base64."""
+        assert self._server is not None, "call trust() with the SP metadata first"
+        response = self._server.create_logout_response(
+            request.message, bindings=[BINDING_HTTP_POST], sign=True, sign_alg=SIG_RSA_SHA256,
+            digest_alg=DIGEST_SHA256,
+        )  # fmt: skip
         return base64.b64encode(str(response).encode()).decode()

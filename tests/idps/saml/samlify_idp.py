@@ -75,12 +75,18 @@ class SamlifyIdp:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def slo_url(self) -> str:
+        return f"{self.base}/slo"
+
+    @property
     def metadata_url(self) -> str:
         return f"{self.base}/metadata"
 
     def configure(self, sp_metadata: str, *, email: str, attributes: dict[str, list[str]],
-                  sign: str = "assertion", encrypt: bool = False) -> None:  # fmt: skip
-        """The SP the next responses are for, what they sign and encrypt, and the user."""
+                  sign: str = "assertion", encrypt: bool = False,
+                  logout: str = "success") -> None:  # fmt: skip
+        """The SP the next responses are for, what they sign and encrypt, the user, and how it
+        answers the SP's LogoutRequest ("success", or "partial": PartialLogout)."""
         sp_file = self.workdir / "sp.xml"
         sp_file.write_text(sp_metadata)
         self.config_file.write_text(
@@ -89,6 +95,7 @@ class SamlifyIdp:
                     "spMetadataFile": str(sp_file),
                     "sign": sign,
                     "encrypt": encrypt,
+                    "logout": logout,
                     "user": {"email": email, "attributes": attributes},
                 }
             )

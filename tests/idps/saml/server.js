@@ -5,6 +5,11 @@
 //   GET /metadata        the IdP metadata (HTTP-Redirect SSO endpoint, signing certificate)
 //   GET /sso             SP-initiated: parses the AuthnRequest, answers an auto-submitting form
 //   GET /idp-init        IdP-initiated: an unsolicited response (no InResponseTo)
+//   GET /slo             Single Logout (HTTP-Redirect): verifies the SP's signed LogoutRequest
+//                        and redirects back with a signed LogoutResponse (Success, or
+//                        PartialLogout when the config's "logout" is "partial")
+//   GET /idp-logout      IdP-initiated logout: redirects to the SP's SLO URL with a signed
+//                        LogoutRequest for the last user signed in (NameID, SessionIndex)
 'use strict';
 const fs = require('fs');
 const http = require('http');
@@ -36,7 +41,12 @@ function idp(encrypt) {
     singleSignOnService: [{
       Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: `${BASE}/sso`,
     }],
+    singleLogoutService: [{
+      Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: `${BASE}/slo`,
+    }],
     wantAuthnRequestsSigned: false,
+    // The SP's LogoutRequest must carry a valid redirect-binding signature.
+    wantLogoutRequestSigned: true,
   });
 }
 
@@ -47,8 +57,10 @@ function sp(cfg) {
   const signAssertion = cfg.sign !== 'response';
   metadata = metadata.replace(/WantAssertionsSigned="(true|false)"/,
     `WantAssertionsSigned="${signAssertion}"`);
+  // wantLogout*Signed: the IdP signs the logout messages it sends this SP.
   return samlify.ServiceProvider({
     metadata, wantMessageSigned: cfg.sign === 'response' || cfg.sign === 'both',
+    wantLogoutRequestSigned: true, wantLogoutResponseSigned: true,
   });
 }
 
@@ -92,6 +104,31 @@ function replacement(identityProvider, serviceProvider, cfg, inResponseTo) {
       StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
       InResponseTo: inResponseTo,
     });
+    lastSession = { email: cfg.user.email, sessionIndex: id };
+    return { id, context };
+  };
+}
+
+// The last sign-in, for an IdP-initiated logout of it.
+let lastSession = null;
+const PARTIAL_LOGOUT_RESPONSE = '<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"'
+  + ' xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{ID}" Version="2.0"'
+  + ' IssueInstant="{IssueInstant}" Destination="{Destination}" InResponseTo="{InResponseTo}">'
+  + '<saml:Issuer>{Issuer}</saml:Issuer><samlp:Status>'
+  + '<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success">'
+  + '<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:PartialLogout"/>'
+  + '</samlp:StatusCode></samlp:Status></samlp:LogoutResponse>';
+
+function partialLogout(identityProvider, serviceProvider, requestId) {
+  return (template) => {
+    const id = '_' + crypto.randomBytes(16).toString('hex');
+    const context = samlify.SamlLib.replaceTagsByValue(PARTIAL_LOGOUT_RESPONSE, {
+      ID: id,
+      IssueInstant: isoNow(0),
+      Destination: serviceProvider.entityMeta.getSingleLogoutService('redirect'),
+      InResponseTo: requestId,
+      Issuer: identityProvider.entityMeta.getEntityID(),
+    });
     return { id, context };
   };
 }
@@ -126,6 +163,27 @@ const server = http.createServer(async (req, res) => {
       await respond(res, cfg, info, query.RelayState);
     } else if (url.pathname === '/idp-init') {
       await respond(res, cfg, null, url.searchParams.get('RelayState'));
+    } else if (url.pathname === '/slo') {
+      // Bindings 3.4.4.1: the signature covers the query as sent, without the Signature itself.
+      const octetString = (req.url.split('?')[1] || '').split('&')
+        .filter((part) => !part.startsWith('Signature=')).join('&');
+      const query = Object.fromEntries(url.searchParams);
+      const identityProvider = idp(false);
+      const serviceProvider = sp(cfg);
+      const info = await identityProvider.parseLogoutRequest(serviceProvider, 'redirect',
+        { query, octetString });
+      const custom = cfg.logout === 'partial'
+        ? partialLogout(identityProvider, serviceProvider, info.extract.request.id) : undefined;
+      const { context } = identityProvider.createLogoutResponse(serviceProvider, info,
+        'redirect', query.RelayState, custom);
+      res.writeHead(302, { location: context });
+      res.end();
+    } else if (url.pathname === '/idp-logout') {
+      const { context } = idp(false).createLogoutRequest(sp(cfg), 'redirect',
+        { logoutNameID: lastSession.email, sessionIndex: lastSession.sessionIndex },
+        url.searchParams.get('RelayState') || '');
+      res.writeHead(302, { location: context });
+      res.end();
     } else {
       res.writeHead(404);
       res.end('not found');

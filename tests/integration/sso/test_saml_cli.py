@@ -24,7 +24,8 @@ async def test_add_saml_imports_idp_metadata_from_a_file_and_prints_what_to_regi
     gateway_url: str,
     tmp_path: Path,
 ) -> None:
-    """The IdP admin needs the ACS URL and the SP entity id; both certificates are pinned."""
+    """The IdP admin needs the ACS URL, the SP entity id and the SLO URL; both certificates are
+    pinned."""
     account = await new_account(directory)
     domain = f"cli{uuid.uuid4().hex[:8]}.test"
     await verify_domain(directory, account.id, domain)
@@ -37,6 +38,10 @@ async def test_add_saml_imports_idp_metadata_from_a_file_and_prints_what_to_regi
     assert code == 0, err
     assert f"{gateway_url}/sso/saml/" in out
     assert "/acs" in out
+    # The Single Logout URL to register, and a note that this IdP has none (no SLO service in
+    # its metadata): sign-out then ends idmesh's session only.
+    assert out.split("Single Logout URL (SLO): ")[1].split()[0].endswith("/slo")
+    assert "names no SingleLogoutService" in err
     code, out, err = await idmesh("connection", "list", "--account", account.name, "--json")
     assert code == 0, err
     [listed] = json.loads(out)

@@ -9,15 +9,20 @@ import io
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.support.directory import Stub, new_account
+from idmesh.auth.v1 import auth_pb2
 from idmesh_cli.__main__ import run
 from tests.idps.oidc.fake_idp import FakeIdp
 from tests.integration.sso.harness import Tenant, verify_domain
 from tests.integration.sso.test_sso_login_flow import login
 from tests.support.directory import Stub, new_account
+
+if TYPE_CHECKING:
+    from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub
 
 Idmesh = Callable[..., Coroutine[Any, Any, tuple[int, str, str]]]
 
@@ -61,6 +66,9 @@ async def test_add_oidc_reads_the_secret_from_stdin_and_prints_the_redirect_uri(
     assert idp.client_secret not in out + err
     assert "Created connection 'okta'" in out
     assert f"Register this redirect URI at the IdP: {gateway_url}/sso/oidc/" in out
+    # What logout needs registered, next to it (RP-Initiated and Back-Channel Logout 1.0).
+    assert "/signed-out" in out.split("Post-logout redirect URI: ")[1]
+    assert "/backchannel-logout" in out.split("Back-channel logout URI: ")[1]
     code, listed, _ = await idmesh("connection", "list", "--account", account.name)
     assert code == 0
     assert idp.issuer in listed
@@ -71,6 +79,12 @@ async def test_add_oidc_reads_the_secret_from_stdin_and_prints_the_redirect_uri(
     assert connection["default_space"] == "Trial"
     assert connection["oidc"]["client_secret"] == ""
     assert connection["redirect_uri"].endswith(f"/sso/oidc/{connection['id']}/callback")
+    assert (
+        connection["post_logout_redirect_uri"]
+        == f"{gateway_url}/sso/oidc/{connection['id']}/signed-out"
+    )
+    assert connection["backchannel_logout_uri"].endswith("/backchannel-logout")
+    assert connection["oidc"]["rp_initiated_logout"] is True
     code, out, _ = await idmesh("connection", "remove", "--account", account.name, "okta")
     assert code == 0
     assert "Removed connection 'okta'" in out
@@ -193,3 +207,43 @@ async def test_connection_update_changes_the_update_mode_the_label_and_the_state
     code, _, err = await idmesh("connection", "update", "--account", account.name, "okta")
     assert code == 2
     assert "nothing to change" in err
+
+
+async def test_session_list_and_revoke_show_and_end_a_users_sessions(
+    idmesh: Idmesh,
+    tenant: Callable[..., Awaitable[Tenant]],
+    gateway_url: str,
+    auth: AuthServiceAsyncStub,
+) -> None:
+    """``idmesh session list`` shows how each session began; ``revoke`` ends one by id, or
+    every one of a user with --user; --json for scripts."""
+    made = await tenant()
+    first, _ = await login(gateway_url, made)
+    second, _ = await login(gateway_url, made)
+    secret = next(c.value for c in first.cookie_jar if c.key == "idmesh_session")
+    await first.close()
+    await second.close()
+    validated = await auth.ValidateSession(auth_pb2.ValidateSessionRequest(session_secret=secret))
+    user = validated.session.user_id
+    code, out, err = await idmesh(
+        "session", "list", "--account", made.account_name, "--user", user, "--json"
+    )
+    assert code == 0, err
+    sessions = json.loads(out)
+    assert [s["status"] for s in sessions] == ["active", "active"]
+    assert all(s["connection_id"] == made.connection_id for s in sessions)
+    code, table, _ = await idmesh("session", "list", "--account", made.account_name, "--user", user)
+    assert "127.0.0.1" in table
+    code, out, _ = await idmesh(
+        "session", "revoke", "--account", made.account_name, sessions[0]["id"], "--json"
+    )
+    assert json.loads(out) == {"session_id": sessions[0]["id"], "revoked": True}
+    code, out, _ = await idmesh("session", "revoke", "--account", made.account_name, "--user", user)
+    assert out.strip().startswith("Ended 1 session(s) of ")
+    code, out, _ = await idmesh(
+        "session", "list", "--account", made.account_name, "--user", user, "--json"
+    )
+    assert [s["status"] for s in json.loads(out)] == ["ended (admin)", "ended (admin)"]
+    code, _, err = await idmesh("session", "revoke", "--account", made.account_name)
+    assert code == 2
+    assert "SESSION_ID or --user" in err

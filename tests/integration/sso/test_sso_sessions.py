@@ -4,14 +4,23 @@ Torque guide "Relation to SSO")."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import asyncpg
 import grpc
+import pytest
 
+from auth.sso.login_store import SessionStore
+from auth.sso.sessions import SessionManager
+from tests.support.directory import ADMIN, Stub, failure, new_group
 from idmesh.auth.v1 import auth_pb2
-from idmesh.directory.v1 import directory_pb2
+from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
+from meshkit.channels import connect
+from meshkit.errors import Unauthenticated
 from tests.idps.oidc.fake_idp import FakeIdp
 from tests.integration.sso.harness import Tenant, browser
 from tests.integration.sso.test_sso_login_flow import login
@@ -188,3 +197,52 @@ async def test_me_without_a_session_asks_to_sign_in(gateway_url: str) -> None:
     async with browser() as client, client.get(f"{gateway_url}/me", allow_redirects=False) as page:
         assert page.status == 303
         assert page.headers["Location"] == "/login?return_to=/me"
+
+
+async def test_a_session_records_how_it_began_and_ends_when_idle_for_too_long(
+    gateway_url: str,
+    tenant: TenantFactory,
+    auth: AuthServiceAsyncStub,
+    pool: asyncpg.Pool,
+    directory_address: str,
+) -> None:
+    """A session keeps its connection, client IP and user agent; unused for SESSION_IDLE_TTL
+    it ends (reason idle) well before SESSION_TTL, for every replica."""
+    made: Tenant = await tenant()
+    client, _ = await login(gateway_url, made)
+    secret = _secret(client)
+    await client.close()
+    account_id, user_id = await _user_id(auth, secret)
+    async with connect(directory_address) as channel:
+        two_hours_later = SessionManager(
+            SessionStore(pool),
+            directory_pb2_grpc.DirectoryServiceStub(channel),
+            ttl=timedelta(hours=8),
+            idle_ttl=timedelta(hours=1),
+            clock=lambda: datetime.now(UTC) + timedelta(hours=2),
+        )
+        with pytest.raises(Unauthenticated):
+            await two_hours_later.validate(secret)
+    code, _ = await failure(
+        auth.ValidateSession(auth_pb2.ValidateSessionRequest(session_secret=secret))
+    )
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    listed = await auth.ListUserSessions(
+        auth_pb2.ListUserSessionsRequest(account_id=account_id, user_id=user_id)
+    )
+    (session,) = listed.sessions
+    # The ID token (for id_token_hint) is kept sealed like client secrets, never in clear.
+    row = await pool.fetchrow(
+        "SELECT oidc_id_token, oidc_id_token_key_id, oidc_sub FROM auth.sessions"
+        " WHERE account_id = $1 AND id = $2",
+        uuid.UUID(account_id),
+        uuid.UUID(session.id),
+    )
+    assert row is not None
+    assert row["oidc_id_token_key_id"]
+    assert b"eyJ" not in bytes(row["oidc_id_token"])
+    assert row["oidc_sub"]
+    assert session.revoke_reason == "idle"
+    assert session.connection_id == made.connection_id
+    assert session.ip_address == "127.0.0.1"
+    assert session.user_agent.startswith("Python/")

@@ -28,6 +28,7 @@ from gateway.api import (
     groups,
     logs,
     roles,
+    sessions,
     spaces,
     users,
     webhooks,
@@ -67,6 +68,10 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("POST", "/users/{user_id}:reactivate", USERS_MANAGE, users.reactivate_user),
     Route("GET", "/users/{user_id}/access", USERS_READ, access.get_user_access),
     Route("POST", "/access:check", USERS_READ, access.check_access),
+    # sessions: who is signed in, and ending it
+    Route("GET", "/users/{user_id}/sessions", USERS_READ, sessions.list_user_sessions),
+    Route("POST", "/users/{user_id}:revoke-sessions", USERS_MANAGE, sessions.revoke_user_sessions),
+    Route("DELETE", "/sessions/{session_id}", USERS_MANAGE, sessions.revoke_session),
     # spaces
     Route("GET", "/spaces", SPACES_READ, spaces.list_spaces),
     Route("POST", "/spaces", SPACES_MANAGE, spaces.create_space),

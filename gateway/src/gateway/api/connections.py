@@ -81,6 +81,21 @@ _CONNECTION = schemas.define(
             "setup": obj(
                 {
                     "redirect_uri": {**_URL, "type": ["string", "null"]},
+                    "post_logout_redirect_uri": {
+                        **_URL,
+                        "type": ["string", "null"],
+                        "description": "OIDC: register at the IdP (RP-Initiated Logout).",
+                    },
+                    "backchannel_logout_uri": {
+                        **_URL,
+                        "type": ["string", "null"],
+                        "description": "OIDC: register at the IdP (Back-Channel Logout).",
+                    },
+                    "slo_url": {
+                        **_URL,
+                        "type": ["string", "null"],
+                        "description": "SAML: our Single Logout URL (HTTP-Redirect, HTTP-POST).",
+                    },
                     "scim_base_url": _URL,
                 },
                 required=("redirect_uri", "scim_base_url"),
@@ -161,6 +176,11 @@ schemas.define(
             "profile_update": _PROFILE_UPDATE,
             "default_space": string(nullable=True),
             "default_space_role": string(nullable=True),
+            "rp_initiated_logout": {
+                "type": "boolean",
+                "description": "OIDC: at sign-out, send the browser to the IdP's "
+                "end_session_endpoint (RP-Initiated Logout 1.0).",
+            },
         },
         additionalProperties=False,
         description="A JSON merge patch (RFC 7396).",
@@ -206,6 +226,7 @@ schemas.define(
 def connection_json(call: Call, connection: auth_pb2.Connection) -> dict[str, Any]:
     public_url = call.request.config_dict[CONFIG].public_url
     protocol = connection.WhichOneof("protocol") or "unspecified"
+    oidc_base = f"{public_url}/sso/oidc/{connection.id}" if protocol == "oidc" else ""
     oidc = None
     if protocol == "oidc":
         settings = connection.oidc
@@ -218,6 +239,7 @@ def connection_json(call: Call, connection: auth_pb2.Connection) -> dict[str, An
             "vendor": _VENDOR_NAMES.get(settings.vendor, "unspecified"),
             "entra_tenant_id": settings.entra_tenant_id,
             "userinfo": settings.userinfo,
+            "rp_initiated_logout": settings.rp_initiated_logout,
         }
     saml = None
     if protocol == "saml":
@@ -237,9 +259,10 @@ def connection_json(call: Call, connection: auth_pb2.Connection) -> dict[str, An
         "oidc": oidc,
         "saml": saml,
         "setup": {
-            "redirect_uri": (
-                f"{public_url}/sso/oidc/{connection.id}/callback" if protocol == "oidc" else None
-            ),
+            "redirect_uri": f"{oidc_base}/callback" if oidc_base else None,
+            "post_logout_redirect_uri": f"{oidc_base}/signed-out" if oidc_base else None,
+            "backchannel_logout_uri": f"{oidc_base}/backchannel-logout" if oidc_base else None,
+            "slo_url": f"{public_url}/sso/saml/{connection.id}/slo" if protocol == "saml" else None,
             "scim_base_url": f"{public_url}/scim/v2",
         },
         "create_time": timestamp(connection.create_time),
@@ -285,8 +308,8 @@ async def get_connection(call: Call) -> web.Response:
     "Update an SSO connection",
     description="Display name, domains, enabled (a disabled connection signs nobody in and is "
     "not offered at /login), provisioning policy, profile update mode (first_login or "
-    "every_login), default space and role. The IdP settings themselves are replaced by "
-    "creating a new connection.",
+    "every_login), default space and role, and (OIDC) whether sign-out goes on to the IdP. The "
+    "IdP settings themselves are replaced by creating a new connection.",
     body="ConnectionPatch",
     example={"enabled": False},
     merge_patch=True,
@@ -310,20 +333,21 @@ async def update_connection(call: Call) -> web.Response:
             },
             call.body,
         )
-        response = await call.clients.auth.UpdateConnection(
-            auth_pb2.UpdateConnectionRequest(
-                account_id=call.account_id,
-                connection_id=current.id,
-                display_name=values["display_name"],
-                domains=values.get("domains") or [],
-                enabled=bool(values["enabled"]),
-                provisioning_policy=POLICIES[values["provisioning_policy"]],
-                profile_update=PROFILE_UPDATES[values["profile_update"]],
-                default_space=values.get("default_space") or "",
-                default_space_role=values.get("default_space_role") or "",
-                expected_version=current.version,
-            )
+        request = auth_pb2.UpdateConnectionRequest(
+            account_id=call.account_id,
+            connection_id=current.id,
+            display_name=values["display_name"],
+            domains=values.get("domains") or [],
+            enabled=bool(values["enabled"]),
+            provisioning_policy=POLICIES[values["provisioning_policy"]],
+            profile_update=PROFILE_UPDATES[values["profile_update"]],
+            default_space=values.get("default_space") or "",
+            default_space_role=values.get("default_space_role") or "",
+            expected_version=current.version,
         )
+        if isinstance(call.body.get("rp_initiated_logout"), bool):
+            request.rp_initiated_logout = call.body["rp_initiated_logout"]
+        response = await call.clients.auth.UpdateConnection(request)
         return response.connection
 
     updated = await read_modify_write(call.request, lambda: _get(call), write, lambda c: c.version)

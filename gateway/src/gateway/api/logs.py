@@ -27,6 +27,7 @@ _LOGIN_OUTCOMES: Final = {
     auth_pb2.LOGIN_OUTCOME_SUCCESS: "success",
     auth_pb2.LOGIN_OUTCOME_FAILURE: "failure",
     auth_pb2.LOGIN_OUTCOME_RESTARTED: "restarted",
+    auth_pb2.LOGIN_OUTCOME_PARTIAL: "partial",
 }
 _PROVISIONING_OUTCOMES: Final = {
     pb.PROVISIONING_OUTCOME_SUCCESS: "success",
@@ -42,7 +43,15 @@ _TRACE = schemas.define(
             "connection_id": schemas.ID,
             "time": schemas.TIMESTAMP,
             "trace_id": string(description="The OpenTelemetry trace id (32 hex digits)."),
-            "stage": string(description="start, callback, token, id_token, provisioning, session."),
+            "kind": {
+                "type": "string",
+                "enum": ["login", "logout"],
+                "description": "A sign-in attempt, or a logout request (a sign-out, a "
+                "back-channel logout token, a SAML LogoutRequest or LogoutResponse).",
+            },
+            "stage": string(
+                description="start, callback, token, id_token, provisioning, session, logout."
+            ),
             "outcome": {"type": "string", "enum": [*_LOGIN_OUTCOMES.values(), "unspecified"]},
             "reason": string(description='Machine-readable, e.g. "nonce_mismatch".'),
             "detail": string(1000, description="A sentence for the admin; never a secret."),
@@ -97,6 +106,7 @@ def trace_json(trace: auth_pb2.LoginTrace) -> dict[str, Any]:
         "connection_id": trace.connection_id,
         "time": timestamp(trace.time),
         "trace_id": trace.trace_id,
+        "kind": trace.kind or "login",
         "stage": trace.stage,
         "outcome": enum_name(_LOGIN_OUTCOMES, trace.outcome),
         "reason": trace.reason,

@@ -16,14 +16,14 @@ def add_sign_in_routes(app: web.Application) -> None:
     from gateway.errors import use_error_renderer
     from gateway.pages import add_page_routes
     from gateway.pages.errors import render_html_problem
-    from gateway.sso.routes import callback, logout, logout_form, start
+    from gateway.sso.logout import add_logout_routes
+    from gateway.sso.routes import callback, start
     from gateway.sso.saml import add_saml_routes
 
     app.router.add_get("/sso/oidc/{connection}/start", start)
     app.router.add_get("/sso/oidc/{connection}/callback", callback)
     add_saml_routes(app)
-    app.router.add_get("/logout", logout_form)
-    app.router.add_post("/logout", logout)
+    add_logout_routes(app)
     add_page_routes(app)
     for prefix in HTML_PREFIXES:
         use_error_renderer(app, render_html_problem, prefix=prefix)

@@ -7,7 +7,7 @@ validates the state, the code, the ID token and the session, and records the log
   finishes the login; we set the session cookie and go to the validated return_to. The span
   attribute ``idmesh.login.outcome`` (success | failure) is set on this request's server span:
   the collector's tail sampling keeps every failed login by it.
-- ``GET|POST /logout``: a form, then the session ends here and in auth.
+- sign-out: gateway.sso.logout.
 
 Failures render the uniform HTML error page with the trace id (gateway.pages.errors).
 """
@@ -23,9 +23,8 @@ import grpc
 from aiohttp import web
 from opentelemetry import trace
 
-from gateway.pages.html import page, redirect, secure
+from gateway.pages.html import redirect
 from gateway.sso import cookies
-from gateway.sso.origin import require_same_origin
 from gateway.state import CLIENTS, CONFIG
 from idmesh.auth.v1 import auth_pb2
 from meshkit.errors import NotFound
@@ -50,6 +49,15 @@ def _connection_id(request: web.Request) -> str:
 def _param(request: web.Request, name: str) -> str:
     value = request.query.get(name, "")
     return value if len(value) <= MAX_PARAM else ""
+
+
+def client_origin(request: web.Request) -> dict[str, str]:
+    """Where the browser signs in from, as its session records it (shown to admins): the
+    peer address (the ingress's, behind one) and the User-Agent, cut short."""
+    return {
+        "client_ip": (request.remote or "")[:64],
+        "user_agent": request.headers.get("User-Agent", "")[:512],
+    }
 
 
 def callback_url(request: web.Request, connection_id: str) -> str:
@@ -94,6 +102,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
                 iss=_param(request, "iss"),
                 error=_param(request, "error")[:64],
                 browser_binding=cookies.login_binding(request),
+                **client_origin(request),
             ),
             timeout=FINISH_DEADLINE_SECONDS,
         )
@@ -109,26 +118,3 @@ async def callback(request: web.Request) -> web.StreamResponse:
         request.app[CONFIG],
     )
     return response
-
-
-async def logout_form(request: web.Request) -> web.StreamResponse:
-    """A sign-out button (logging out is a POST: a link or an image must not end a session)."""
-    body = (
-        '<form method="post" action="/logout">\n'
-        "<p>Sign out of idmesh on this browser?</p>\n"
-        '<button type="submit" autofocus>Sign out</button>\n</form>'
-    )
-    return page("Sign out", body)
-
-
-async def logout(request: web.Request) -> web.StreamResponse:
-    """Ends the session in auth and clears the cookie; an absent session is no error."""
-    require_same_origin(request)
-    secret = cookies.session_secret(request)
-    if secret:
-        await request.app[CLIENTS].auth.EndSession(
-            auth_pb2.EndSessionRequest(session_secret=secret)
-        )
-    response = redirect("/login?signed_out=1")
-    cookies.clear_session(response, request.app[CONFIG])
-    return secure(response)

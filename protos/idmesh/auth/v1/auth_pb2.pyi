@@ -132,6 +132,8 @@ class _LoginOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LoginOut
     """A valid IdP-initiated SAML response that opened no session: the browser was sent to start
     an SP-initiated login instead, whose own trace follows (login CSRF defence).
     """
+    LOGIN_OUTCOME_PARTIAL: _LoginOutcome.ValueType  # 4
+    """A logout the IdP reports as partial (SAML PartialLogout)."""
 
 class LoginOutcome(_LoginOutcome, metaclass=_LoginOutcomeEnumTypeWrapper):
     """---------------------------------------------------------------------------------------------
@@ -145,6 +147,8 @@ LOGIN_OUTCOME_RESTARTED: LoginOutcome.ValueType  # 3
 """A valid IdP-initiated SAML response that opened no session: the browser was sent to start
 an SP-initiated login instead, whose own trace follows (login CSRF defence).
 """
+LOGIN_OUTCOME_PARTIAL: LoginOutcome.ValueType  # 4
+"""A logout the IdP reports as partial (SAML PartialLogout)."""
 Global___LoginOutcome: _TypeAlias = LoginOutcome  # noqa: Y015
 
 @_typing.final
@@ -501,6 +505,7 @@ class OidcSettings(_message.Message):
     ALLOWED_TENANT_IDS_FIELD_NUMBER: _builtins.int
     SIGNING_ALGORITHMS_FIELD_NUMBER: _builtins.int
     USERINFO_FIELD_NUMBER: _builtins.int
+    RP_INITIATED_LOGOUT_FIELD_NUMBER: _builtins.int
     issuer: _builtins.str
     """Exactly as the IdP's discovery document states it. An Entra multi-tenant issuer is the
     template https://login.microsoftonline.com/{tenantid}/v2.0.
@@ -521,6 +526,10 @@ class OidcSettings(_message.Message):
     userinfo: _builtins.bool
     """Call the userinfo endpoint after the ID token passes and merge its claims under the ID
     token's. Unset on create: the vendor preset's default (on for okta and generic).
+    """
+    rp_initiated_logout: _builtins.bool
+    """At logout, send the browser to the IdP's end_session_endpoint (when its discovery document
+    has one) with id_token_hint (OpenID Connect RP-Initiated Logout 1.0). Unset on create: on.
     """
     @_builtins.property
     def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -549,13 +558,19 @@ class OidcSettings(_message.Message):
         allowed_tenant_ids: _abc.Iterable[_builtins.str] | None = ...,
         signing_algorithms: _abc.Iterable[_builtins.str] | None = ...,
         userinfo: _builtins.bool | None = ...,
+        rp_initiated_logout: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_userinfo", b"_userinfo", "userinfo", b"userinfo"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_rp_initiated_logout", b"_rp_initiated_logout", "_userinfo", b"_userinfo", "rp_initiated_logout", b"rp_initiated_logout", "userinfo", b"userinfo"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_userinfo", b"_userinfo", "allowed_tenant_ids", b"allowed_tenant_ids", "client_id", b"client_id", "client_secret", b"client_secret", "client_secret_key_id", b"client_secret_key_id", "client_secret_set", b"client_secret_set", "discovery_url", b"discovery_url", "entra_tenant_id", b"entra_tenant_id", "issuer", b"issuer", "scopes", b"scopes", "signing_algorithms", b"signing_algorithms", "userinfo", b"userinfo", "vendor", b"vendor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_rp_initiated_logout", b"_rp_initiated_logout", "_userinfo", b"_userinfo", "allowed_tenant_ids", b"allowed_tenant_ids", "client_id", b"client_id", "client_secret", b"client_secret", "client_secret_key_id", b"client_secret_key_id", "client_secret_set", b"client_secret_set", "discovery_url", b"discovery_url", "entra_tenant_id", b"entra_tenant_id", "issuer", b"issuer", "rp_initiated_logout", b"rp_initiated_logout", "scopes", b"scopes", "signing_algorithms", b"signing_algorithms", "userinfo", b"userinfo", "vendor", b"vendor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__rp_initiated_logout: _TypeAlias = _typing.Literal["rp_initiated_logout"]  # noqa: Y015
+    _WhichOneofArgType__rp_initiated_logout: _TypeAlias = _typing.Literal["_rp_initiated_logout", b"_rp_initiated_logout"]  # noqa: Y015
     _WhichOneofReturnType__userinfo: _TypeAlias = _typing.Literal["userinfo"]  # noqa: Y015
     _WhichOneofArgType__userinfo: _TypeAlias = _typing.Literal["_userinfo", b"_userinfo"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__rp_initiated_logout) -> _WhichOneofReturnType__rp_initiated_logout | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__userinfo) -> _WhichOneofReturnType__userinfo | None: ...
 
 Global___OidcSettings: _TypeAlias = OidcSettings  # noqa: Y015
@@ -658,6 +673,8 @@ class SamlSettings(_message.Message):
     ACS_URL_FIELD_NUMBER: _builtins.int
     SP_CERTIFICATE_FIELD_NUMBER: _builtins.int
     METADATA_URL_FIELD_NUMBER: _builtins.int
+    SLO_URL_FIELD_NUMBER: _builtins.int
+    SP_SLO_URL_FIELD_NUMBER: _builtins.int
     idp_entity_id: _builtins.str
     sso_url: _builtins.str
     """The IdP's SSO URL for the HTTP-Redirect binding."""
@@ -681,6 +698,12 @@ class SamlSettings(_message.Message):
     """IdP metadata URL: fetched by auth at creation and refreshed on a schedule (new signing
     certificates are picked up without downtime).
     """
+    slo_url: _builtins.str
+    """The IdP's SingleLogoutService URL (HTTP-Redirect binding); from the metadata when empty.
+    Empty: the IdP takes no logout request (a sign-out ends idmesh's session only).
+    """
+    sp_slo_url: _builtins.str
+    """Output: our SingleLogoutService URL (HTTP-Redirect and HTTP-POST), for the IdP admin."""
     @_builtins.property
     def certificates(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Pinned IdP signing certificates (PEM or base64 DER); two or more during a rollover."""
@@ -702,10 +725,12 @@ class SamlSettings(_message.Message):
         acs_url: _builtins.str = ...,
         sp_certificate: _builtins.str = ...,
         metadata_url: _builtins.str = ...,
+        slo_url: _builtins.str = ...,
+        sp_slo_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acs_url", b"acs_url", "allow_idp_initiated", b"allow_idp_initiated", "allow_sha1", b"allow_sha1", "certificates", b"certificates", "clock_skew_seconds", b"clock_skew_seconds", "idp_entity_id", b"idp_entity_id", "metadata_url", b"metadata_url", "metadata_xml", b"metadata_xml", "name_id_format", b"name_id_format", "sp_certificate", b"sp_certificate", "sp_entity_id", b"sp_entity_id", "sso_url", b"sso_url", "vendor", b"vendor", "want_response_signed", b"want_response_signed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acs_url", b"acs_url", "allow_idp_initiated", b"allow_idp_initiated", "allow_sha1", b"allow_sha1", "certificates", b"certificates", "clock_skew_seconds", b"clock_skew_seconds", "idp_entity_id", b"idp_entity_id", "metadata_url", b"metadata_url", "metadata_xml", b"metadata_xml", "name_id_format", b"name_id_format", "slo_url", b"slo_url", "sp_certificate", b"sp_certificate", "sp_entity_id", b"sp_entity_id", "sp_slo_url", b"sp_slo_url", "sso_url", b"sso_url", "vendor", b"vendor", "want_response_signed", b"want_response_signed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -854,10 +879,15 @@ class FinishSamlLoginRequest(_message.Message):
     SAML_RESPONSE_FIELD_NUMBER: _builtins.int
     RELAY_STATE_FIELD_NUMBER: _builtins.int
     BROWSER_BINDING_FIELD_NUMBER: _builtins.int
+    CLIENT_IP_FIELD_NUMBER: _builtins.int
+    USER_AGENT_FIELD_NUMBER: _builtins.int
     connection_id: _builtins.str
     saml_response: _builtins.str
     relay_state: _builtins.str
     browser_binding: _builtins.str
+    client_ip: _builtins.str
+    """How the session begins, as the gateway saw the browser (shown to admins)."""
+    user_agent: _builtins.str
     def __init__(
         self,
         *,
@@ -865,10 +895,12 @@ class FinishSamlLoginRequest(_message.Message):
         saml_response: _builtins.str = ...,
         relay_state: _builtins.str = ...,
         browser_binding: _builtins.str = ...,
+        client_ip: _builtins.str = ...,
+        user_agent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["browser_binding", b"browser_binding", "connection_id", b"connection_id", "relay_state", b"relay_state", "saml_response", b"saml_response"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["browser_binding", b"browser_binding", "client_ip", b"client_ip", "connection_id", b"connection_id", "relay_state", b"relay_state", "saml_response", b"saml_response", "user_agent", b"user_agent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1088,6 +1120,7 @@ class UpdateConnectionRequest(_message.Message):
     DEFAULT_SPACE_ROLE_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
     PROFILE_UPDATE_FIELD_NUMBER: _builtins.int
+    RP_INITIATED_LOGOUT_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     connection_id: _builtins.str
     display_name: _builtins.str
@@ -1100,6 +1133,8 @@ class UpdateConnectionRequest(_message.Message):
     """0: no precondition."""
     profile_update: Global___ProfileUpdate.ValueType
     """When profile and spaces follow the IdP; unspecified keeps the stored mode."""
+    rp_initiated_logout: _builtins.bool
+    """OIDC: send the browser to the IdP's end_session_endpoint at logout; unset: unchanged."""
     @_builtins.property
     def domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -1115,12 +1150,15 @@ class UpdateConnectionRequest(_message.Message):
         default_space_role: _builtins.str = ...,
         expected_version: _builtins.int = ...,
         profile_update: Global___ProfileUpdate.ValueType = ...,
+        rp_initiated_logout: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_rp_initiated_logout", b"_rp_initiated_logout", "rp_initiated_logout", b"rp_initiated_logout"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "connection_id", b"connection_id", "default_space", b"default_space", "default_space_role", b"default_space_role", "display_name", b"display_name", "domains", b"domains", "enabled", b"enabled", "expected_version", b"expected_version", "profile_update", b"profile_update", "provisioning_policy", b"provisioning_policy"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_rp_initiated_logout", b"_rp_initiated_logout", "account_id", b"account_id", "connection_id", b"connection_id", "default_space", b"default_space", "default_space_role", b"default_space_role", "display_name", b"display_name", "domains", b"domains", "enabled", b"enabled", "expected_version", b"expected_version", "profile_update", b"profile_update", "provisioning_policy", b"provisioning_policy", "rp_initiated_logout", b"rp_initiated_logout"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__rp_initiated_logout: _TypeAlias = _typing.Literal["rp_initiated_logout"]  # noqa: Y015
+    _WhichOneofArgType__rp_initiated_logout: _TypeAlias = _typing.Literal["_rp_initiated_logout", b"_rp_initiated_logout"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__rp_initiated_logout) -> _WhichOneofReturnType__rp_initiated_logout | None: ...
 
 Global___UpdateConnectionRequest: _TypeAlias = UpdateConnectionRequest  # noqa: Y015
 
@@ -1350,6 +1388,8 @@ class FinishOidcLoginRequest(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     ERROR_DESCRIPTION_FIELD_NUMBER: _builtins.int
     BROWSER_BINDING_FIELD_NUMBER: _builtins.int
+    CLIENT_IP_FIELD_NUMBER: _builtins.int
+    USER_AGENT_FIELD_NUMBER: _builtins.int
     connection_id: _builtins.str
     redirect_uri: _builtins.str
     state: _builtins.str
@@ -1361,6 +1401,9 @@ class FinishOidcLoginRequest(_message.Message):
     error_description: _builtins.str
     browser_binding: _builtins.str
     """The binding cookie the browser sent."""
+    client_ip: _builtins.str
+    """How the session begins, as the gateway saw the browser (shown to admins)."""
+    user_agent: _builtins.str
     def __init__(
         self,
         *,
@@ -1372,10 +1415,12 @@ class FinishOidcLoginRequest(_message.Message):
         error: _builtins.str = ...,
         error_description: _builtins.str = ...,
         browser_binding: _builtins.str = ...,
+        client_ip: _builtins.str = ...,
+        user_agent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["browser_binding", b"browser_binding", "code", b"code", "connection_id", b"connection_id", "error", b"error", "error_description", b"error_description", "iss", b"iss", "redirect_uri", b"redirect_uri", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["browser_binding", b"browser_binding", "client_ip", b"client_ip", "code", b"code", "connection_id", b"connection_id", "error", b"error", "error_description", b"error_description", "iss", b"iss", "redirect_uri", b"redirect_uri", "state", b"state", "user_agent", b"user_agent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1426,14 +1471,35 @@ class Session(_message.Message):
     CONNECTION_ID_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    REVOKE_TIME_FIELD_NUMBER: _builtins.int
+    REVOKE_REASON_FIELD_NUMBER: _builtins.int
+    IP_ADDRESS_FIELD_NUMBER: _builtins.int
+    USER_AGENT_FIELD_NUMBER: _builtins.int
+    LAST_USE_TIME_FIELD_NUMBER: _builtins.int
+    IDLE_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     account_id: _builtins.str
     user_id: _builtins.str
     connection_id: _builtins.str
+    revoke_reason: _builtins.str
+    ip_address: _builtins.str
+    user_agent: _builtins.str
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
-    def expire_time(self) -> _timestamp_pb2.Timestamp: ...
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """The absolute end (SESSION_TTL after the sign-in)."""
+
+    @_builtins.property
+    def revoke_time(self) -> _timestamp_pb2.Timestamp:
+        """Set once ended: logout, idp_logout, admin, idle, user_deactivated, user_deleted."""
+
+    @_builtins.property
+    def last_use_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def idle_expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When it ends unused: last use plus SESSION_IDLE_TTL (at most expire_time)."""
+
     def __init__(
         self,
         *,
@@ -1443,10 +1509,16 @@ class Session(_message.Message):
         connection_id: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         expire_time: _timestamp_pb2.Timestamp | None = ...,
+        revoke_time: _timestamp_pb2.Timestamp | None = ...,
+        revoke_reason: _builtins.str = ...,
+        ip_address: _builtins.str = ...,
+        user_agent: _builtins.str = ...,
+        last_use_time: _timestamp_pb2.Timestamp | None = ...,
+        idle_expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "idle_expire_time", b"idle_expire_time", "last_use_time", b"last_use_time", "revoke_time", b"revoke_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "connection_id", b"connection_id", "create_time", b"create_time", "expire_time", b"expire_time", "id", b"id", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "connection_id", b"connection_id", "create_time", b"create_time", "expire_time", b"expire_time", "id", b"id", "idle_expire_time", b"idle_expire_time", "ip_address", b"ip_address", "last_use_time", b"last_use_time", "revoke_reason", b"revoke_reason", "revoke_time", b"revoke_time", "user_agent", b"user_agent", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1496,15 +1568,23 @@ class EndSessionRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SESSION_SECRET_FIELD_NUMBER: _builtins.int
+    PUBLIC_URL_FIELD_NUMBER: _builtins.int
+    BROWSER_BINDING_FIELD_NUMBER: _builtins.int
     session_secret: _builtins.str
+    public_url: _builtins.str
+    """The gateway's public base URL (the post-logout redirect URI is made from it)."""
+    browser_binding: _builtins.str
+    """The browser's SAML binding cookie, if any (the LogoutResponse must come back to it)."""
     def __init__(
         self,
         *,
         session_secret: _builtins.str = ...,
+        public_url: _builtins.str = ...,
+        browser_binding: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_secret", b"session_secret"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["browser_binding", b"browser_binding", "public_url", b"public_url", "session_secret", b"session_secret"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1514,16 +1594,276 @@ Global___EndSessionRequest: _TypeAlias = EndSessionRequest  # noqa: Y015
 class EndSessionResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    LOGOUT_URL_FIELD_NUMBER: _builtins.int
+    BROWSER_BINDING_FIELD_NUMBER: _builtins.int
+    TRACE_ID_FIELD_NUMBER: _builtins.int
+    logout_url: _builtins.str
+    """Where to send the browser so the IdP ends its session too; empty: show "signed out"."""
+    browser_binding: _builtins.str
+    """The SAML binding cookie's value when logout_url is a LogoutRequest."""
+    trace_id: _builtins.str
     def __init__(
         self,
+        *,
+        logout_url: _builtins.str = ...,
+        browser_binding: _builtins.str = ...,
+        trace_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["browser_binding", b"browser_binding", "logout_url", b"logout_url", "trace_id", b"trace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EndSessionResponse: _TypeAlias = EndSessionResponse  # noqa: Y015
+
+@_typing.final
+class ListUserSessionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    user_id: _builtins.str
+    page_size: _builtins.int
+    """Default 50, at most 200: the newest sessions, live and ended (until purged)."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "page_size", b"page_size", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUserSessionsRequest: _TypeAlias = ListUserSessionsRequest  # noqa: Y015
+
+@_typing.final
+class ListUserSessionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def sessions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Session]: ...
+    def __init__(
+        self,
+        *,
+        sessions: _abc.Iterable[Global___Session] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sessions", b"sessions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUserSessionsResponse: _TypeAlias = ListUserSessionsResponse  # noqa: Y015
+
+@_typing.final
+class RevokeSessionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    session_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        session_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeSessionRequest: _TypeAlias = RevokeSessionRequest  # noqa: Y015
+
+@_typing.final
+class RevokeSessionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVOKED_FIELD_NUMBER: _builtins.int
+    revoked: _builtins.bool
+    """False: it had already ended (the call changes nothing)."""
+    def __init__(
+        self,
+        *,
+        revoked: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["revoked", b"revoked"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeSessionResponse: _TypeAlias = RevokeSessionResponse  # noqa: Y015
+
+@_typing.final
+class RevokeUserSessionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    user_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeUserSessionsRequest: _TypeAlias = RevokeUserSessionsRequest  # noqa: Y015
+
+@_typing.final
+class RevokeUserSessionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVOKED_FIELD_NUMBER: _builtins.int
+    revoked: _builtins.int
+    def __init__(
+        self,
+        *,
+        revoked: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["revoked", b"revoked"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeUserSessionsResponse: _TypeAlias = RevokeUserSessionsResponse  # noqa: Y015
+
+@_typing.final
+class BackchannelLogoutRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONNECTION_ID_FIELD_NUMBER: _builtins.int
+    LOGOUT_TOKEN_FIELD_NUMBER: _builtins.int
+    connection_id: _builtins.str
+    logout_token: _builtins.str
+    """The form parameter logout_token, as posted by the IdP."""
+    def __init__(
+        self,
+        *,
+        connection_id: _builtins.str = ...,
+        logout_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection_id", b"connection_id", "logout_token", b"logout_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BackchannelLogoutRequest: _TypeAlias = BackchannelLogoutRequest  # noqa: Y015
+
+@_typing.final
+class BackchannelLogoutResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENDED_SESSIONS_FIELD_NUMBER: _builtins.int
+    TRACE_ID_FIELD_NUMBER: _builtins.int
+    ended_sessions: _builtins.int
+    trace_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        ended_sessions: _builtins.int = ...,
+        trace_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ended_sessions", b"ended_sessions", "trace_id", b"trace_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BackchannelLogoutResponse: _TypeAlias = BackchannelLogoutResponse  # noqa: Y015
+
+@_typing.final
+class SamlLogoutRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONNECTION_ID_FIELD_NUMBER: _builtins.int
+    BINDING_FIELD_NUMBER: _builtins.int
+    RAW_QUERY_FIELD_NUMBER: _builtins.int
+    SAML_REQUEST_FIELD_NUMBER: _builtins.int
+    SAML_RESPONSE_FIELD_NUMBER: _builtins.int
+    RELAY_STATE_FIELD_NUMBER: _builtins.int
+    BROWSER_BINDING_FIELD_NUMBER: _builtins.int
+    connection_id: _builtins.str
+    binding: _builtins.str
+    """"redirect" (raw_query holds the GET's query, signature included) or "post"."""
+    raw_query: _builtins.str
+    saml_request: _builtins.str
+    saml_response: _builtins.str
+    relay_state: _builtins.str
+    browser_binding: _builtins.str
+    def __init__(
+        self,
+        *,
+        connection_id: _builtins.str = ...,
+        binding: _builtins.str = ...,
+        raw_query: _builtins.str = ...,
+        saml_request: _builtins.str = ...,
+        saml_response: _builtins.str = ...,
+        relay_state: _builtins.str = ...,
+        browser_binding: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["binding", b"binding", "browser_binding", b"browser_binding", "connection_id", b"connection_id", "raw_query", b"raw_query", "relay_state", b"relay_state", "saml_request", b"saml_request", "saml_response", b"saml_response"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SamlLogoutRequest: _TypeAlias = SamlLogoutRequest  # noqa: Y015
+
+@_typing.final
+class SamlLogoutResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDIRECT_URL_FIELD_NUMBER: _builtins.int
+    ENDED_SESSIONS_FIELD_NUMBER: _builtins.int
+    PARTIAL_FIELD_NUMBER: _builtins.int
+    SIGNED_OUT_FIELD_NUMBER: _builtins.int
+    TRACE_ID_FIELD_NUMBER: _builtins.int
+    redirect_url: _builtins.str
+    """An IdP-initiated LogoutRequest: our signed LogoutResponse (a URL to redirect to), empty
+    when the IdP has no SLO URL.
+    """
+    ended_sessions: _builtins.int
+    partial: _builtins.bool
+    """The answer to our LogoutRequest: the IdP reports a partial logout."""
+    signed_out: _builtins.bool
+    """True when this was the answer to our LogoutRequest: show "signed out"."""
+    trace_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        redirect_url: _builtins.str = ...,
+        ended_sessions: _builtins.int = ...,
+        partial: _builtins.bool = ...,
+        signed_out: _builtins.bool = ...,
+        trace_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ended_sessions", b"ended_sessions", "partial", b"partial", "redirect_url", b"redirect_url", "signed_out", b"signed_out", "trace_id", b"trace_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SamlLogoutResponse: _TypeAlias = SamlLogoutResponse  # noqa: Y015
 
 @_typing.final
 class LoginTrace(_message.Message):
@@ -1546,6 +1886,7 @@ class LoginTrace(_message.Message):
     CLOCK_DELTA_SECONDS_FIELD_NUMBER: _builtins.int
     HAS_CLOCK_DELTA_FIELD_NUMBER: _builtins.int
     DURATION_MS_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     account_id: _builtins.str
     connection_id: _builtins.str
@@ -1565,6 +1906,10 @@ class LoginTrace(_message.Message):
     """Our clock minus the token's iat, in seconds (positive: the IdP's clock is behind)."""
     has_clock_delta: _builtins.bool
     duration_ms: _builtins.float
+    kind: _builtins.str
+    """"login" (a sign-in attempt) or "logout" (a sign-out, a back-channel logout token, a SAML
+    LogoutRequest or LogoutResponse).
+    """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -1593,10 +1938,11 @@ class LoginTrace(_message.Message):
         clock_delta_seconds: _builtins.float = ...,
         has_clock_delta: _builtins.bool = ...,
         duration_ms: _builtins.float = ...,
+        kind: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "claims", b"claims", "clock_delta_seconds", b"clock_delta_seconds", "connection_id", b"connection_id", "detail", b"detail", "duration_ms", b"duration_ms", "email", b"email", "groups", b"groups", "has_clock_delta", b"has_clock_delta", "id", b"id", "outcome", b"outcome", "reason", b"reason", "stage", b"stage", "subject", b"subject", "time", b"time", "trace_id", b"trace_id", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "claims", b"claims", "clock_delta_seconds", b"clock_delta_seconds", "connection_id", b"connection_id", "detail", b"detail", "duration_ms", b"duration_ms", "email", b"email", "groups", b"groups", "has_clock_delta", b"has_clock_delta", "id", b"id", "kind", b"kind", "outcome", b"outcome", "reason", b"reason", "stage", b"stage", "subject", b"subject", "time", b"time", "trace_id", b"trace_id", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

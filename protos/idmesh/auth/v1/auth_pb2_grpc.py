@@ -139,6 +139,31 @@ class AuthServiceStub:
                 request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.EndSessionRequest.SerializeToString,
                 response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.EndSessionResponse.FromString,
                 _registered_method=True)
+        self.ListUserSessions = channel.unary_unary(
+                '/idmesh.auth.v1.AuthService/ListUserSessions',
+                request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.ListUserSessionsRequest.SerializeToString,
+                response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.ListUserSessionsResponse.FromString,
+                _registered_method=True)
+        self.RevokeSession = channel.unary_unary(
+                '/idmesh.auth.v1.AuthService/RevokeSession',
+                request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeSessionRequest.SerializeToString,
+                response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeSessionResponse.FromString,
+                _registered_method=True)
+        self.RevokeUserSessions = channel.unary_unary(
+                '/idmesh.auth.v1.AuthService/RevokeUserSessions',
+                request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeUserSessionsRequest.SerializeToString,
+                response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeUserSessionsResponse.FromString,
+                _registered_method=True)
+        self.BackchannelLogout = channel.unary_unary(
+                '/idmesh.auth.v1.AuthService/BackchannelLogout',
+                request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.BackchannelLogoutRequest.SerializeToString,
+                response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.BackchannelLogoutResponse.FromString,
+                _registered_method=True)
+        self.SamlLogout = channel.unary_unary(
+                '/idmesh.auth.v1.AuthService/SamlLogout',
+                request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.SamlLogoutRequest.SerializeToString,
+                response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.SamlLogoutResponse.FromString,
+                _registered_method=True)
         self.ListLoginTraces = channel.unary_unary(
                 '/idmesh.auth.v1.AuthService/ListLoginTraces',
                 request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.ListLoginTracesRequest.SerializeToString,
@@ -340,6 +365,41 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListUserSessions(self, request, context):
+        """An account's sessions, for admins: a user's list, one ended, all of a user's ended. Ended
+        sessions fail ValidateSession at once on every replica.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeUserSessions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BackchannelLogout(self, request, context):
+        """Logout from the IdP: an OIDC back-channel logout token (OpenID Connect Back-Channel Logout
+        1.0), a SAML LogoutRequest or the LogoutResponse to ours (SAML 2.0 Single Logout). A
+        refused message is INVALID_ARGUMENT with reason logout_refused; every one is traced.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SamlLogout(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListLoginTraces(self, request, context):
         """Login traces: one per SSO attempt, newest first.
         """
@@ -519,6 +579,31 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.EndSession,
                     request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.EndSessionRequest.FromString,
                     response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.EndSessionResponse.SerializeToString,
+            ),
+            'ListUserSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUserSessions,
+                    request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.ListUserSessionsRequest.FromString,
+                    response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.ListUserSessionsResponse.SerializeToString,
+            ),
+            'RevokeSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeSession,
+                    request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeSessionRequest.FromString,
+                    response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeSessionResponse.SerializeToString,
+            ),
+            'RevokeUserSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeUserSessions,
+                    request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeUserSessionsRequest.FromString,
+                    response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeUserSessionsResponse.SerializeToString,
+            ),
+            'BackchannelLogout': grpc.unary_unary_rpc_method_handler(
+                    servicer.BackchannelLogout,
+                    request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.BackchannelLogoutRequest.FromString,
+                    response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.BackchannelLogoutResponse.SerializeToString,
+            ),
+            'SamlLogout': grpc.unary_unary_rpc_method_handler(
+                    servicer.SamlLogout,
+                    request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.SamlLogoutRequest.FromString,
+                    response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.SamlLogoutResponse.SerializeToString,
             ),
             'ListLoginTraces': grpc.unary_unary_rpc_method_handler(
                     servicer.ListLoginTraces,
@@ -1138,6 +1223,141 @@ class AuthService:
             '/idmesh.auth.v1.AuthService/EndSession',
             idmesh_dot_auth_dot_v1_dot_auth__pb2.EndSessionRequest.SerializeToString,
             idmesh_dot_auth_dot_v1_dot_auth__pb2.EndSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUserSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.auth.v1.AuthService/ListUserSessions',
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.ListUserSessionsRequest.SerializeToString,
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.ListUserSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.auth.v1.AuthService/RevokeSession',
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeSessionRequest.SerializeToString,
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeUserSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.auth.v1.AuthService/RevokeUserSessions',
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeUserSessionsRequest.SerializeToString,
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeUserSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BackchannelLogout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.auth.v1.AuthService/BackchannelLogout',
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.BackchannelLogoutRequest.SerializeToString,
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.BackchannelLogoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SamlLogout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.auth.v1.AuthService/SamlLogout',
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.SamlLogoutRequest.SerializeToString,
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.SamlLogoutResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -82,6 +82,18 @@ class AuthServiceStub:
     was deactivated or deleted since (the session ends at once).
     """
     EndSession: _grpc.UnaryUnaryMultiCallable[_auth_pb2.EndSessionRequest, _auth_pb2.EndSessionResponse]
+    ListUserSessions: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListUserSessionsRequest, _auth_pb2.ListUserSessionsResponse]
+    """An account's sessions, for admins: a user's list, one ended, all of a user's ended. Ended
+    sessions fail ValidateSession at once on every replica.
+    """
+    RevokeSession: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RevokeSessionRequest, _auth_pb2.RevokeSessionResponse]
+    RevokeUserSessions: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RevokeUserSessionsRequest, _auth_pb2.RevokeUserSessionsResponse]
+    BackchannelLogout: _grpc.UnaryUnaryMultiCallable[_auth_pb2.BackchannelLogoutRequest, _auth_pb2.BackchannelLogoutResponse]
+    """Logout from the IdP: an OIDC back-channel logout token (OpenID Connect Back-Channel Logout
+    1.0), a SAML LogoutRequest or the LogoutResponse to ours (SAML 2.0 Single Logout). A
+    refused message is INVALID_ARGUMENT with reason logout_refused; every one is traced.
+    """
+    SamlLogout: _grpc.UnaryUnaryMultiCallable[_auth_pb2.SamlLogoutRequest, _auth_pb2.SamlLogoutResponse]
     ListLoginTraces: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListLoginTracesRequest, _auth_pb2.ListLoginTracesResponse]
     """Login traces: one per SSO attempt, newest first."""
     CreateOAuthClient: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CreateOAuthClientRequest, _auth_pb2.CreateOAuthClientResponse]
@@ -160,6 +172,18 @@ class AuthServiceAsyncStub(AuthServiceStub):
     was deactivated or deleted since (the session ends at once).
     """
     EndSession: _aio.UnaryUnaryMultiCallable[_auth_pb2.EndSessionRequest, _auth_pb2.EndSessionResponse]  # type: ignore[assignment]
+    ListUserSessions: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListUserSessionsRequest, _auth_pb2.ListUserSessionsResponse]  # type: ignore[assignment]
+    """An account's sessions, for admins: a user's list, one ended, all of a user's ended. Ended
+    sessions fail ValidateSession at once on every replica.
+    """
+    RevokeSession: _aio.UnaryUnaryMultiCallable[_auth_pb2.RevokeSessionRequest, _auth_pb2.RevokeSessionResponse]  # type: ignore[assignment]
+    RevokeUserSessions: _aio.UnaryUnaryMultiCallable[_auth_pb2.RevokeUserSessionsRequest, _auth_pb2.RevokeUserSessionsResponse]  # type: ignore[assignment]
+    BackchannelLogout: _aio.UnaryUnaryMultiCallable[_auth_pb2.BackchannelLogoutRequest, _auth_pb2.BackchannelLogoutResponse]  # type: ignore[assignment]
+    """Logout from the IdP: an OIDC back-channel logout token (OpenID Connect Back-Channel Logout
+    1.0), a SAML LogoutRequest or the LogoutResponse to ours (SAML 2.0 Single Logout). A
+    refused message is INVALID_ARGUMENT with reason logout_refused; every one is traced.
+    """
+    SamlLogout: _aio.UnaryUnaryMultiCallable[_auth_pb2.SamlLogoutRequest, _auth_pb2.SamlLogoutResponse]  # type: ignore[assignment]
     ListLoginTraces: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListLoginTracesRequest, _auth_pb2.ListLoginTracesResponse]  # type: ignore[assignment]
     """Login traces: one per SSO attempt, newest first."""
     CreateOAuthClient: _aio.UnaryUnaryMultiCallable[_auth_pb2.CreateOAuthClientRequest, _auth_pb2.CreateOAuthClientResponse]  # type: ignore[assignment]
@@ -361,6 +385,48 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_pb2.EndSessionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.EndSessionResponse, _abc.Awaitable[_auth_pb2.EndSessionResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListUserSessions(
+        self,
+        request: _auth_pb2.ListUserSessionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ListUserSessionsResponse, _abc.Awaitable[_auth_pb2.ListUserSessionsResponse]]:
+        """An account's sessions, for admins: a user's list, one ended, all of a user's ended. Ended
+        sessions fail ValidateSession at once on every replica.
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeSession(
+        self,
+        request: _auth_pb2.RevokeSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.RevokeSessionResponse, _abc.Awaitable[_auth_pb2.RevokeSessionResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RevokeUserSessions(
+        self,
+        request: _auth_pb2.RevokeUserSessionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.RevokeUserSessionsResponse, _abc.Awaitable[_auth_pb2.RevokeUserSessionsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def BackchannelLogout(
+        self,
+        request: _auth_pb2.BackchannelLogoutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.BackchannelLogoutResponse, _abc.Awaitable[_auth_pb2.BackchannelLogoutResponse]]:
+        """Logout from the IdP: an OIDC back-channel logout token (OpenID Connect Back-Channel Logout
+        1.0), a SAML LogoutRequest or the LogoutResponse to ours (SAML 2.0 Single Logout). A
+        refused message is INVALID_ARGUMENT with reason logout_refused; every one is traced.
+        """
+
+    @_abc_1.abstractmethod
+    def SamlLogout(
+        self,
+        request: _auth_pb2.SamlLogoutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.SamlLogoutResponse, _abc.Awaitable[_auth_pb2.SamlLogoutResponse]]: ...
 
     @_abc_1.abstractmethod
     def ListLoginTraces(

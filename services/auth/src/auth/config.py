@@ -73,7 +73,16 @@ class AuthConfig:
         "signs, all are published (auth.oauth.signing); unset: a key for this process only",
     )
     session_ttl: float = setting(
-        "SESSION_TTL", default=8 * 3600.0, parse=parse_duration, description="session lifetime"
+        "SESSION_TTL",
+        default=8 * 3600.0,
+        parse=parse_duration,
+        description="absolute session lifetime, from the sign-in",
+    )
+    session_idle_ttl: float = setting(
+        "SESSION_IDLE_TTL",
+        default=3600.0,
+        parse=parse_duration,
+        description="a session unused this long ends (at most SESSION_TTL)",
     )
     expiry_check_every: float = setting(
         "EXPIRY_CHECK_EVERY",
@@ -113,6 +122,7 @@ class AuthConfig:
             secretbox=box,
             directory_addr=self.directory_addr,
             session_ttl=timedelta(seconds=self.session_ttl),
+            session_idle_ttl=timedelta(seconds=min(self.session_idle_ttl, self.session_ttl)),
             transaction_ttl=timedelta(seconds=self.login_transaction_ttl),
             jwks_min_refetch_seconds=self.jwks_min_refetch_interval,
             idp_timeout_seconds=self.idp_timeout,

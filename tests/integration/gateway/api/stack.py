@@ -53,6 +53,8 @@ class Stack:
     directory: Stub
     auth: Any
     """An auth_pb2_grpc.AuthServiceAsyncStub."""
+    directory_address: str = ""
+    secretbox: SecretBox | None = None
 
     @property
     def base_url(self) -> str:
@@ -162,11 +164,14 @@ class Tenant:
         return role
 
 
+SEED_PASSWORD = "correct horse battery staple 42"
+
+
 async def seed_resources(tenant: Tenant) -> dict[str, str]:
     """One of each resource in ``tenant``, by path parameter name: a user (a manual member of
     the group), a space, a group, a custom space role, a manual grant, the account name, an
     API token, an OAuth client, an OIDC connection (no domains), a pending domain claim (under
-    .test, one of the account's own) and a webhook endpoint."""
+    .test, one of the account's own), a webhook endpoint and a session of the user."""
     user = await tenant.user()
     space = await tenant.space()
     group = await tenant.group(idp_identifier=f"idp-{uuid.uuid4().hex[:8]}")
@@ -221,6 +226,18 @@ async def seed_resources(tenant: Tenant) -> dict[str, str]:
             actor=SYSTEM,
         )
     )
+    # A browser session of the user (the admin sign-in opens one with a local password).
+    email = f"seed@{tenant.account.name}.test"
+    await tenant.stack.auth.SetLocalPassword(
+        auth_pb2.SetLocalPasswordRequest(
+            account_id=tenant.id, user_id=user.id, email=email, password=SEED_PASSWORD
+        )
+    )
+    signed_in = await tenant.stack.auth.VerifyLocalPassword(
+        auth_pb2.VerifyLocalPasswordRequest(
+            account_id=tenant.id, email=email, password=SEED_PASSWORD, open_session=True
+        )
+    )
     domain = await tenant.stack.directory.ClaimDomain(
         pb.ClaimDomainRequest(
             account_id=tenant.id, domain=f"{tenant.account.name}.test", actor=SYSTEM
@@ -243,6 +260,7 @@ async def seed_resources(tenant: Tenant) -> dict[str, str]:
         "client_id": client.client.id,
         "connection_id": connection.connection.id,
         "webhook_id": webhook["webhook"]["id"],
+        "session_id": signed_in.session.id,
     }
 
 
@@ -322,14 +340,13 @@ async def start_stack(database_url: str, dns_nameservers: str = "") -> AsyncIter
     directory_port = await directory_server.start()
     # A throwaway encryption key, so that connections (with sealed client secrets) can be made;
     # the real directory, so that sessions validate (the admin pages sign in with them).
+    secretbox = SecretBox(os.urandom(32))
     auth_app = build_app(
         pool,
         host="127.0.0.1",
         port=0,
         server=_fast_server(),
-        sso=SsoSettings(
-            secretbox=SecretBox(os.urandom(32)), directory_addr=f"127.0.0.1:{directory_port}"
-        ),
+        sso=SsoSettings(secretbox=secretbox, directory_addr=f"127.0.0.1:{directory_port}"),
     )
     auth_port = await auth_app.start()
     clients = Clients.connect(
@@ -349,6 +366,8 @@ async def start_stack(database_url: str, dns_nameservers: str = "") -> AsyncIter
                 client=client,
                 directory=directory_pb2_grpc.DirectoryServiceStub(directory_channel),
                 auth=auth_pb2_grpc.AuthServiceStub(auth_channel),
+                directory_address=f"127.0.0.1:{directory_port}",
+                secretbox=secretbox,
             )
     finally:
         await server.close()

@@ -4,6 +4,7 @@ write-only client secret, and answers the values to paste into Okta or Entra."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from tests.idps.saml.metadata import idp_metadata
 from tests.idps.saml.responses import KeyPair
@@ -212,3 +213,23 @@ async def test_a_connections_update_mode_is_read_and_changed_through_the_api(
         },
     )
     assert every["profile_update"] == "every_login"
+
+
+async def test_an_oidc_connection_shows_its_logout_uris_and_rp_logout_can_be_switched_off(
+    tenant: Tenant,
+) -> None:
+    """RP-Initiated Logout 1.0 §3 and Back-Channel Logout 1.0 §2.2: the post-logout redirect
+    URI and the back-channel logout URI to register are in setup; sign-out going on to the IdP
+    is on by default and a merge patch switches it off, leaving the rest as it was."""
+    created: dict[str, Any] = await _oidc(tenant, f"{uuid.uuid4().hex[:8]}.example.com")
+    base = f"/sso/oidc/{created['id']}"
+    assert created["setup"]["post_logout_redirect_uri"].endswith(f"{base}/signed-out")
+    assert created["setup"]["backchannel_logout_uri"].endswith(f"{base}/backchannel-logout")
+    assert created["setup"]["slo_url"] is None
+    assert created["oidc"]["rp_initiated_logout"] is True
+    path = f"/connections/{created['id']}"
+    updated = await tenant.json("PATCH", path, json={"rp_initiated_logout": False})
+    assert updated["oidc"]["rp_initiated_logout"] is False
+    assert updated["enabled"] is True
+    renamed = await tenant.json("PATCH", path, json={"display_name": "Okta"})
+    assert renamed["oidc"]["rp_initiated_logout"] is False

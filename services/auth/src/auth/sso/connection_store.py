@@ -23,7 +23,8 @@ c.id, c.account_id, c.name, c.display_name, c.protocol, c.attribute_mapping,
 c.provisioning_policy, c.profile_update, c.default_space, c.default_space_role, c.enabled,
 c.created_by, c.oidc_issuer, c.oidc_discovery_url, c.oidc_client_id, c.oidc_client_secret,
 c.oidc_client_secret_key_id, c.oidc_scopes, c.oidc_vendor, c.oidc_entra_tenant_id,
-c.oidc_allowed_tenant_ids, c.oidc_signing_algorithms, c.oidc_userinfo, c.create_time,
+c.oidc_allowed_tenant_ids, c.oidc_signing_algorithms, c.oidc_userinfo, c.oidc_rp_logout,
+c.saml_slo_url, c.create_time,
 c.update_time, c.version,
 c.saml_idp_entity_id, c.saml_sso_url, c.saml_certificates, c.saml_vendor, c.saml_name_id_format,
 c.saml_sp_entity_id, c.saml_acs_url, c.saml_want_response_signed, c.saml_allow_sha1,
@@ -39,9 +40,9 @@ INSERT INTO auth.connections (id, account_id, name, display_name, protocol, attr
     provisioning_policy, profile_update, default_space, default_space_role, created_by,
     oidc_issuer, oidc_discovery_url, oidc_client_id, oidc_client_secret,
     oidc_client_secret_key_id, oidc_scopes, oidc_vendor, oidc_entra_tenant_id,
-    oidc_allowed_tenant_ids, oidc_signing_algorithms, oidc_userinfo)
+    oidc_allowed_tenant_ids, oidc_signing_algorithms, oidc_userinfo, oidc_rp_logout)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-    $19, $20, $21, $22)
+    $19, $20, $21, $22, $23)
 """
 _INSERT_SAML: Final = """
 INSERT INTO auth.connections (id, account_id, name, display_name, protocol, attribute_mapping,
@@ -49,9 +50,9 @@ INSERT INTO auth.connections (id, account_id, name, display_name, protocol, attr
     saml_idp_entity_id, saml_sso_url, saml_certificates, saml_vendor, saml_name_id_format,
     saml_sp_entity_id, saml_acs_url, saml_want_response_signed, saml_allow_sha1,
     saml_allow_idp_initiated, saml_clock_skew_seconds, saml_sp_certificate, saml_sp_private_key,
-    saml_sp_private_key_key_id, saml_metadata_url)
+    saml_sp_private_key_key_id, saml_metadata_url, saml_slo_url)
 VALUES ($1, $2, $3, $4, 'saml', $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-    $17, $18, $19, $20, $21, $22, $23, $24, $25)
+    $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
 """
 _INSERT_DOMAINS: Final = """
 INSERT INTO auth.connection_domains (domain, connection_id, account_id)
@@ -80,12 +81,14 @@ _ENABLED: Final = (
 _SAML_REFRESHABLE: Final = (
     _SELECT + " WHERE c.protocol = 'saml' AND c.saml_metadata_url IS NOT NULL ORDER BY c.id"
 )
-# The certificates and SSO URL follow the metadata; the entity id never changes this way.
+# The certificates, SSO URL and SLO URL follow the metadata; the entity id never changes this
+# way.
 _SAML_REFRESH: Final = """
-UPDATE auth.connections SET saml_certificates = $3, saml_sso_url = $4, update_time = now(),
-    version = version + 1
+UPDATE auth.connections SET saml_certificates = $3, saml_sso_url = $4, saml_slo_url = $5,
+    update_time = now(), version = version + 1
 WHERE id = $1 AND saml_idp_entity_id = $2
-  AND (saml_certificates IS DISTINCT FROM $3 OR saml_sso_url IS DISTINCT FROM $4)
+  AND (saml_certificates IS DISTINCT FROM $3 OR saml_sso_url IS DISTINCT FROM $4
+       OR saml_slo_url IS DISTINCT FROM $5)
 RETURNING id
 """
 _DELETE: Final = "DELETE FROM auth.connections WHERE account_id = $1 AND id = $2 RETURNING id"
@@ -95,6 +98,7 @@ _VERSION: Final = (
 _UPDATE: Final = """
 UPDATE auth.connections SET display_name = $3, enabled = $4, provisioning_policy = $5,
     default_space = $6, default_space_role = $7, profile_update = coalesce($8, profile_update),
+    oidc_rp_logout = coalesce($9, oidc_rp_logout),
     update_time = now(), version = version + 1
 WHERE account_id = $1 AND id = $2
 """
@@ -121,6 +125,7 @@ def connection_from_row(row: asyncpg.Record) -> Connection:
                 row["oidc_client_secret_key_id"], bytes(row["oidc_client_secret"])
             ),
             userinfo=row["oidc_userinfo"],
+            rp_logout=row["oidc_rp_logout"],
         )
     saml = None
     if row["protocol"] == "saml":
@@ -141,6 +146,7 @@ def connection_from_row(row: asyncpg.Record) -> Connection:
             clock_skew_seconds=row["saml_clock_skew_seconds"],
             sp_certificate=row["saml_sp_certificate"] or "",
             metadata_url=row["saml_metadata_url"] or "",
+            slo_url=row["saml_slo_url"],
             sealed_sp_key=sealed,
         )
     return Connection(
@@ -214,6 +220,7 @@ class ConnectionStore:
                     list(oidc.allowed_tenant_ids),
                     list(oidc.signing_algorithms),
                     oidc.userinfo,
+                    oidc.rp_logout,
                 )
                 await conn.execute(_INSERT_DOMAINS, list(draft.domains), draft.id, draft.account_id)
             except asyncpg.UniqueViolationError as error:
@@ -260,7 +267,7 @@ class ConnectionStore:
                     saml.sp_entity_id, saml.acs_url, saml.want_response_signed, saml.allow_sha1,
                     saml.allow_idp_initiated, saml.clock_skew_seconds, saml.sp_certificate,
                     sp_key.ciphertext if sp_key else None, sp_key.key_id if sp_key else None,
-                    saml.metadata_url or None,
+                    saml.metadata_url or None, saml.slo_url,
                 )  # fmt: skip
                 await conn.execute(
                     _INSERT_DOMAINS, list(connection.domains), connection.id,
@@ -281,11 +288,12 @@ class ConnectionStore:
         return [connection_from_row(row) for row in await self._pool.fetch(_SAML_REFRESHABLE)]
 
     async def refresh_saml_idp(
-        self, connection_id: uuid.UUID, entity_id: str, certificates: list[str], sso_url: str
-    ) -> bool:
-        """Stores refreshed IdP certificates and SSO URL; True when something changed."""
+        self, connection_id: uuid.UUID, entity_id: str, certificates: list[str], sso_url: str,
+        slo_url: str = "",
+    ) -> bool:  # fmt: skip
+        """Stores refreshed IdP certificates, SSO and SLO URLs; True when something changed."""
         changed = await self._pool.fetchval(
-            _SAML_REFRESH, connection_id, entity_id, certificates, sso_url
+            _SAML_REFRESH, connection_id, entity_id, certificates, sso_url, slo_url
         )
         return changed is not None
 
@@ -354,6 +362,7 @@ class ConnectionStore:
                 _UPDATE, account_id, connection_id, change.display_name, change.enabled,
                 change.provisioning_policy, change.default_space, change.default_space_role,
                 change.profile_update,
+                change.rp_logout,
             )  # fmt: skip
             await conn.execute(_DROP_DOMAINS, connection_id)
             await conn.execute(_INSERT_DOMAINS, list(change.domains), connection_id, account_id)

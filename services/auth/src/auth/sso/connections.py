@@ -82,6 +82,7 @@ class OidcDraft:
     allowed_tenant_ids: tuple[str, ...]
     signing_algorithms: tuple[str, ...]
     userinfo: bool
+    rp_logout: bool
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,9 @@ def _oidc(settings: auth_pb2.OidcSettings) -> tuple[OidcDraft, presets.Preset]:
         allowed_tenant_ids=allowed_tenants,
         signing_algorithms=_algorithms(list(settings.signing_algorithms)),
         userinfo=settings.userinfo if settings.HasField("userinfo") else preset.userinfo,
+        rp_logout=settings.rp_initiated_logout
+        if settings.HasField("rp_initiated_logout")
+        else True,
     )
     return draft, preset
 
@@ -336,6 +340,8 @@ class ConnectionChange:
     expected_version: int
     # None: unchanged.
     profile_update: str | None = None
+    # None: unchanged (OIDC RP-initiated logout).
+    rp_logout: bool | None = None
 
 
 def connection_change(message: auth_pb2.UpdateConnectionRequest) -> ConnectionChange:
@@ -366,4 +372,5 @@ def connection_change(message: auth_pb2.UpdateConnectionRequest) -> ConnectionCh
         default_space_role=default_role or ("Space Member" if default_space else ""),
         expected_version=message.expected_version,
         profile_update=update,
+        rp_logout=message.rp_initiated_logout if message.HasField("rp_initiated_logout") else None,
     )

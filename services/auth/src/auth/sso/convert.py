@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Final
 
 from google.protobuf import json_format, struct_pb2
@@ -12,6 +13,7 @@ from google.protobuf import json_format, struct_pb2
 from auth.convert import timestamp
 from auth.sso.models import (
     OUTCOME_FAILURE,
+    OUTCOME_PARTIAL,
     OUTCOME_RESTARTED,
     OUTCOME_SUCCESS,
     POLICY_CREATE,
@@ -27,12 +29,14 @@ from auth.sso.models import (
     LoginTrace,
     Session,
 )
+from auth.sso.saml.logout import slo_url_of
 from idmesh.auth.v1 import auth_pb2
 
 _LOGIN_OUTCOMES: Final = {
     OUTCOME_SUCCESS: auth_pb2.LOGIN_OUTCOME_SUCCESS,
     OUTCOME_FAILURE: auth_pb2.LOGIN_OUTCOME_FAILURE,
     OUTCOME_RESTARTED: auth_pb2.LOGIN_OUTCOME_RESTARTED,
+    OUTCOME_PARTIAL: auth_pb2.LOGIN_OUTCOME_PARTIAL,
 }
 _SAML_VENDOR_VALUES: Final = {
     "generic": auth_pb2.SAML_VENDOR_GENERIC,
@@ -99,6 +103,7 @@ def connection(value: Connection) -> auth_pb2.Connection:
                 allowed_tenant_ids=oidc.allowed_tenant_ids,
                 signing_algorithms=oidc.signing_algorithms,
                 userinfo=oidc.userinfo,
+                rp_initiated_logout=oidc.rp_logout,
             )
         )
     saml = value.saml
@@ -118,6 +123,8 @@ def connection(value: Connection) -> auth_pb2.Connection:
                 acs_url=saml.acs_url,
                 sp_certificate=saml.sp_certificate,
                 metadata_url=saml.metadata_url,
+                slo_url=saml.slo_url,
+                sp_slo_url=slo_url_of(saml.acs_url),
             )
         )
     return message
@@ -147,15 +154,26 @@ def login_option(value: Connection, label: str = "") -> auth_pb2.LoginOption:
     )
 
 
-def session(value: Session) -> auth_pb2.Session:
-    return auth_pb2.Session(
+def session(value: Session, idle_ttl: timedelta | None = None) -> auth_pb2.Session:
+    message = auth_pb2.Session(
         id=str(value.id),
         account_id=str(value.account_id),
         user_id=str(value.user_id),
         connection_id=str(value.connection_id) if value.connection_id else "",
         create_time=timestamp(value.create_time),
         expire_time=timestamp(value.expire_time),
+        revoke_reason=value.revoke_reason,
+        ip_address=value.ip_address,
+        user_agent=value.user_agent,
     )
+    if value.revoke_time is not None:
+        message.revoke_time.CopyFrom(timestamp(value.revoke_time))
+    if value.last_use_time is not None:
+        message.last_use_time.CopyFrom(timestamp(value.last_use_time))
+        if idle_ttl is not None:
+            idle_end = min(value.last_use_time + idle_ttl, value.expire_time)
+            message.idle_expire_time.CopyFrom(timestamp(idle_end))
+    return message
 
 
 def login_trace(value: LoginTrace) -> auth_pb2.LoginTrace:
@@ -179,4 +197,5 @@ def login_trace(value: LoginTrace) -> auth_pb2.LoginTrace:
         clock_delta_seconds=value.clock_delta_seconds or 0.0,
         has_clock_delta=value.clock_delta_seconds is not None,
         duration_ms=value.duration_ms or 0.0,
+        kind=value.kind,
     )

@@ -11,6 +11,24 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class LogoutHandle:
+    """How the IdP names the session it signed in, kept with ours so that either side can end
+    both: the OIDC ``sid`` and ``sub`` of a back-channel logout token and the ID token sent
+    back as ``id_token_hint`` (OpenID Connect RP-Initiated Logout 1.0 §2), or the SAML NameID
+    with its format and qualifiers and the SessionIndex a LogoutRequest carries (saml-core
+    3.7.1). Empty strings where the protocol or the IdP gives none."""
+
+    oidc_sid: str = ""
+    oidc_sub: str = field(default="", repr=False)
+    id_token: str = field(default="", repr=False)
+    saml_name_id: str = field(default="", repr=False)
+    saml_name_id_format: str = ""
+    saml_name_qualifier: str = ""
+    saml_sp_name_qualifier: str = ""
+    saml_session_index: str = ""
+
+
+@dataclass(frozen=True)
 class Identity:
     # The identity link key, never the email (nOAuth): "iss|sub", "tid|oid" for Entra, or
     # "<IdP entity id>|<NameID>" for SAML.
@@ -32,3 +50,5 @@ class Identity:
     sync_groups: bool
     groups: tuple[str, ...]
     groups_overage: bool
+    # What logout needs later; stored with the session by the pipeline.
+    logout: LogoutHandle = field(default_factory=LogoutHandle)

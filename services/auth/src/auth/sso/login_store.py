@@ -10,7 +10,15 @@ from typing import Any, Final
 
 import asyncpg
 
-from auth.sso.models import LoginTrace, LoginTransaction, Session, SessionCredentials
+from auth.secretbox import Sealed
+from auth.sso.models import (
+    KIND_LOGIN,
+    LoginTrace,
+    LoginTransaction,
+    Session,
+    SessionCredentials,
+    StoredLogout,
+)
 from auth.sso.paging import Cursor
 
 # -- login transactions -------------------------------------------------------------------------
@@ -106,38 +114,88 @@ class TransactionStore:
 # -- sessions -----------------------------------------------------------------------------------
 
 _SESSION_COLUMNS: Final = (
-    "id, account_id, user_id, connection_id, create_time, expire_time, revoke_time"
+    "id, account_id, user_id, connection_id, create_time, expire_time, revoke_time,"
+    " revoke_reason, ip_address, user_agent, last_use_time"
+)
+_LOGOUT_COLUMNS: Final = (
+    "oidc_sid, oidc_sub, oidc_id_token, oidc_id_token_key_id, saml_name_id, saml_name_id_format,"
+    " saml_name_qualifier, saml_sp_name_qualifier, saml_session_index"
 )
 _SESSION_INSERT: Final = f"""
 INSERT INTO auth.sessions (id, secret_hash, account_id, user_id, connection_id, expire_time)
 VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING {_SESSION_COLUMNS}
 """  # noqa: S608
-# A successful login's session and its trace, written together in one round trip.
+# A successful login's session and its trace, written together in one round trip; $20 on are
+# how it began and its logout handle.
 _SESSION_WITH_TRACE: Final = f"""
 WITH trace AS (
     INSERT INTO auth.login_traces (id, account_id, connection_id, trace_id, stage, outcome,
         reason, detail, subject, email, user_id, claims, groups, clock_delta_seconds,
-        duration_ms)
-    VALUES ($7, $3, $8, $9, $10, $11, $12, $13, $14, $15, $4, $16::jsonb, $17, $18, $19)
+        duration_ms, kind)
+    VALUES ($7, $3, $8, $9, $10, $11, $12, $13, $14, $15, $4, $16::jsonb, $17, $18, $19, 'login')
 )
-INSERT INTO auth.sessions (id, secret_hash, account_id, user_id, connection_id, expire_time)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO auth.sessions (id, secret_hash, account_id, user_id, connection_id, expire_time,
+    ip_address, user_agent, {_LOGOUT_COLUMNS})
+VALUES ($1, $2, $3, $4, $5, $6, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)
 RETURNING {_SESSION_COLUMNS}
 """  # noqa: S608
 _SESSION_GET: Final = f"""
-SELECT {_SESSION_COLUMNS}, secret_hash FROM auth.sessions WHERE id = $1
+SELECT {_SESSION_COLUMNS}, {_LOGOUT_COLUMNS}, secret_hash FROM auth.sessions WHERE id = $1
 """  # noqa: S608
 _SESSION_REVOKE: Final = """
 UPDATE auth.sessions SET revoke_time = coalesce(revoke_time, now()),
     revoke_reason = CASE WHEN revoke_time IS NULL THEN $2 ELSE revoke_reason END
 WHERE id = $1
 """
+# An admin ends one session of the account: only a live one counts.
+_SESSION_REVOKE_IN_ACCOUNT: Final = """
+UPDATE auth.sessions SET revoke_time = now(), revoke_reason = $3
+WHERE account_id = $1 AND id = $2 AND revoke_time IS NULL AND expire_time > now()
+RETURNING id
+"""
+_SESSION_EXISTS: Final = "SELECT 1 FROM auth.sessions WHERE account_id = $1 AND id = $2"
 _SESSION_REVOKE_USER: Final = """
 UPDATE auth.sessions SET revoke_time = now(), revoke_reason = $3
 WHERE account_id = $1 AND user_id = $2 AND revoke_time IS NULL
 """
+# Back-channel logout (OIDC Back-Channel Logout 1.0 §2.7): the sessions of this connection with
+# the token's sid, else (no sid) every session of its sub; with both, sid and sub must match.
+_SESSION_REVOKE_OIDC: Final = """
+UPDATE auth.sessions SET revoke_time = now(), revoke_reason = $5
+WHERE account_id = $1 AND connection_id = $2 AND revoke_time IS NULL
+    AND ($3 = '' OR oidc_sid = $3) AND ($4 = '' OR oidc_sub = $4)
+RETURNING id
+"""
+# SAML LogoutRequest (saml-core 3.7.3.2): the NameID's sessions of this connection, only those
+# of the SessionIndexes named when any are.
+_SESSION_REVOKE_SAML: Final = """
+UPDATE auth.sessions SET revoke_time = now(), revoke_reason = $5
+WHERE account_id = $1 AND connection_id = $2 AND revoke_time IS NULL AND saml_name_id = $3
+    AND (cardinality($4::text[]) = 0 OR saml_session_index = ANY($4::text[]))
+RETURNING id
+"""
+# Last use is written at most once a minute per session: the idle lifetime is counted in
+# minutes, and a busy session costs one write a minute, not one per request.
+_SESSION_TOUCH: Final = """
+UPDATE auth.sessions SET last_use_time = now()
+WHERE id = $1 AND account_id = $2 AND last_use_time < now() - interval '60 seconds'
+"""
+_SESSION_LIST_USER: Final = f"""
+SELECT {_SESSION_COLUMNS} FROM auth.sessions
+WHERE account_id = $1 AND user_id = $2
+ORDER BY create_time DESC, id DESC LIMIT $3
+"""  # noqa: S608
 _SESSION_PURGE: Final = "DELETE FROM auth.sessions WHERE expire_time < now() - $1::interval"
+
+
+@dataclass(frozen=True)
+class SessionStart:
+    """How a session begins: where from, and what logout will need (the ID token sealed)."""
+
+    ip_address: str
+    user_agent: str
+    logout: StoredLogout
 
 
 def _session(row: asyncpg.Record) -> Session:
@@ -149,6 +207,26 @@ def _session(row: asyncpg.Record) -> Session:
         create_time=row["create_time"],
         expire_time=row["expire_time"],
         revoke_time=row["revoke_time"],
+        revoke_reason=row["revoke_reason"],
+        ip_address=row["ip_address"],
+        user_agent=row["user_agent"],
+        last_use_time=row["last_use_time"],
+    )
+
+
+def _stored_logout(row: asyncpg.Record) -> StoredLogout:
+    sealed = None
+    if row["oidc_id_token"] is not None:
+        sealed = Sealed(row["oidc_id_token_key_id"], bytes(row["oidc_id_token"]))
+    return StoredLogout(
+        oidc_sid=row["oidc_sid"],
+        oidc_sub=row["oidc_sub"],
+        sealed_id_token=sealed,
+        saml_name_id=row["saml_name_id"],
+        saml_name_id_format=row["saml_name_id_format"],
+        saml_name_qualifier=row["saml_name_qualifier"],
+        saml_sp_name_qualifier=row["saml_sp_name_qualifier"],
+        saml_session_index=row["saml_session_index"],
     )
 
 
@@ -179,8 +257,11 @@ class SessionStore:
         user_id: uuid.UUID,
         expire_time: datetime,
         trace: NewTrace,
+        start: SessionStart,
     ) -> Session:
         """The session of a successful login and its login trace, in one statement."""
+        logout = start.logout
+        sealed = logout.sealed_id_token
         row = await self._pool.fetchrow(
             _SESSION_WITH_TRACE,
             session_id,
@@ -190,6 +271,17 @@ class SessionStore:
             trace.connection_id,
             expire_time,
             *_trace_values(trace)[2:],
+            start.ip_address[:64],
+            start.user_agent[:512],
+            logout.oidc_sid[:255],
+            logout.oidc_sub[:255],
+            sealed.ciphertext if sealed else None,
+            sealed.key_id if sealed else None,
+            logout.saml_name_id[:1024],
+            logout.saml_name_id_format[:255],
+            logout.saml_name_qualifier[:1024],
+            logout.saml_sp_name_qualifier[:1024],
+            logout.saml_session_index[:255],
         )
         assert row is not None
         return _session(row)
@@ -198,15 +290,57 @@ class SessionStore:
         row = await self._pool.fetchrow(_SESSION_GET, session_id)
         if row is None:
             return None
-        return SessionCredentials(_session(row), bytes(row["secret_hash"]))
+        return SessionCredentials(_session(row), bytes(row["secret_hash"]), _stored_logout(row))
+
+    async def touch(self, account_id: uuid.UUID, session_id: uuid.UUID) -> None:
+        await self._pool.execute(_SESSION_TOUCH, session_id, account_id)
 
     async def revoke(self, session_id: uuid.UUID, reason: str) -> None:
         await self._pool.execute(_SESSION_REVOKE, session_id, reason)
+
+    async def revoke_in_account(
+        self, account_id: uuid.UUID, session_id: uuid.UUID, reason: str
+    ) -> bool | None:
+        """Ends a live session of the account: True; False when it had already ended; None
+        when the account has no such session."""
+        if await self._pool.fetchval(_SESSION_REVOKE_IN_ACCOUNT, account_id, session_id, reason):
+            return True
+        exists = await self._pool.fetchval(_SESSION_EXISTS, account_id, session_id)
+        return False if exists else None
 
     async def revoke_user(self, account_id: uuid.UUID, user_id: uuid.UUID, reason: str) -> int:
         """Ends every live session of the user; how many there were."""
         result = await self._pool.execute(_SESSION_REVOKE_USER, account_id, user_id, reason)
         return int(result.split()[-1])
+
+    async def revoke_oidc(
+        self, account_id: uuid.UUID, connection_id: uuid.UUID, sid: str, sub: str, reason: str
+    ) -> int:
+        """Ends the connection's sessions a logout token names (its caller requires sid or
+        sub); how many."""
+        assert sid or sub
+        rows = await self._pool.fetch(
+            _SESSION_REVOKE_OIDC, account_id, connection_id, sid, sub, reason
+        )
+        return len(rows)
+
+    async def revoke_saml(
+        self, account_id: uuid.UUID, connection_id: uuid.UUID, name_id: str,
+        session_indexes: list[str], reason: str,
+    ) -> int:  # fmt: skip
+        """Ends the connection's sessions of ``name_id`` (those of ``session_indexes`` when
+        any); how many."""
+        rows = await self._pool.fetch(
+            _SESSION_REVOKE_SAML, account_id, connection_id, name_id, session_indexes, reason
+        )
+        return len(rows)
+
+    async def list_user(
+        self, account_id: uuid.UUID, user_id: uuid.UUID, limit: int
+    ) -> list[Session]:
+        """The user's sessions, live and ended (until purged), newest first."""
+        rows = await self._pool.fetch(_SESSION_LIST_USER, account_id, user_id, limit)
+        return [_session(row) for row in rows]
 
     async def purge(self, older_than: timedelta = timedelta(days=1)) -> int:
         result = await self._pool.execute(_SESSION_PURGE, older_than)
@@ -217,13 +351,13 @@ class SessionStore:
 
 _TRACE_COLUMNS: Final = (
     "id, account_id, connection_id, time, trace_id, stage, outcome, reason, detail, subject,"
-    " email, user_id, claims, groups, clock_delta_seconds, duration_ms"
+    " email, user_id, claims, groups, clock_delta_seconds, duration_ms, kind"
 )
-# Parameters in _trace_values order.
+# Parameters in _trace_values order, then the kind.
 _TRACE_INSERT: Final = """
 INSERT INTO auth.login_traces (account_id, user_id, id, connection_id, trace_id, stage, outcome,
-    reason, detail, subject, email, claims, groups, clock_delta_seconds, duration_ms)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15)
+    reason, detail, subject, email, claims, groups, clock_delta_seconds, duration_ms, kind)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16)
 """
 # Newest first for reading; oldest first after a point in time, for tailing.
 _TRACE_NEWEST: Final = f"""
@@ -257,6 +391,7 @@ class NewTrace:
     groups: tuple[str, ...]
     clock_delta_seconds: float | None
     duration_ms: float | None
+    kind: str = KIND_LOGIN
 
 
 def _trace_values(trace: NewTrace) -> list[object]:
@@ -300,6 +435,7 @@ def _trace(row: asyncpg.Record) -> LoginTrace:
         groups=tuple(row["groups"]),
         clock_delta_seconds=row["clock_delta_seconds"],
         duration_ms=row["duration_ms"],
+        kind=row["kind"],
     )
 
 
@@ -308,7 +444,7 @@ class TraceStore:
         self._pool = pool
 
     async def insert(self, trace: NewTrace) -> None:
-        await self._pool.execute(_TRACE_INSERT, *_trace_values(trace))
+        await self._pool.execute(_TRACE_INSERT, *_trace_values(trace), trace.kind)
 
     async def newest(
         self,

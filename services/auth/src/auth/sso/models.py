@@ -31,6 +31,11 @@ PROTOCOL_SAML: Final = "saml"
 OUTCOME_SUCCESS: Final = "success"
 OUTCOME_FAILURE: Final = "failure"
 OUTCOME_RESTARTED: Final = "restarted"
+# A logout the IdP reports as partial (saml-core 3.7.3.2, PartialLogout).
+OUTCOME_PARTIAL: Final = "partial"
+
+KIND_LOGIN: Final = "login"
+KIND_LOGOUT: Final = "logout"
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class OidcConfig:
     client_secret: Sealed | None = field(repr=False)
     # Ask the userinfo endpoint after the ID token (auth.sso.oidc.userinfo).
     userinfo: bool = False
+    # Send the browser to the IdP's end_session_endpoint at logout (RP-Initiated Logout 1.0).
+    rp_logout: bool = True
 
     @property
     def multi_tenant(self) -> bool:
@@ -88,6 +95,8 @@ class SamlConfig:
     clock_skew_seconds: int = 120
     sp_certificate: str = ""
     metadata_url: str = ""
+    # The IdP's SingleLogoutService (HTTP-Redirect binding); "" when it has none.
+    slo_url: str = ""
     # The SP private key as stored (sealed); the flow opens it into ``sp_private_key``.
     sealed_sp_key: Sealed | None = field(default=None, repr=False)
     sp_private_key: str = field(default="", repr=False)
@@ -142,14 +151,35 @@ class Session:
     user_id: uuid.UUID
     connection_id: uuid.UUID | None
     create_time: datetime
+    # The absolute end (SESSION_TTL from the sign-in); the idle end is last_use_time plus
+    # SESSION_IDLE_TTL.
     expire_time: datetime
     revoke_time: datetime | None
+    revoke_reason: str = ""
+    ip_address: str = field(default="", repr=False)
+    user_agent: str = ""
+    last_use_time: datetime | None = None
 
 
 @dataclass(frozen=True)
 class SessionCredentials:
     session: Session
     secret_hash: bytes = field(repr=False)
+    logout: StoredLogout | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class StoredLogout:
+    """A session's logout handle as stored: the ID token sealed (secretbox)."""
+
+    oidc_sid: str = ""
+    oidc_sub: str = field(default="", repr=False)
+    sealed_id_token: Sealed | None = field(default=None, repr=False)
+    saml_name_id: str = field(default="", repr=False)
+    saml_name_id_format: str = ""
+    saml_name_qualifier: str = ""
+    saml_sp_name_qualifier: str = ""
+    saml_session_index: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,3 +200,4 @@ class LoginTrace:
     groups: tuple[str, ...]
     clock_delta_seconds: float | None
     duration_ms: float | None
+    kind: str = KIND_LOGIN

@@ -30,7 +30,7 @@ from auth.sso.pending import PendingLogins
 from auth.sso.provisioning import ProvisioningRefused, provision_login, provisioning_notes
 from auth.sso.refusal import LoginFailed, Refusal
 from auth.sso.return_to import ReturnToError, check_return_to
-from auth.sso.sessions import OpenedSession, SessionManager
+from auth.sso.sessions import OpenedSession, SessionManager, SessionOrigin
 from auth.sso.traces import (
     STAGE_CALLBACK,
     STAGE_PROVISIONING,
@@ -84,7 +84,7 @@ class LoginPipeline:
         self._clock = clock
 
     async def start(
-        self, connection: Connection, connector: Connector[Any], *, return_to: str,
+        self, connection: Connection, connector: Connector[Any, Any], *, return_to: str,
         browser_binding: str, redirect_uri: str = "", login_hint: str = "",
     ) -> Started:  # fmt: skip
         login_span.annotate(connection, connector.protocol, STAGE_START)
@@ -106,8 +106,9 @@ class LoginPipeline:
             ) from None
 
     async def finish(
-        self, connection: Connection, connector: Connector[Any], callback: Any
-    ) -> FinishedLogin | RestartLogin:
+        self, connection: Connection, connector: Connector[Any, Any], callback: Any,
+        origin: SessionOrigin | None = None,
+    ) -> FinishedLogin | RestartLogin:  # fmt: skip
         login_span.annotate(connection, connector.protocol, STAGE_CALLBACK)
         attempt = Attempt(connection.account_id, connection.id)
         try:
@@ -116,7 +117,9 @@ class LoginPipeline:
                 return await self._restart(attempt, proof)
             if proof.pending is not None:
                 await self._pending.consume(proof.pending)
-            return await self._sign_in(connection, connector, proof, attempt)
+            return await self._sign_in(
+                connection, connector, proof, attempt, origin or SessionOrigin()
+            )
         except Refusal as refusal:
             if refusal.clock_delta is not None:
                 attempt.clock_delta = refusal.clock_delta
@@ -126,8 +129,8 @@ class LoginPipeline:
             raise LoginFailed(trace_id) from None
 
     async def _sign_in(
-        self, connection: Connection, connector: Connector[Any], proof: Verified,
-        attempt: Attempt,
+        self, connection: Connection, connector: Connector[Any, Any], proof: Verified,
+        attempt: Attempt, origin: SessionOrigin,
     ) -> FinishedLogin:  # fmt: skip
         identity = proof.identity
         attempt.subject, attempt.email, attempt.groups = (
@@ -146,10 +149,14 @@ class LoginPipeline:
         attempt.notes.extend(provisioning_notes(provisioned))
         user_id = uuid.UUID(provisioned.user.id)
         attempt.user_id = user_id
-        # -- session, stored with the trace of this login.
+        # -- session, stored with the trace of this login, where it came from and what the
+        # IdP's logout will name it by.
         attempt.stage = STAGE_SESSION
         trace = TraceRecorder.build(attempt)
-        opened = await self._sessions.open(connection.account_id, user_id, connection.id, trace)
+        opened = await self._sessions.open(
+            connection.account_id, user_id, connection.id, trace, origin=origin,
+            logout=identity.logout,
+        )  # fmt: skip
         logger.info(
             "Valid login through %s IdP detected",
             connector.vendor_label(connection),

@@ -29,6 +29,7 @@ from auth.sso.connections import connection_change, connection_draft
 from auth.sso.http import IdpHttp
 from auth.sso.login_connections import LoginConnections
 from auth.sso.login_store import SessionStore, TraceStore, TransactionStore, start_cursor
+from auth.sso.logout import LogoutPipeline
 from auth.sso.models import PROTOCOL_OIDC, PROTOCOL_SAML
 from auth.sso.oidc.connector import CallbackParams, OidcConnector
 from auth.sso.oidc.discovery import DiscoveryCache, DiscoveryError
@@ -37,9 +38,10 @@ from auth.sso.pending import PendingLogins
 from auth.sso.pipeline import FinishedLogin, LoginPipeline, RestartLogin
 from auth.sso.saml import connections as saml_connections
 from auth.sso.saml.connector import SamlConnector, SamlPost, sp_key_associated_data
+from auth.sso.saml.logout import BINDING_POST, BINDING_REDIRECT, LogoutMessage
 from auth.sso.saml.metadata_refresh import fetch_metadata, refresh_all
 from auth.sso.saml.replay import PostgresReplayCache
-from auth.sso.sessions import SessionManager
+from auth.sso.sessions import SessionManager, SessionOrigin
 from auth.sso.traces import TraceRecorder
 from auth.validation import parse_uuid
 from idmesh.auth.v1 import auth_pb2
@@ -65,6 +67,7 @@ class SsoSettings:
     secretbox: SecretBox | None = None
     directory_addr: str = "127.0.0.1:50051"
     session_ttl: timedelta = timedelta(hours=8)
+    session_idle_ttl: timedelta = timedelta(hours=1)
     transaction_ttl: timedelta = timedelta(minutes=10)
     jwks_min_refetch_seconds: float = 60.0
     idp_timeout_seconds: float = 5.0
@@ -113,7 +116,12 @@ class Sso:
         self.discovery = DiscoveryCache(self.http)
         self.jwks = JwksCache(self.http, min_refetch_seconds=settings.jwks_min_refetch_seconds)
         self.sessions = SessionManager(
-            self.session_store, directory, ttl=settings.session_ttl, clock=clock
+            self.session_store,
+            directory,
+            ttl=settings.session_ttl,
+            idle_ttl=settings.session_idle_ttl,
+            clock=clock,
+            secretbox=settings.secretbox,
         )
         self.login_connections = LoginConnections(self.connections)
         pending = PendingLogins(self.transactions, settings.transaction_ttl, clock)
@@ -124,16 +132,24 @@ class Sso:
             directory=directory,
             clock=clock,
         )
+        self.replay = PostgresReplayCache(pool)
         self.oidc = OidcConnector(
             pending=pending,
             http=self.http,
             discovery=self.discovery,
             jwks=self.jwks,
             secretbox=settings.secretbox,
+            replay=self.replay,
         )
-        self.replay = PostgresReplayCache(pool)
         self.saml = SamlConnector(
             pending=pending, replay=self.replay, secretbox=settings.secretbox, clock=clock
+        )
+        self.logout = LogoutPipeline(
+            sessions=self.sessions,
+            store=self.session_store,
+            traces=TraceRecorder(self.trace_store),
+            connections=self.login_connections,
+            connectors={PROTOCOL_OIDC: self.oidc, PROTOCOL_SAML: self.saml},
         )
         self._janitor: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
@@ -338,6 +354,7 @@ class SsoMethods:
                 error=request.error,
                 browser_binding=request.browser_binding,
             ),
+            SessionOrigin(request.client_ip, request.user_agent),
         )
         assert not isinstance(finished, RestartLogin)  # only SAML restarts
         return auth_pb2.FinishOidcLoginResponse(**_signed_in(finished))
@@ -412,6 +429,7 @@ class SsoMethods:
                 relay_state=request.relay_state,
                 browser_binding=request.browser_binding,
             ),
+            SessionOrigin(request.client_ip, request.user_agent),
         )
         if isinstance(finished, RestartLogin):
             return auth_pb2.FinishSamlLoginResponse(
@@ -425,13 +443,87 @@ class SsoMethods:
         self, request: auth_pb2.ValidateSessionRequest, context: Context
     ) -> auth_pb2.ValidateSessionResponse:
         session = await self.sso.sessions.validate(request.session_secret)
-        return auth_pb2.ValidateSessionResponse(session=convert.session(session))
+        return auth_pb2.ValidateSessionResponse(
+            session=convert.session(session, self.sso.settings.session_idle_ttl)
+        )
 
     async def EndSession(
         self, request: auth_pb2.EndSessionRequest, context: Context
     ) -> auth_pb2.EndSessionResponse:
-        await self.sso.sessions.end(request.session_secret)
-        return auth_pb2.EndSessionResponse()
+        signed_out = await self.sso.logout.sign_out(
+            request.session_secret,
+            public_url=request.public_url,
+            browser_binding=request.browser_binding,
+        )
+        redirect = signed_out.redirect
+        return auth_pb2.EndSessionResponse(
+            logout_url=redirect.url if redirect else "",
+            browser_binding=redirect.browser_binding if redirect else "",
+            trace_id=signed_out.trace_id,
+        )
+
+    async def ListUserSessions(
+        self, request: auth_pb2.ListUserSessionsRequest, context: Context
+    ) -> auth_pb2.ListUserSessionsResponse:
+        account_id = parse_uuid(request.account_id, "account_id")
+        user_id = parse_uuid(request.user_id, "user_id")
+        found = await self.sso.session_store.list_user(
+            account_id, user_id, _page_size(request.page_size)
+        )
+        idle = self.sso.settings.session_idle_ttl
+        return auth_pb2.ListUserSessionsResponse(sessions=[convert.session(s, idle) for s in found])
+
+    async def RevokeSession(
+        self, request: auth_pb2.RevokeSessionRequest, context: Context
+    ) -> auth_pb2.RevokeSessionResponse:
+        account_id = parse_uuid(request.account_id, "account_id")
+        session_id = parse_uuid(request.session_id, "session_id")
+        revoked = await self.sso.session_store.revoke_in_account(account_id, session_id, "admin")
+        if revoked is None:
+            raise NotFound("session not found", field="session_id")
+        logger.info("session %s of account %s ended by an admin", session_id, account_id)
+        return auth_pb2.RevokeSessionResponse(revoked=revoked)
+
+    async def RevokeUserSessions(
+        self, request: auth_pb2.RevokeUserSessionsRequest, context: Context
+    ) -> auth_pb2.RevokeUserSessionsResponse:
+        account_id = parse_uuid(request.account_id, "account_id")
+        user_id = parse_uuid(request.user_id, "user_id")
+        revoked = await self.sso.session_store.revoke_user(account_id, user_id, "admin")
+        logger.info("%d sessions of a user of account %s ended by an admin", revoked, account_id)
+        return auth_pb2.RevokeUserSessionsResponse(revoked=revoked)
+
+    # -- logout from the IdP -------------------------------------------------------------------
+
+    async def BackchannelLogout(
+        self, request: auth_pb2.BackchannelLogoutRequest, context: Context
+    ) -> auth_pb2.BackchannelLogoutResponse:
+        done = await self.sso.logout.from_idp(
+            request.connection_id, PROTOCOL_OIDC, request.logout_token
+        )
+        return auth_pb2.BackchannelLogoutResponse(ended_sessions=done.ended, trace_id=done.trace_id)
+
+    async def SamlLogout(
+        self, request: auth_pb2.SamlLogoutRequest, context: Context
+    ) -> auth_pb2.SamlLogoutResponse:
+        if request.binding not in (BINDING_REDIRECT, BINDING_POST):
+            raise InvalidArgument("binding is redirect or post", field="binding")
+        message = LogoutMessage(
+            binding=request.binding,
+            raw_query=request.raw_query,
+            saml_request=request.saml_request,
+            saml_response=request.saml_response,
+            relay_state=request.relay_state,
+            browser_binding=request.browser_binding,
+        )
+        done = await self.sso.logout.from_idp(request.connection_id, PROTOCOL_SAML, message)
+        return auth_pb2.SamlLogoutResponse(
+            redirect_url=done.answer_url,
+            ended_sessions=done.ended,
+            partial=done.partial,
+            signed_out=bool(done.return_to),
+            trace_id=done.trace_id,
+        )
 
     # -- login traces --------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Login traces: one record per SSO attempt, what an account admin reads when a login fails.
+"""Login traces: one record per SSO attempt (kind "login") and per logout request (kind
+"logout"), what an account admin reads when a sign-in or a sign-out fails.
 
 A trace names the stage reached, the outcome, a machine reason and a sentence, the claims the
 IdP sent (redacted: auth.sso.claims.redact_claims), the groups, the clock delta and the
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auth.sso.login_store import NewTrace, TraceStore
-from auth.sso.models import OUTCOME_FAILURE, OUTCOME_SUCCESS
+from auth.sso.models import KIND_LOGIN, OUTCOME_FAILURE, OUTCOME_SUCCESS
 from meshkit.telemetry import current_trace_id
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ STAGE_USERINFO = "userinfo"
 STAGE_CLAIMS = "claims"
 STAGE_PROVISIONING = "provisioning"
 STAGE_SESSION = "session"
+STAGE_LOGOUT = "logout"
 
 
 @dataclass
@@ -45,6 +47,8 @@ class Attempt:
     clock_delta: float | None = None
     notes: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+    # "login" or "logout" (a sign-out, a back-channel logout token, a SAML SLO message).
+    kind: str = KIND_LOGIN
 
 
 class TraceRecorder:
@@ -74,6 +78,7 @@ class TraceRecorder:
             groups=attempt.groups,
             clock_delta_seconds=attempt.clock_delta,
             duration_ms=round((time.perf_counter() - attempt.started) * 1000, 1),
+            kind=attempt.kind,
         )
 
     async def record(

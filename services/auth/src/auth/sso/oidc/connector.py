@@ -23,7 +23,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -33,18 +33,30 @@ from joserfc import jwk
 from auth.secretbox import SecretBox, SecretBoxError
 from auth.sso import claims as shared_claims
 from auth.sso.connection_store import secret_associated_data
-from auth.sso.connector import Restart, Started, StartRequest, Verified
+from auth.sso.connector import (
+    IdpLogout,
+    LogoutRedirect,
+    LogoutStart,
+    Restart,
+    SessionMatch,
+    Started,
+    StartRequest,
+    Verified,
+)
 from auth.sso.http import IdpHttp
+from auth.sso.identity import LogoutHandle
 from auth.sso.models import Connection
 from auth.sso.oidc import claims as oidc_claims
 from auth.sso.oidc import presets
 from auth.sso.oidc.discovery import DiscoveryCache, DiscoveryError, ProviderMetadata
 from auth.sso.oidc.idtoken import Expectations, IdTokenError, validate_id_token
 from auth.sso.oidc.jwks import JwksCache, SigningKeyError
+from auth.sso.oidc.logout_token import LogoutTokenError, validate_logout_token
 from auth.sso.oidc.token import TokenExchangeError, exchange_code
 from auth.sso.oidc.userinfo import UserinfoError, fetch_userinfo, merge_userinfo
 from auth.sso.pending import PendingLogins
 from auth.sso.refusal import Refusal
+from auth.sso.saml.replay import ReplayCache
 from auth.sso.traces import STAGE_CLAIMS, STAGE_ID_TOKEN, STAGE_TOKEN, STAGE_USERINFO, Attempt
 from meshkit.errors import InvalidArgument
 
@@ -59,6 +71,16 @@ def pkce_challenge(verifier: str) -> str:
 
 def callback_path(connection_id: uuid.UUID) -> str:
     return f"/sso/oidc/{connection_id}/callback"
+
+
+def signed_out_path(connection_id: uuid.UUID) -> str:
+    """The post-logout redirect URI to register at the IdP (RP-Initiated Logout 1.0 §3)."""
+    return f"/sso/oidc/{connection_id}/signed-out"
+
+
+def backchannel_logout_path(connection_id: uuid.UUID) -> str:
+    """The back-channel logout URI to register at the IdP (Back-Channel Logout 1.0 §2.2)."""
+    return f"/sso/oidc/{connection_id}/backchannel-logout"
 
 
 def check_redirect_uri(redirect_uri: str, connection_id: uuid.UUID) -> str:
@@ -110,8 +132,10 @@ class OidcConnector:
         discovery: DiscoveryCache,
         jwks: JwksCache,
         secretbox: SecretBox | None,
+        replay: ReplayCache | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        self._replay = replay
         self._pending = pending
         self._http = http
         self._discovery = discovery
@@ -240,7 +264,84 @@ class OidcConnector:
             identity = oidc_claims.map_claims(connection, claims)
         except shared_claims.ClaimError as error:
             raise Refusal(error.reason, str(error)) from None
-        return Verified(identity, pending, tx.return_to)
+        # -- what logout needs: the signed token's sid and sub, and the token itself.
+        sid, sub = valid.claims.get("sid"), valid.claims.get("sub")
+        handle = LogoutHandle(
+            oidc_sid=sid if isinstance(sid, str) else "",
+            oidc_sub=sub if isinstance(sub, str) else "",
+            id_token=tokens.id_token,
+        )
+        return Verified(replace(identity, logout=handle), pending, tx.return_to)
+
+    # -- logout --------------------------------------------------------------------------------
+
+    async def logout_redirect(
+        self, connection: Connection, start: LogoutStart
+    ) -> LogoutRedirect | None:
+        """RP-Initiated Logout 1.0 §2: the IdP's end_session_endpoint with id_token_hint,
+        client_id, the registered post_logout_redirect_uri and a state; None when the
+        connection does not ask or the IdP publishes no such endpoint."""
+        oidc = connection.oidc
+        assert oidc is not None
+        if not oidc.rp_logout:
+            return None
+        try:
+            metadata = await self._discovery.get(oidc.discovery_url, oidc.issuer)
+        except DiscoveryError as error:
+            raise Refusal(error.reason, str(error)) from None
+        if not metadata.end_session_endpoint:
+            return None
+        params = {
+            "client_id": oidc.client_id,
+            "post_logout_redirect_uri": start.public_url.rstrip("/")
+            + signed_out_path(connection.id),
+            # Opaque to the IdP and handed back; the signed-out page changes nothing, so it
+            # needs no binding (§3).
+            "state": secrets.token_urlsafe(16),
+        }
+        if start.id_token:
+            params["id_token_hint"] = start.id_token
+        url = yarl.URL(metadata.end_session_endpoint).update_query(params)
+        return LogoutRedirect(
+            str(url), detail="the browser was sent to the IdP's end_session_endpoint"
+        )
+
+    async def verify_logout(
+        self, connection: Connection, logout_token: str, attempt: Attempt
+    ) -> IdpLogout:
+        """Back-Channel Logout 1.0 §2.6 (oidc.logout_token), then the token's jti claimed in
+        the replay cache every auth replica shares: the first use wins."""
+        oidc = connection.oidc
+        assert oidc is not None
+        if not logout_token:
+            raise Refusal("logout_token_missing", "the request carries no logout_token")
+        try:
+            metadata = await self._discovery.get(oidc.discovery_url, oidc.issuer)
+        except DiscoveryError as error:
+            raise Refusal(error.reason, str(error), unavailable=True) from None
+        expect = Expectations(
+            issuer=oidc.issuer, client_id=oidc.client_id, nonce="",
+            algorithms=oidc.signing_algorithms, allowed_tenant_ids=oidc.allowed_tenant_ids,
+        )  # fmt: skip
+
+        async def key_for(kid: str | None, alg: str) -> jwk.Key:
+            return await self._jwks.key_for(metadata.jwks_uri, kid, alg)
+
+        try:
+            order = await validate_logout_token(logout_token, expect, key_for, self._wall_clock())
+        except LogoutTokenError as error:
+            if error.claims is not None:
+                attempt.claims = shared_claims.redact_claims(error.claims)
+            raise Refusal(error.reason, str(error)) from None
+        except SigningKeyError as error:
+            raise Refusal(error.reason, str(error)) from None
+        attempt.claims = shared_claims.redact_claims(order.claims)
+        assert self._replay is not None
+        if not await self._replay.claim(connection.id, [("logout_jti", order.jti)],
+                                        order.expire_at):  # fmt: skip
+            raise Refusal("replayed", "a logout token with this jti was already received")
+        subject = f"{order.claims.get('iss')}|{order.sub}" if order.sub else ""
+        return IdpLogout(SessionMatch(oidc_sid=order.sid, oidc_sub=order.sub), subject=subject)
 
     def _check_response_issuer(
         self,

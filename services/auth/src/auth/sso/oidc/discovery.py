@@ -41,6 +41,8 @@ class ProviderMetadata:
     code_challenge_methods: tuple[str, ...]
     # OIDC Core §5.3; "" when the IdP publishes none.
     userinfo_endpoint: str = ""
+    # RP-Initiated Logout 1.0 §2.1; "" when the IdP publishes none.
+    end_session_endpoint: str = ""
 
 
 def _endpoint(document: dict[str, Any], name: str, *, required: bool = True) -> str:
@@ -77,6 +79,7 @@ def parse_metadata(document: dict[str, Any], expected_issuer: str) -> ProviderMe
         if isinstance(methods, list)
         else (),
         userinfo_endpoint=_endpoint(document, "userinfo_endpoint", required=False),
+        end_session_endpoint=_endpoint(document, "end_session_endpoint", required=False),
     )
 
 

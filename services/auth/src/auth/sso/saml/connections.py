@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
+from xml.sax.saxutils import quoteattr
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,6 +36,7 @@ from auth.sso.models import (
     SamlConfig,
 )
 from auth.sso.saml.connector import acs_path, metadata_path
+from auth.sso.saml.logout import slo_url_of
 from auth.sso.saml.presets import SAML_MAPPINGS
 from auth.sso.saml.validator import _PEM_BODY, MAX_SKEW_SECONDS, certificate_der
 from idmesh.auth.v1 import auth_pb2
@@ -56,6 +58,7 @@ MAX_METADATA: Final = 512 * 1024
 MAX_CERTIFICATES: Final = 5
 SP_KEY_YEARS: Final = 10
 _REDIRECT: Final = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+_POST: Final = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,17 @@ def parse_idp_metadata(xml: str) -> tuple[str, str, tuple[str, ...]]:
     )
 
 
+def idp_slo_url(xml: str) -> str:
+    """The IdP's SingleLogoutService URL for the HTTP-Redirect binding, "" when it has none."""
+    try:
+        parsed: dict[str, Any] = OneLogin_Saml2_IdPMetadataParser.parse(
+            xml, required_sso_binding=_REDIRECT, required_slo_binding=_REDIRECT
+        )
+    except Exception:  # parse_idp_metadata has refused what cannot be read
+        return ""
+    return str(parsed.get("idp", {}).get("singleLogoutService", {}).get("url", ""))
+
+
 def _certificates(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     certs = tuple(dict.fromkeys(v.strip() for v in values if v.strip()))
     if not certs:
@@ -148,16 +162,20 @@ def saml_connection_draft(
         saml.sso_url.strip(),
         list(saml.certificates),
     )
+    slo_url = saml.slo_url.strip()
     if saml.metadata_xml:
         meta_entity, meta_sso, meta_certs = parse_idp_metadata(saml.metadata_xml)
         entity_id = entity_id or meta_entity
         sso_url = sso_url or meta_sso
         certs = certs or list(meta_certs)
+        slo_url = slo_url or idp_slo_url(saml.metadata_xml)
     if not entity_id or len(entity_id) > 1024:
         raise InvalidArgument(
             "the IdP entity id is required", field="connection.saml.idp_entity_id"
         )
     sso_url = check_url(sso_url, "connection.saml.sso_url")
+    if slo_url:
+        slo_url = check_url(slo_url, "connection.saml.slo_url")
     metadata_url = saml.metadata_url.strip()
     if metadata_url:
         metadata_url = check_url(metadata_url, "connection.saml.metadata_url")
@@ -210,23 +228,33 @@ def saml_connection_draft(
             clock_skew_seconds=skew,
             sp_certificate=sp_keys.certificate_pem,
             metadata_url=metadata_url,
+            slo_url=slo_url,
         ),
     )
 
 
 def sp_metadata(config: SamlConfig) -> str:
-    """Our SP metadata (saml-metadata 2.4.4): entity id, the ACS (HTTP-POST), signed
-    assertions wanted, the SP certificate for signing and for encryption (an IdP may encrypt
-    assertions to us; plain signed ones stay accepted)."""
+    """Our SP metadata (saml-metadata 2.4.4): entity id, the ACS (HTTP-POST), the
+    SingleLogoutService (HTTP-Redirect and HTTP-POST), signed assertions wanted, the SP
+    certificate for signing and for encryption (an IdP may encrypt assertions to us; plain
+    signed ones stay accepted)."""
+    slo = slo_url_of(config.acs_url)
     sp = {
         "entityId": config.sp_entity_id,
         "assertionConsumerService": {
             "url": config.acs_url,
             "binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
         },
+        "singleLogoutService": {"url": slo, "binding": _REDIRECT},
         "NameIDFormat": config.name_id_format,
     }
     metadata = OneLogin_Saml2_Metadata.builder(sp, False, True)
+    metadata = metadata.decode() if isinstance(metadata, bytes) else str(metadata)
+    # python3-saml writes one SingleLogoutService; the HTTP-POST one goes right after it.
+    position = metadata.find("<md:SingleLogoutService")
+    end = metadata.find("/>", position) + 2
+    post = f'<md:SingleLogoutService Binding="{_POST}" Location={quoteattr(slo)} />'
+    metadata = metadata[:end] + post + metadata[end:]
     cert = _PEM_BODY.sub("", config.sp_certificate)
     metadata = OneLogin_Saml2_Metadata.add_x509_key_descriptors(metadata, cert, True)
     return metadata.decode() if isinstance(metadata, bytes) else str(metadata)

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import secrets
 import time
 import uuid
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Final
 from xml.sax.saxutils import quoteattr
 
@@ -37,12 +38,35 @@ import yarl
 
 from auth.secretbox import SecretBox, SecretBoxError
 from auth.sso.claims import ClaimError
-from auth.sso.connector import Restart, Started, StartRequest, Verified
+from auth.sso.connector import (
+    IdpLogout,
+    LogoutAnswered,
+    LogoutRedirect,
+    LogoutStart,
+    Restart,
+    SessionMatch,
+    Started,
+    StartRequest,
+    Verified,
+)
+from auth.sso.identity import LogoutHandle
 from auth.sso.models import VENDOR_AZURE_AD, VENDOR_OKTA, Connection
 from auth.sso.pending import PendingLogin, PendingLogins
 from auth.sso.refusal import Refusal
 from auth.sso.return_to import ReturnToError, check_return_to
 from auth.sso.saml.claims import assertion_claims, map_assertion
+from auth.sso.saml.logout import (
+    SUCCESS,
+    InboundLogout,
+    LogoutExpectations,
+    LogoutMessage,
+    NameId,
+    logout_request_xml,
+    logout_response_xml,
+    read_logout_message,
+    signed_redirect_url,
+    slo_url_of,
+)
 from auth.sso.saml.replay import ReplayCache
 from auth.sso.saml.validator import Expectations, SamlError, ValidAssertion, validate_response
 from auth.sso.traces import STAGE_CLAIMS, Attempt
@@ -50,6 +74,10 @@ from auth.sso.traces import STAGE_CLAIMS, Attempt
 STAGE_ACS: Final = "acs"
 STAGE_ASSERTION: Final = "assertion"
 STAGE_REPLAY: Final = "replay"
+# A pending logout keeps its LogoutRequest id as "logout:<id>": no login response can answer it,
+# and no LogoutResponse can answer a login.
+LOGOUT_NONCE_PREFIX: Final = "logout:"
+LOGOUT_REQUEST_SECONDS: Final = 300
 # Bindings 3.4.3: RelayState MUST NOT exceed 80 bytes; ours is 43.
 MAX_RELAY_STATE: Final = 80
 _VENDOR_LABELS: Final = {VENDOR_OKTA: "Okta", VENDOR_AZURE_AD: "AzureAD"}
@@ -226,7 +254,14 @@ class SamlConnector:
             identity = map_assertion(connection, valid)
         except ClaimError as error:
             raise Refusal(error.reason, str(error)) from None
-        return Verified(identity, pending, pending.transaction.return_to)
+        handle = LogoutHandle(
+            saml_name_id=valid.name_id,
+            saml_name_id_format=valid.name_id_format,
+            saml_name_qualifier=valid.name_qualifier,
+            saml_sp_name_qualifier=valid.sp_name_qualifier,
+            saml_session_index=valid.session_index,
+        )
+        return Verified(replace(identity, logout=handle), pending, pending.transaction.return_to)
 
     async def _pending_login(self, connection: Connection, post: SamlPost) -> PendingLogin | None:
         """This browser's pending login that the RelayState names, not used up; None for an
@@ -253,3 +288,109 @@ class SamlConnector:
         # Okta's "Default RelayState" and Entra's "Relay State" ride on IdP-initiated
         # responses: without a pending login of ours the response is simply unsolicited.
         return pending
+
+    # -- Single Logout (saml-profiles 4.4) ------------------------------------------------------
+
+    def _sp_key(self, connection: Connection) -> str:
+        return expectations(connection, None, self._secretbox).sp_private_key
+
+    async def logout_redirect(
+        self, connection: Connection, start: LogoutStart
+    ) -> LogoutRedirect | None:
+        """SP-initiated: our signed LogoutRequest for the session's NameID and SessionIndex to
+        the IdP's SLO URL, its id kept in a pending logout bound to this browser (the
+        LogoutResponse must answer it); None when the IdP has no SLO URL."""
+        saml = connection.saml
+        assert saml is not None
+        handle = start.logout
+        if not saml.slo_url or not handle.saml_name_id:
+            return None
+        request_id = "_" + secrets.token_hex(20)
+        begun = await self._pending.begin(
+            connection, browser_binding=start.browser_binding, return_to="/",
+            nonce=LOGOUT_NONCE_PREFIX + request_id, code_verifier="", redirect_uri=saml.slo_url,
+            issuer=saml.idp_entity_id,
+        )  # fmt: skip
+        now = self._clock()
+        xml = logout_request_xml(
+            request_id, now, now + timedelta(seconds=LOGOUT_REQUEST_SECONDS),
+            sp_entity_id=saml.sp_entity_id, destination=saml.slo_url,
+            name_id=NameId(handle.saml_name_id, handle.saml_name_id_format,
+                           handle.saml_name_qualifier, handle.saml_sp_name_qualifier),
+            session_index=handle.saml_session_index,
+        )  # fmt: skip
+        url = await asyncio.to_thread(
+            signed_redirect_url, saml.slo_url, "SAMLRequest", xml, begun.state,
+            self._sp_key(connection),
+        )  # fmt: skip
+        return LogoutRedirect(
+            url, begun.browser_binding,
+            detail="a signed LogoutRequest was sent to the IdP's SingleLogoutService",
+        )  # fmt: skip
+
+    async def verify_logout(
+        self, connection: Connection, message: LogoutMessage, attempt: Attempt
+    ) -> IdpLogout | LogoutAnswered:
+        """An IdP-initiated LogoutRequest (answered with our signed LogoutResponse), or the
+        LogoutResponse to ours; either validated strictly (saml.logout), its id claimed in the
+        shared replay cache."""
+        saml = connection.saml
+        assert saml is not None
+        expect = LogoutExpectations(
+            idp_entity_id=saml.idp_entity_id, certificates=saml.certificates,
+            slo_url=slo_url_of(saml.acs_url), allow_sha1=saml.allow_sha1,
+            skew_seconds=saml.clock_skew_seconds,
+        )  # fmt: skip
+        try:
+            inbound = await asyncio.to_thread(
+                read_logout_message, message, expect, self._wall_clock()
+            )
+        except SamlError as error:
+            raise Refusal(error.reason, error.detail, clock_delta=error.clock_delta) from None
+        if not inbound.is_request:
+            return await self._answered(connection, message, inbound)
+        if not await self._replay.claim(
+            connection.id, [("logout_request", inbound.id)], inbound.expire_at
+        ):
+            raise Refusal("replayed", "this logout message was already received")
+        answer_url = ""
+        if saml.slo_url:
+            xml = logout_response_xml(
+                "_" + secrets.token_hex(20), self._clock(), in_response_to=inbound.id,
+                sp_entity_id=saml.sp_entity_id, destination=saml.slo_url,
+            )  # fmt: skip
+            answer_url = await asyncio.to_thread(
+                signed_redirect_url, saml.slo_url, "SAMLResponse", xml, inbound.relay_state,
+                self._sp_key(connection),
+            )  # fmt: skip
+        return IdpLogout(
+            SessionMatch(saml_name_id=inbound.name_id,
+                         saml_session_indexes=inbound.session_indexes),
+            subject=f"{saml.idp_entity_id}|{inbound.name_id}",
+            answer_url=answer_url,
+        )  # fmt: skip
+
+    async def _answered(
+        self, connection: Connection, message: LogoutMessage, inbound: InboundLogout
+    ) -> LogoutAnswered:
+        """The answer to this browser's pending logout: found first (a refused answer leaves
+        it for the genuine one, as a login does), then its id claimed, then the logout used
+        up."""
+        pending = None
+        if inbound.relay_state and len(inbound.relay_state) <= MAX_RELAY_STATE:
+            pending = await self._pending.find(
+                connection, inbound.relay_state, message.browser_binding, label="relay_state"
+            )
+        if pending is None or not pending.transaction.nonce.startswith(LOGOUT_NONCE_PREFIX):
+            raise Refusal("relay_state_unknown", "no logout was started with this RelayState")
+        request_id = pending.transaction.nonce.removeprefix(LOGOUT_NONCE_PREFIX)
+        if not hmac.compare_digest(request_id.encode(), inbound.in_response_to.encode()):
+            raise Refusal("in_response_to_mismatch", "the LogoutResponse answers another request")
+        if not await self._replay.claim(
+            connection.id, [("logout_response", inbound.id)], inbound.expire_at
+        ):
+            raise Refusal("replayed", "this logout message was already received")
+        await self._pending.consume(pending)
+        if not inbound.partial and inbound.status != SUCCESS:
+            raise Refusal("idp_logout_failed", f"the IdP answered {inbound.status[-60:]}")
+        return LogoutAnswered(partial=inbound.partial, return_to=pending.transaction.return_to)

@@ -14,7 +14,7 @@ import logging
 
 from auth.sso.connection_store import ConnectionStore
 from auth.sso.http import IdpHttp, IdpHttpError
-from auth.sso.saml.connections import parse_idp_metadata
+from auth.sso.saml.connections import idp_slo_url, parse_idp_metadata
 from meshkit.errors import FailedPrecondition, InvalidArgument
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ async def refresh_all(connections: ConnectionStore, http: IdpHttp) -> int:
         try:
             xml = await fetch_metadata(http, saml.metadata_url)
             entity_id, sso_url, certificates = await asyncio.to_thread(parse_idp_metadata, xml)
+            slo_url = await asyncio.to_thread(idp_slo_url, xml)
         except (FailedPrecondition, InvalidArgument) as error:
             logger.warning(
                 "SAML metadata refresh of connection %s failed: %s",
@@ -62,7 +63,7 @@ async def refresh_all(connections: ConnectionStore, http: IdpHttp) -> int:
             )
             continue
         if await connections.refresh_saml_idp(
-            connection.id, entity_id, list(certificates), sso_url or saml.sso_url
+            connection.id, entity_id, list(certificates), sso_url or saml.sso_url, slo_url
         ):
             changed += 1
             logger.info("SAML metadata of connection %s refreshed", connection.id)

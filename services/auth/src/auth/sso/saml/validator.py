@@ -144,6 +144,9 @@ class ValidAssertion:
     expire_at: float
     clock_delta: float
     in_response_to: str
+    # The NameID's qualifiers, which a LogoutRequest repeats (saml-core 2.2.2, 3.7.1).
+    name_qualifier: str = ""
+    sp_name_qualifier: str = ""
 
 
 def certificate_der(pem_or_base64: str) -> bytes:
@@ -528,6 +531,8 @@ def validate_response(saml_response: str, expect: Expectations, now: float) -> V
         expire_at=expire_at,
         clock_delta=clock_delta,
         in_response_to=in_response_to,
+        name_qualifier=library.get_nameid_nq() or "",
+        sp_name_qualifier=library.get_nameid_spnq() or "",
     )
 
 
