@@ -118,7 +118,10 @@ def trace_json(trace: auth_pb2.LoginTrace) -> dict[str, Any]:
         Param("connection_id", "Only this connection's attempts.", Kind.UUID),
         Param("since", "Only attempts after this time (RFC 3339).", Kind.TIMESTAMP),
         Param(
-            "outcome", "Only attempts with this outcome.", Kind.ENUM, tuple(_LOGIN_OUTCOMES.values())
+            "outcome",
+            "Only attempts with this outcome.",
+            Kind.ENUM,
+            tuple(_LOGIN_OUTCOMES.values()),
         ),
         Param("user_id", "Only attempts that named this user.", Kind.UUID),
     ),
