@@ -139,7 +139,7 @@ async def trace(request: web.Request, admin: Admin) -> web.StreamResponse:
         crumbs=(("/admin/traces", "Login traces"),),
         trace=found,
         outcome=outcome,
-        badge=OUTCOME_BADGES.get(outcome, "neutral"),
+        badge_kind=OUTCOME_BADGES.get(outcome, "neutral"),
         connection=names.get(found.connection_id, found.connection_id),
         explanation=explain(found.reason),
         claims=claim_rows(found),

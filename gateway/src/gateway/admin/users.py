@@ -150,7 +150,7 @@ async def user(request: web.Request, admin: Admin) -> web.StreamResponse:
         user=found,
         name=user_name(found),
         user_status=status,
-        badge=STATUS_BADGES.get(status, "neutral"),
+        badge_kind=STATUS_BADGES.get(status, "neutral"),
         source=user_source(found),
         account_role=access.account_role.name or found.account_role_name,
         emails=[e.value for e in found.emails],

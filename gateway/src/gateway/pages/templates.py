@@ -31,6 +31,13 @@ def _time(value: timestamp_pb2.Timestamp | datetime | None, empty: str = "—") 
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _date(value: timestamp_pb2.Timestamp, empty: str = "—") -> str:
+    """The UTC day of a timestamp."""
+    if not value.seconds and not value.nanos:
+        return empty
+    return value.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d")
+
+
 def _ago(value: timestamp_pb2.Timestamp, empty: str = "never") -> str:
     """How long ago, in the largest whole unit ("3 h ago")."""
     if not value.seconds and not value.nanos:
@@ -53,6 +60,7 @@ ENV: Final = jinja2.Environment(
 )
 ENV.filters["time"] = _time
 ENV.filters["ago"] = _ago
+ENV.filters["date"] = _date
 
 
 def install(app: web.Application) -> None:

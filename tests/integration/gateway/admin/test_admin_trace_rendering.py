@@ -29,7 +29,7 @@ def _render(trace: auth_pb2.LoginTrace) -> str:
             "error": "",
             "trace": trace,
             "outcome": "failure",
-            "badge": "bad",
+            "badge_kind": "bad",
             "connection": "Okta",
             "explanation": explain(trace.reason),
             "claims": claim_rows(trace),
