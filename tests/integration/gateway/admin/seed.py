@@ -311,7 +311,7 @@ async def events(
     now = datetime.now(UTC)
     made = []
     for i in range(count):
-        is_group = i % 5 == 0
+        is_group = bool(grouped) and i % 5 == 0
         resource = grouped[i % len(grouped)].id if is_group else touched[i % len(touched)].id
         outcome, status = (
             (pb.PROVISIONING_OUTCOME_REJECTED, 400)
