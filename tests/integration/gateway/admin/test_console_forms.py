@@ -8,6 +8,8 @@ import re
 
 import aiohttp
 
+from tests.idps.saml.metadata import idp_metadata
+from tests.idps.saml.responses import KeyPair
 from tests.integration.gateway.admin import seed
 from tests.integration.gateway.admin.conftest import Admin, sign_in
 from tests.integration.gateway.admin.test_admin_pages import csrf_token
@@ -40,6 +42,29 @@ async def test_a_saml_connection_is_added_from_fields_and_shows_the_sp_values(
     listed = await admin.tenant.json("GET", "/connections")
     (made,) = [c for c in listed["items"] if c["name"] == "entra-saml"]
     assert made["protocol"] == "saml"
+
+
+async def test_a_saml_connection_is_added_from_an_uploaded_metadata_file(
+    browser: aiohttp.ClientSession, admin: Admin
+) -> None:
+    """The metadata file an admin downloads from Okta (Sign On → "Identity Provider
+    metadata"), uploaded as multipart/form-data: the entity id and certificate come from it."""
+    await sign_in(browser, admin)
+    token = await csrf_token(browser, "/admin/connections/new?protocol=saml&vendor=okta")
+    metadata = idp_metadata("http://www.okta.com/exk1upload", KeyPair.generate())
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", token)
+    form.add_field("vendor", "okta")
+    form.add_field("name", "okta-upload")
+    form.add_field(
+        "metadata_file", metadata, filename="metadata.xml", content_type="application/xml"
+    )
+    response = await browser.post("/admin/connections/saml", data=form, allow_redirects=False)
+    assert response.status == 303, await response.text()
+    connection_id = response.headers["Location"].split("/")[3].split("?")[0]
+    made = await admin.tenant.json("GET", f"/connections/{connection_id}")
+    assert made["saml"]["idp_entity_id"] == "http://www.okta.com/exk1upload"
+    assert made["saml"]["sso_url"] == "https://idp.acme.test/app/sso/saml"
 
 
 async def test_a_saml_form_without_metadata_or_fields_shows_the_error_next_to_the_field(
