@@ -14,11 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 import grpc
 import pytest
 
-from tests.support.directory import Stub, new_account
 from idmesh.auth.v1 import auth_pb2
 from tests.idps.saml.pysaml2_idp import Pysaml2Idp
 from tests.integration.sso.harness import verify_domain
 from tests.integration.sso.test_saml_pysaml2_idp import BINDING, IDP, KEYS, _login
+from tests.support.directory import Stub, new_account
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub

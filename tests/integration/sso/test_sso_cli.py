@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.directory import Stub, new_account
 from idmesh.auth.v1 import auth_pb2
 from idmesh_cli.__main__ import run
 from tests.idps.oidc.fake_idp import FakeIdp

@@ -16,7 +16,6 @@ import pytest
 
 from auth.sso.login_store import SessionStore
 from auth.sso.sessions import SessionManager
-from tests.support.directory import ADMIN, Stub, failure, new_group
 from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
 from meshkit.channels import connect

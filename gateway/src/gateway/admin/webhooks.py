@@ -9,10 +9,9 @@ from typing import Final
 import grpc
 from aiohttp import web
 
-from gateway.admin.guard import Admin, check_csrf, csrf_input, require
-from gateway.admin.layout import admin_page, table
+from gateway.admin.guard import Admin, check_csrf, require
+from gateway.admin.layout import render_admin
 from gateway.forms import read_form
-from gateway.pages.html import esc
 from gateway.state import CLIENTS
 from idmesh.directory.v1 import events_pb2
 
@@ -20,77 +19,49 @@ _FORM_ERRORS: Final = {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.NO
 _DELIVERIES_SHOWN: Final = 5
 
 
-def _form(admin: Admin, url: str, types: str, error: str) -> str:
-    alert = f'<div class="alert" role="alert"><p>{esc(error)}</p></div>' if error else ""
-    return (
-        f'<h2>Add an endpoint</h2>\n{alert}<form method="post" action="/admin/webhooks">'
-        f"{csrf_input(admin)}\n"
-        '<p><label for="url">URL (https)</label> '
-        f'<input id="url" name="url" type="url" required value="{esc(url)}"></p>\n'
-        '<p><label for="types">Event types, comma-separated (empty: all)</label> '
-        f'<input id="types" name="types" value="{esc(types)}"></p>\n'
-        '<button type="submit">Add endpoint</button>\n</form>'
-    )
-
-
 async def _page(
     request: web.Request,
     admin: Admin,
     *,
-    url: str = "",
-    types: str = "",
-    error: str = "",
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
     secret: str = "",
     status: int = 200,
 ) -> web.Response:
     events = request.app[CLIENTS].events
     listed = await events.ListWebhooks(events_pb2.ListWebhooksRequest(account_id=admin.account_id))
-    sections = []
+    endpoints = []
     for webhook in listed.webhooks:
         log = await events.ListWebhookDeliveries(
             events_pb2.ListWebhookDeliveriesRequest(
                 account_id=admin.account_id, webhook_id=webhook.id, limit=_DELIVERIES_SHOWN
             )
         )
-        state = "enabled" if webhook.enabled else f"disabled: {webhook.disabled_reason}"
-        rows = [
-            (
-                esc(d.time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S UTC")),
-                esc(d.event_type),
-                esc(d.attempt),
-                esc(d.http_status or "-"),
-                esc(d.latency_ms),
-                esc(d.error or "-"),
-            )
-            for d in log.deliveries
-        ]
-        deliveries = (
-            table(
-                "Latest deliveries",
-                ("Time", "Event", "Attempt", "HTTP", "ms", "Error"),
-                rows,
-            )
-            if rows
-            else "<p>No delivery yet.</p>"
+        endpoints.append(
+            {
+                "id": webhook.id,
+                "url": webhook.url,
+                "types": list(webhook.types),
+                "enabled": webhook.enabled,
+                "disabled_reason": webhook.disabled_reason,
+                "delivered_cursor": webhook.delivered_cursor,
+                "deliveries": [
+                    {
+                        "time": d.time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S UTC"),
+                        "event_type": d.event_type,
+                        "attempt": d.attempt,
+                        "http_status": d.http_status,
+                        "latency_ms": d.latency_ms,
+                        "error": d.error,
+                    }
+                    for d in log.deliveries
+                ],
+            }
         )
-        sections.append(
-            f"<section><h3>{esc(webhook.url)}</h3>\n"
-            f"<p>{esc(', '.join(webhook.types) or 'every event type')} · {esc(state)} · "
-            f"delivered up to cursor {esc(webhook.delivered_cursor)}</p>\n{deliveries}</section>"
-        )
-    shown = ""
-    if secret:
-        shown = (
-            '<div class="status" role="status"><p>Endpoint added. Its signing secret, shown '
-            f"only this once: <code>{esc(secret)}</code></p></div>\n"
-        )
-    listing = "\n".join(sections) or "<p>No endpoint yet.</p>"
-    body = (
-        f"{shown}<p>Every change in the account is POSTed to these endpoints, signed "
-        "(Standard Webhooks), in order.</p>\n<h2>Endpoints</h2>\n"
-        f"{listing}\n{_form(admin, url, types, error)}"
-    )
-    return admin_page(admin, "Webhooks", body, status=status)
+    return render_admin(
+        request, admin, "webhooks.html", nav="webhooks", title="Webhooks", status=status,
+        endpoints=endpoints, secret=secret, values=values, errors=errors,
+    )  # fmt: skip
 
 
 async def webhooks(request: web.Request, admin: Admin) -> web.StreamResponse:
@@ -120,9 +91,8 @@ async def add_webhook(request: web.Request, admin: Admin) -> web.StreamResponse:
         return await _page(
             request,
             admin,
-            url=url,
-            types=types,
-            error=f"The endpoint was not added: {error.details()}",
+            values={"url": url, "types": types},
+            errors={"url": f"The endpoint was not added: {error.details()}"},
             status=_FORM_ERRORS[error.code()],
         )
     return await _page(request, admin, secret=created.secret, status=201)

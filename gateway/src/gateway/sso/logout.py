@@ -21,7 +21,8 @@ import grpc
 from aiohttp import web
 
 from gateway.forms import read_form
-from gateway.pages.html import esc, page, redirect, secure
+from gateway.pages.html import redirect, secure
+from gateway.pages.templates import render, render_page
 from gateway.sso import cookies
 from gateway.sso.origin import require_same_origin
 from gateway.sso.routes import START_DEADLINE_SECONDS, _connection_id
@@ -43,18 +44,12 @@ PARTIAL_TEXT: Final = (
 
 
 def signed_out_page(text: str = SIGNED_OUT_TEXT) -> web.Response:
-    body = f'<p role="status">{esc(text)}</p>\n<p><a class="button" href="/login">Sign in</a></p>'
-    return page("Signed out", body)
+    return render_page("signin/signed_out.html", {"title": "Signed out", "text": text})
 
 
 async def logout_form(request: web.Request) -> web.StreamResponse:
     """A sign-out button (logging out is a POST: a link or an image must not end a session)."""
-    body = (
-        '<form method="post" action="/logout">\n'
-        "<p>Sign out of idmesh on this browser?</p>\n"
-        '<button type="submit" autofocus>Sign out</button>\n</form>'
-    )
-    return page("Sign out", body)
+    return render(request, "signin/logout.html", {"title": "Sign out"})
 
 
 async def logout(request: web.Request) -> web.StreamResponse:

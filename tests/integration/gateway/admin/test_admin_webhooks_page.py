@@ -20,7 +20,7 @@ async def test_an_admin_adds_a_webhook_endpoint_and_sees_its_secret_once(
     added = await browser.post("/admin/webhooks", data=form)
     text = await added.text()
     assert added.status == 201, text
-    secret = re.search(r"<code>(whsec_[A-Za-z0-9+/=]+)</code>", text)
+    secret = re.search(r"(whsec_[A-Za-z0-9+/=]+)", text)
     assert secret, text
     again = await (await browser.get("/admin/webhooks")).text()
     assert "https://hooks.example.com/idmesh" in again
