@@ -43,6 +43,8 @@ ROUTES = (
     ("GET", "/admin/users", users.users),
     ("GET", "/admin/users/{user}", users.user),
     ("POST", "/admin/users/{user}/active", users.set_active),
+    ("POST", "/admin/users/{user}/sessions/{session}/end", users.end_session),
+    ("POST", "/admin/users/{user}/sessions/end", users.end_all_sessions),
     ("GET", "/admin/groups", groups.groups),
     ("POST", "/admin/groups", groups.create_group),
     ("GET", "/admin/groups/{group}", groups.group),

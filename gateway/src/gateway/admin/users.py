@@ -113,7 +113,7 @@ async def user(request: web.Request, admin: Admin) -> web.StreamResponse:
     access = await _user(request, admin)
     found = access.user
     clients = request.app[CLIENTS]
-    links, traces, events = await asyncio.gather(
+    links, traces, events, sessions = await asyncio.gather(
         clients.directory.ListIdentityLinks(
             pb.ListIdentityLinksRequest(
                 account_id=admin.account_id, user_id=found.id, page=pb.PageRequest(page_size=20)
@@ -121,6 +121,9 @@ async def user(request: web.Request, admin: Admin) -> web.StreamResponse:
         ),
         _recent_traces(request, admin, found.id),
         _recent_events(request, admin, found.id),
+        clients.auth.ListUserSessions(
+            auth_pb2.ListUserSessionsRequest(account_id=admin.account_id, user_id=found.id)
+        ),
     )
     connections = await _connection_names(request, admin)
     spaces = [
@@ -138,7 +141,12 @@ async def user(request: web.Request, admin: Admin) -> web.StreamResponse:
         for space in access.spaces
     ]
     status = USER_STATUSES.get(found.status, "—")
-    notes = {"deactivated": "The user is deactivated.", "reactivated": "The user is active again."}
+    notes = {
+        "deactivated": "The user is deactivated.",
+        "reactivated": "The user is active again.",
+        "ended": "The session was ended: the platform's services see it within a second.",
+        "ended_all": "Every session of the user was ended.",
+    }
     return render_admin(
         request,
         admin,
@@ -184,6 +192,18 @@ async def user(request: web.Request, admin: Admin) -> web.StreamResponse:
                 "status": e.http_status,
             }
             for e in events
+        ],
+        sessions=[
+            {
+                "id": s.id,
+                "connection": connections.get(s.connection_id, "—") if s.connection_id else "—",
+                "began": s.create_time,
+                "last_use": s.last_use_time,
+                "ip": s.ip_address,
+                "user_agent": s.user_agent,
+                "ended": s.revoke_reason if s.HasField("revoke_time") else "",
+            }
+            for s in sessions.sessions
         ],
         can_manage=_may(admin, "users:manage"),
     )
@@ -247,3 +267,32 @@ async def set_active(request: web.Request, admin: Admin) -> web.StreamResponse:
         )
     note = "reactivated" if active else "deactivated"
     return redirect(f"/admin/users/{current.id}?note={note}")
+
+
+async def end_session(request: web.Request, admin: Admin) -> web.StreamResponse:
+    """Ends one session of the user (``DELETE /api/v1/sessions/{id}``)."""
+    form = await read_form(request)
+    check_csrf(request, admin, form)
+    require(admin, "users:manage")
+    current = (await _user(request, admin)).user
+    try:
+        await request.app[CLIENTS].auth.RevokeSession(
+            auth_pb2.RevokeSessionRequest(
+                account_id=admin.account_id, session_id=request.match_info["session"]
+            )
+        )
+    except grpc.aio.AioRpcError as error:
+        raise not_found_for_bad_ids(error) from None
+    return redirect(f"/admin/users/{current.id}?note=ended")
+
+
+async def end_all_sessions(request: web.Request, admin: Admin) -> web.StreamResponse:
+    """Ends every session of the user (``POST /api/v1/users/{id}:revoke-sessions``)."""
+    form = await read_form(request)
+    check_csrf(request, admin, form)
+    require(admin, "users:manage")
+    current = (await _user(request, admin)).user
+    await request.app[CLIENTS].auth.RevokeUserSessions(
+        auth_pb2.RevokeUserSessionsRequest(account_id=admin.account_id, user_id=current.id)
+    )
+    return redirect(f"/admin/users/{current.id}?note=ended_all")
