@@ -265,10 +265,10 @@ CASES = [
         "mutability",
     ),
     Bad(
-        "PATCH removing active",
+        "PATCH removing a required attribute",
         "PATCH",
         f"/Users/{USER_ID}",
-        _patch({"op": "remove", "path": "active"}),
+        _patch({"op": "remove", "path": "userName"}),
         {},
         400,
         "mutability",

@@ -363,6 +363,44 @@ async def test_an_empty_account_role_keeps_the_current_role_on_update(directory:
     assert updated.account_role_name == "Account Admin"
 
 
+async def test_unassigned_state_and_role_hold_only_for_the_defaults(directory: Stub) -> None:
+    """RFC 7644 §3.5.2.2 (a removed attribute is unassigned), stored by migration 0006: an
+    unassigned state means active and an unassigned role means the account's default role, so
+    UpdateUser keeps either flag only with its default; anything else is assigned."""
+    account = await new_account(directory)
+    admin = await role_named(directory, account.id, "Account Admin")
+    member = await role_named(directory, account.id, "Account Member")
+    user = await new_user(directory, account.id, account_role_id=admin.id)
+    assert (user.active_unassigned, user.account_role_unassigned) == (False, False)
+
+    async def update(**fields: object) -> pb.User:
+        changed = pb.User()
+        changed.CopyFrom(user)
+        for name, value in fields.items():
+            setattr(changed, name, value)
+        request = pb.UpdateUserRequest(user=changed, actor=ADMIN)
+        return (await directory.UpdateUser(request)).user
+
+    # An administrator's role and a deactivation are never hidden, whatever the flags say.
+    user = await update(active=False, active_unassigned=True, account_role_unassigned=True)
+    assert (user.active, user.active_unassigned) == (False, False)
+    assert (user.account_role_name, user.account_role_unassigned) == ("Account Admin", False)
+
+    user = await update(
+        active=True, active_unassigned=True, account_role_id=member.id, account_role_unassigned=True
+    )
+    assert (user.active, user.active_unassigned) == (True, True)
+    assert (user.account_role_name, user.account_role_unassigned) == ("Account Member", True)
+    events = await audit_events(directory, account.id, user.id)
+    assert events[-1].action == "user.reactivated"
+    assert details(events[-1])["active_unassigned"] == {"before": False, "after": True}
+
+    # A copy that changes the role assigns it; the state it leaves as it was stays unassigned.
+    user = await update(account_role_id=admin.id)
+    assert (user.account_role_name, user.account_role_unassigned) == ("Account Admin", False)
+    assert (user.active, user.active_unassigned) == (True, True)
+
+
 async def test_deleting_a_user_frees_its_name_and_keeps_its_audit_trail(directory: Stub) -> None:
     """DELETE removes the row, so a later create of the same userName works (django-scim2#83
     got this wrong); the first user's audit events stay (no foreign key to users)."""

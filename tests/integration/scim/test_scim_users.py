@@ -482,25 +482,90 @@ async def test_entras_app_role_assignment_shapes_select_the_role(scim: Scim) -> 
     assert reply.body["roles"] == [{"value": "Account Member"}]
 
 
-async def test_removing_roles_gives_the_default_role_and_removing_active_is_refused(
-    scim: Scim,
+async def test_removing_roles_unassigns_them_and_gives_the_account_default_role(
+    scim: Scim, directory: Stub
 ) -> None:
-    """RFC 7644 §3.5.2.2 makes a removed attribute unassigned, which neither can be: every user
-    holds an account role (the default one, as `roles: []` gives on creation) and is either
-    active or deactivated (400 mutability: say which, rather than guess)."""
+    """RFC 7644 §3.5.2.2: a removed attribute is unassigned. The user holds the account's default
+    role (as `roles: []` gives on creation) and reads back without `roles` until a client sets
+    one, the default role included."""
     user = await created(scim, {**okta_user(), "roles": [{"value": "Account Admin"}]})
     path = f"/Users/{user['id']}"
 
     reply = await scim.patch(path, {"op": "remove", "path": "roles"})
     assert reply.status == 200, reply.body
-    assert reply.body["roles"] == [{"value": "Account Member"}]
+    assert "roles" not in reply.body
+    assert "roles" not in (await scim.get(path)).body
+    stored = await _directory_user(directory, scim.account_id, user["id"])
+    assert (stored.account_role_name, stored.account_role_unassigned) == ("Account Member", True)
 
-    await scim.patch(path, {"op": "replace", "path": "active", "value": False})
+    # Other changes, and a PUT that names no role (Okta's), leave it unassigned.
+    reply = await scim.patch(path, {"op": "replace", "path": "displayName", "value": "Renamed"})
+    assert "roles" not in reply.body
+    reply = await scim.put(path, okta_user(user["userName"]))
+    assert reply.status == 200, reply.body
+    assert "roles" not in reply.body
+
+    reply = await scim.patch(
+        path, {"op": "add", "path": "roles", "value": [{"value": "Account Member"}]}
+    )
+    assert reply.body["roles"] == [{"value": "Account Member"}]
+    stored = await _directory_user(directory, scim.account_id, user["id"])
+    assert stored.account_role_unassigned is False
+
+
+async def test_removing_active_unassigns_it_and_leaves_the_user_active(
+    scim: Scim, directory: Stub
+) -> None:
+    """RFC 7644 §3.5.2.2: `active` is not required, so removing it (or replacing it with null)
+    succeeds and unassigns it. Unassigned means the default: the user is active (a deactivated
+    one is reactivated) and reads back without `active` until a client sets it."""
+    user = await created(scim, okta_user())
+    path = f"/Users/{user['id']}"
     for operation in (
         {"op": "remove", "path": "active"},
         {"op": "replace", "value": {"active": None}},
     ):
-        refused = await scim.patch(path, operation)
-        assert (refused.status, refused.body["scimType"]) == (400, "mutability")
-        assert "active" in refused.body["detail"]
-    assert (await scim.get(path)).body["active"] is False
+        await scim.patch(path, {"op": "replace", "path": "active", "value": False})
+        reply = await scim.patch(path, operation)
+        assert reply.status == 200, reply.body
+        assert "active" not in reply.body
+        assert "active" not in (await scim.get(path)).body
+        stored = await _directory_user(directory, scim.account_id, user["id"])
+        assert (stored.active, stored.active_unassigned) == (True, True)
+
+    # A PUT without `active` keeps it unassigned; one with `active` assigns it again.
+    without_active = {k: v for k, v in okta_user(user["userName"]).items() if k != "active"}
+    reply = await scim.put(path, without_active)
+    assert "active" not in reply.body
+    reply = await scim.put(path, {**okta_user(user["userName"]), "active": False})
+    assert reply.body["active"] is False
+    reply = await scim.patch(path, {"op": "replace", "path": "active", "value": True})
+    assert reply.body["active"] is True
+
+
+async def test_an_unassigned_state_or_role_changed_outside_scim_reads_back_as_set(
+    scim: Scim, directory: Stub
+) -> None:
+    """RFC 7644 §3.5.2.2 allows absence only for an unassigned attribute: an administrator who
+    deactivates the user or gives it another role (the API copies the user it read, flags
+    included) assigns the attribute, and SCIM reads the new value back."""
+    user = await created(scim, okta_user())
+    path = f"/Users/{user['id']}"
+    await scim.patch(path, {"op": "remove", "path": "active"})
+    await scim.patch(path, {"op": "remove", "path": "roles"})
+    current = await _directory_user(directory, scim.account_id, user["id"])
+    assert (current.active_unassigned, current.account_role_unassigned) == (True, True)
+
+    changed = pb.User()
+    changed.CopyFrom(current)
+    changed.active = False
+    changed.account_role_id = (await role_named(directory, scim.account_id, "Account Admin")).id
+    await directory.UpdateUser(pb.UpdateUserRequest(user=changed, actor=ADMIN))
+
+    body = (await scim.get(path)).body
+    assert (body["active"], body["roles"]) == (False, [{"value": "Account Admin"}])
+
+
+async def _directory_user(directory: Stub, account_id: str, user_id: str) -> pb.User:
+    request = pb.GetUserRequest(account_id=account_id, user_id=user_id)
+    return (await directory.GetUser(request)).user

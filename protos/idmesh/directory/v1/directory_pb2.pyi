@@ -1006,6 +1006,8 @@ class User(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     LAST_LOGIN_TIME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    ACTIVE_UNASSIGNED_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ROLE_UNASSIGNED_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     account_id: _builtins.str
     user_name: _builtins.str
@@ -1026,6 +1028,15 @@ class User(_message.Message):
     """The user's account role (Account Admin, Account Member or a custom account role)."""
     account_role_name: _builtins.str
     version: _builtins.int
+    active_unassigned: _builtins.bool
+    """A SCIM client removed `active` (RFC 7644 §3.5.2.2): the user is active by default and SCIM
+    returns no `active` until a client sets it. On UpdateUser, honoured only with active=true.
+    """
+    account_role_unassigned: _builtins.bool
+    """A SCIM client removed `roles`: the user holds the account's default role and SCIM returns no
+    `roles` until a client sets one. On UpdateUser, honoured only when the user ends with the
+    account's default role; any other role is assigned.
+    """
     @_builtins.property
     def name(self) -> Global___Name: ...
     @_builtins.property
@@ -1087,10 +1098,12 @@ class User(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         last_login_time: _timestamp_pb2.Timestamp | None = ...,
         version: _builtins.int = ...,
+        active_unassigned: _builtins.bool = ...,
+        account_role_unassigned: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "enterprise", b"enterprise", "extensions", b"extensions", "last_login_time", b"last_login_time", "name", b"name", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "account_role_id", b"account_role_id", "account_role_name", b"account_role_name", "active", b"active", "addresses", b"addresses", "create_time", b"create_time", "display_name", b"display_name", "emails", b"emails", "enterprise", b"enterprise", "entitlements", b"entitlements", "extensions", b"extensions", "external_id", b"external_id", "id", b"id", "ims", b"ims", "last_login_time", b"last_login_time", "locale", b"locale", "name", b"name", "nick_name", b"nick_name", "phone_numbers", b"phone_numbers", "photos", b"photos", "preferred_language", b"preferred_language", "profile_url", b"profile_url", "status", b"status", "timezone", b"timezone", "title", b"title", "update_time", b"update_time", "user_name", b"user_name", "user_type", b"user_type", "version", b"version", "x509_certificates", b"x509_certificates"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "account_role_id", b"account_role_id", "account_role_name", b"account_role_name", "account_role_unassigned", b"account_role_unassigned", "active", b"active", "active_unassigned", b"active_unassigned", "addresses", b"addresses", "create_time", b"create_time", "display_name", b"display_name", "emails", b"emails", "enterprise", b"enterprise", "entitlements", b"entitlements", "extensions", b"extensions", "external_id", b"external_id", "id", b"id", "ims", b"ims", "last_login_time", b"last_login_time", "locale", b"locale", "name", b"name", "nick_name", b"nick_name", "phone_numbers", b"phone_numbers", "photos", b"photos", "preferred_language", b"preferred_language", "profile_url", b"profile_url", "status", b"status", "timezone", b"timezone", "title", b"title", "update_time", b"update_time", "user_name", b"user_name", "user_type", b"user_type", "version", b"version", "x509_certificates", b"x509_certificates"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -239,6 +239,8 @@ def user(row: asyncpg.Record) -> pb.User:
         update_time=timestamp(row["update_time"]),
         last_login_time=timestamp(row["last_login_time"]),
         version=row["version"],
+        active_unassigned=row["active_unassigned"],
+        account_role_unassigned=row["account_role_unassigned"],
     )
 
 

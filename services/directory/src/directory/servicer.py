@@ -169,7 +169,7 @@ class DirectoryServicer(
     ) -> pb.UpdateUserResponse:
         """Replaces every writable attribute; an empty account_role_id keeps the current role.
         active=false deactivates; active=true reactivates (ACTIVE if the user ever signed in,
-        else PENDING)."""
+        else PENDING). active_unassigned and account_role_unassigned: see the User message."""
         user = request.user
         account_id = validate.account_id(user.account_id, "user.account_id")
         user_id = validate.target_id(user.id, "user.id", "user")
@@ -185,6 +185,8 @@ class DirectoryServicer(
             user.active,
             validate.expected_version(request.expected_version),
             convert.actor(request.actor),
+            active_unassigned=user.active_unassigned,
+            account_role_unassigned=user.account_role_unassigned,
         )
         return pb.UpdateUserResponse(user=convert.user(row))
 

@@ -130,7 +130,8 @@ def _address(item: pb.Address) -> dict[str, Json]:
 
 def user_to_scim(user: pb.User, base_url: str) -> dict[str, Json]:
     """The SCIM User for a directory user: core attributes, the enterprise extension when it has
-    a value, ``roles`` as the account role, ``meta`` (RFC 7643 §3.1, §4.1, §4.3)."""
+    a value, ``roles`` as the account role, ``meta`` (RFC 7643 §3.1, §4.1, §4.3). ``active`` and
+    ``roles`` are left out while unassigned (a client removed them and set nothing since)."""
     out: dict[str, Json] = {"schemas": [USER_SCHEMA], "id": user.id}
     if user.external_id:
         out["externalId"] = user.external_id
@@ -143,8 +144,10 @@ def user_to_scim(user: pb.User, base_url: str) -> dict[str, Json]:
         if value:
             out[scim_name] = value
     # Pending (provisioned, never signed in) users are active: Okta loops on "reactivating" a
-    # user returned as active=false (docs/scim-clients.md §5, field reports).
-    out["active"] = user.active
+    # user returned as active=false (docs/scim-clients.md §5, field reports). Absent only after
+    # a client removed it (RFC 7644 §3.5.2.2): the user is then active by default.
+    if not user.active_unassigned:
+        out["active"] = user.active
     for scim_name, field in _USER_MULTI[:4]:
         values = getattr(user, field)
         if values:
@@ -153,7 +156,7 @@ def user_to_scim(user: pb.User, base_url: str) -> dict[str, Json]:
         out["addresses"] = [_address(a) for a in user.addresses]
     if user.entitlements:
         out["entitlements"] = [_multi_value(v) for v in user.entitlements]
-    if user.account_role_name:
+    if user.account_role_name and not user.account_role_unassigned:
         out["roles"] = [{"value": user.account_role_name}]
     if user.x509_certificates:
         out["x509Certificates"] = [_multi_value(v) for v in user.x509_certificates]

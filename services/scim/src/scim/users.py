@@ -7,6 +7,8 @@ Lifecycle (docs/scim-clients.md §1, §2 rows 10–11, §5 row 7):
   on create makes it deactivated at once);
 - ``active=false`` deactivates, ``active=true`` reactivates; a deactivated user stays readable and
   filterable;
+- PATCH ``remove`` of ``active`` or ``roles`` unassigns it (RFC 7644 §3.5.2.2): the user is active
+  with the account's default role, and the attribute reads back absent until a client sets it;
 - DELETE removes the user (204, then 404); its userName is free again;
 - POST of the userName of a *deactivated* user revives that user with the new representation
   (201, same id) instead of answering 409: 409 is only for a live conflict (django-scim2#83 in
@@ -26,7 +28,6 @@ from meshkit.errors import AlreadyExists, FailedPrecondition
 from scim import conflicts, policy, query
 from scim.convert import user_from_scim, user_to_scim
 from scim.directory import Directory
-from scim.errors import mutability
 from scim.etags import format_etag
 from scim.exchange import NO_CONTENT, ScimRequest, ScimResponse, json_response
 from scim.patch import apply_patch
@@ -62,12 +63,15 @@ class Users:
         current: pb.User | None,
         *,
         creating: bool = False,
-        roles_removed: bool = False,
+        active_unassigned: bool = False,
+        role_unassigned: bool = False,
     ) -> pb.User:
         """The directory user for ``resource``, replacing ``current`` if any: account rules
         checked, role resolved (policy.py). ``creating`` applies the rules of a creation to a
-        user that already exists (a revived one); ``roles_removed`` (a PATCH removed ``roles``)
-        gives the account's default role."""
+        user that already exists (a revived one). ``active_unassigned`` (``resource`` has no
+        ``active``) leaves the user active; ``role_unassigned`` (no ``roles``) gives the
+        account's default role, unless ``userType`` names another; both are then recorded as
+        unassigned (RFC 7644 §3.5.2.2)."""
         settings = await self.directory.settings(request.account_id)
         before = None
         if current is not None and not creating:
@@ -79,9 +83,11 @@ class Users:
         if role_name is not None and (current is None or role_name != current.account_role_name):
             roles = await self.directory.account_roles(request.account_id)
             user.account_role_id = policy.resolve_role(role_name, roles).id
-        elif role_name is None and roles_removed:
+        elif role_name is None and role_unassigned:
             roles = await self.directory.account_roles(request.account_id)
             user.account_role_id = policy.default_role(settings, roles).id
+            user.account_role_unassigned = True
+        user.active_unassigned = active_unassigned and "active" not in resource
         if current is not None:
             user.id = current.id
             # Extensions other than the enterprise one are not SCIM-writable here: keep them.
@@ -170,24 +176,31 @@ class Users:
     async def replace(self, request: ScimRequest, user_id: str) -> ScimResponse:
         """PUT /Users/{id} (RFC 7644 §3.5.1): every writable attribute replaced (Okta's
         profile push, docs/scim-clients.md §5 row 5). ``active`` left out keeps the
-        current state rather than reactivating a deactivated user."""
+        current state rather than reactivating a deactivated user; ``active`` or ``roles`` left
+        out stays unassigned when it was."""
         resource = normalize_resource(USER_RESOURCE, request.json())
         current = await self.directory.get_user(request.account_id, user_id)
         expected = 0
         if request.if_match is not None:
             request.if_match.check(current.version)
             expected = current.version
-        if "active" not in resource:
+        if "active" not in resource and not current.active_unassigned:
             resource["active"] = current.active
-        user = await self._prepare(request, resource, current)
+        user = await self._prepare(
+            request,
+            resource,
+            current,
+            active_unassigned=current.active_unassigned,
+            role_unassigned=current.account_role_unassigned and "roles" not in resource,
+        )
         updated = await self.directory.update_user(user, expected, request.actor)
         projection = query.projection_from_query(USER_RESOURCE, request.query)
         return await self._render(request, updated, projection)
 
     async def patch(self, request: ScimRequest, user_id: str) -> ScimResponse:
         """PATCH /Users/{id} (RFC 7644 §3.5.2): 200 with the user (scim-sanity wants 200).
-        Removing ``active`` is 400 mutability (every user is active or deactivated); removing
-        ``roles`` gives the account's default role (every user holds an account role)."""
+        Removing ``active`` or ``roles`` unassigns it (§3.5.2.2): the user is active with the
+        account's default role, and reads back without the attribute until a client sets it."""
         body = request.json()
         has_if_match = request.if_match is not None
         for attempt in conflicts.attempts(has_if_match):
@@ -196,16 +209,14 @@ class Users:
                 request.if_match.check(current.version)
             resource = user_to_scim(current, request.base_url)
             patched = apply_patch(USER_RESOURCE, resource, body).resource
-            if "active" not in patched:
-                # RFC 7644 §3.5.2.2 makes a removed attribute unassigned, but every user is
-                # active or deactivated: say so rather than guess (reactivating would be wrong).
-                raise mutability(
-                    "'active' cannot be removed: replace it with false to deactivate the user "
-                    "or with true to reactivate it",
-                    "active",
-                )
-            roles_removed = "roles" in resource and "roles" not in patched
-            user = await self._prepare(request, patched, current, roles_removed=roles_removed)
+            # Absent after the operations: removed by this PATCH, or unassigned before it.
+            user = await self._prepare(
+                request,
+                patched,
+                current,
+                active_unassigned="active" not in patched,
+                role_unassigned="roles" not in patched,
+            )
             if _unchanged(user, current):
                 # Entra re-sends active=true and unchanged values every cycle: no write, no
                 # version bump, no audit event.

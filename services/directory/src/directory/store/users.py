@@ -48,9 +48,11 @@ JSON_COLUMNS = frozenset(
     {"emails", "phone_numbers", "ims", "photos", "addresses", "entitlements", "x509_certificates",
      "extensions"}
 )  # fmt: skip
+# Set only by UpdateUser, for a SCIM client's removal of `active` or `roles` (migration 0006).
+UNASSIGNED_COLUMNS = ("active_unassigned", "account_role_unassigned")
 COLUMNS = (
     "account_id", "id", *PROFILE_COLUMNS, "account_role_id", "status", "last_login_time",
-    "create_time", "update_time", "version",
+    "create_time", "update_time", "version", *UNASSIGNED_COLUMNS,
 )  # fmt: skip
 
 _U_COLUMNS = ", ".join(f"u.{c}" for c in COLUMNS)
@@ -85,6 +87,8 @@ def _snapshot(row: asyncpg.Record) -> dict[str, Any]:
     state = {c: json.loads(row[c]) if c in JSON_COLUMNS else row[c] for c in PROFILE_COLUMNS}
     state["account_role_id"] = row["account_role_id"]
     state["status"] = row["status"]
+    for column in UNASSIGNED_COLUMNS:
+        state[column] = row[column]
     return state
 
 
@@ -118,6 +122,14 @@ _CREATE = with_event(
     select=_BACK_WITH_ROLE,
 )
 
+# The account's default role: the one its settings name, else the built-in Account Member.
+_DEFAULT_ROLE = """
+SELECT COALESCE(ac.default_account_role_id,
+    (SELECT m.id FROM directory.roles m WHERE m.account_id = ac.id AND m.scope = 'account'
+        AND lower(m.name) = 'account member' AND m.built_in))
+FROM directory.accounts ac WHERE ac.id = $1
+"""
+
 _GET = f"{SELECT_USER} WHERE u.account_id = $1 AND u.id = $2"
 _LOCK = _GET + " FOR NO KEY UPDATE OF u"
 _LOCK_FOR_DELETE = _GET + " FOR UPDATE OF u"
@@ -133,16 +145,18 @@ _LOCK_DEPENDENTS = (
     "SELECT 1 FROM directory.space_memberships WHERE account_id = $1 AND user_id = $2 FOR UPDATE",
 )
 
-# $1 account, $2 user, $3 role, $4 status, then the profile, then the event.
+# $1 account, $2 user, $3 role, $4 status, $5 active_unassigned, $6 account_role_unassigned,
+# then the profile, then the event.
 _UPDATE = with_event(
     f"""
     UPDATE directory.users
-    SET ({", ".join(PROFILE_COLUMNS)}) = ({_placeholders(5, PROFILE_COLUMNS)}),
-        account_role_id = $3, status = $4, version = version + 1, update_time = now()
+    SET ({", ".join(PROFILE_COLUMNS)}) = ({_placeholders(7, PROFILE_COLUMNS)}),
+        account_role_id = $3, status = $4, active_unassigned = $5, account_role_unassigned = $6,
+        version = version + 1, update_time = now()
     WHERE account_id = $1 AND id = $2
     RETURNING {_ALL_COLUMNS_RETURNED}
     """,  # noqa: S608
-    first_param=5 + _N_PROFILE,
+    first_param=7 + _N_PROFILE,
     target_type="user",
     select=_BACK_WITH_ROLE,
 )
@@ -324,14 +338,28 @@ class UserStore:
         active: bool,
         expected_version: int,
         actor: Actor,
+        *,
+        active_unassigned: bool = False,
+        account_role_unassigned: bool = False,
     ) -> asyncpg.Record:
         """Replaces every writable attribute (PUT semantics) and applies the status rule of
-        ``next_status``. An update that changes nothing writes nothing and keeps the version."""
+        ``next_status``. An update that changes nothing writes nothing and keeps the version.
+
+        ``active_unassigned`` holds only for a user left active and ``account_role_unassigned``
+        only for one left with the account's default role: any other state or role is assigned,
+        whoever writes it (a copy of an unassigned user changed elsewhere is never hidden)."""
         async with self.pool.acquire() as conn, conn.transaction():
             before = await lock(conn, _LOCK, "user", expected_version, account_id, user_id)
             role_id = draft.account_role_id or before["account_role_id"]
             status = next_status(before["status"], active, before["last_login_time"] is not None)
-            after = asdict(draft) | {"account_role_id": role_id, "status": status}
+            if account_role_unassigned:
+                account_role_unassigned = role_id == await conn.fetchval(_DEFAULT_ROLE, account_id)
+            after = asdict(draft) | {
+                "account_role_id": role_id,
+                "status": status,
+                "active_unassigned": active_unassigned and status != STATUS_DEACTIVATED,
+                "account_role_unassigned": account_role_unassigned,
+            }
             diff = changes(_snapshot(before), after)
             if not diff:
                 return before
@@ -340,6 +368,8 @@ class UserStore:
                 user_id,
                 role_id,
                 status,
+                after["active_unassigned"],
+                account_role_unassigned,
                 *_values(draft),
                 *event_args(actor, _action(before["status"], status), diff),
             ]
