@@ -12,6 +12,7 @@ from idmesh_cli import (
     migrate,
     oauth_clients,
     scim,
+    setup_links,
     spaces,
     tokens,
     traces,
@@ -24,7 +25,8 @@ environment:
   DIRECTORY_ADDR  directory service address (default 127.0.0.1:50051)
   AUTH_ADDR       auth service address (default 127.0.0.1:50052)
   PUBLIC_URL      the gateway's public URL, for the redirect URI `idmesh connection add-oidc`
-                  prints (else GATEWAY_URL, else http://127.0.0.1:8080)
+                  and the link `idmesh setup-link create` print (else GATEWAY_URL, else
+                  http://127.0.0.1:8080)
   DATABASE_URL    PostgreSQL URL, for `idmesh migrate` only
 
 exit codes: 0 ok, 1 the operation failed, 2 wrong usage or configuration
@@ -56,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         admins,
         connections,
         domains,
+        setup_links,
         traces,
         scim,
         migrate,

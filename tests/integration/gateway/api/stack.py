@@ -10,10 +10,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
+from google.protobuf import timestamp_pb2
 
 from auth.app import build_app
 from auth.permissions import KNOWN_PERMISSIONS
@@ -226,8 +228,14 @@ async def seed_resources(tenant: Tenant) -> dict[str, str]:
             account_id=tenant.id, domain=f"{tenant.account.name}.test", actor=SYSTEM
         )
     )
+    link = await tenant.stack.auth.CreateSetupLink(
+        auth_pb2.CreateSetupLinkRequest(
+            account_id=tenant.id, sso=True, expire_time=_in_a_day(), created_by="tests"
+        )
+    )
     return {
         "name": tenant.account.name,
+        "link_id": link.link.id,
         "domain_id": domain.domain.id,
         "user_id": user.id,
         "space_id": space.id,
@@ -240,6 +248,12 @@ async def seed_resources(tenant: Tenant) -> dict[str, str]:
         "client_id": client.client.id,
         "connection_id": connection.connection.id,
     }
+
+
+def _in_a_day() -> timestamp_pb2.Timestamp:
+    value = timestamp_pb2.Timestamp()
+    value.FromDatetime(datetime.now(UTC) + timedelta(days=1))
+    return value
 
 
 # Body members that name other resources, and the seeded ids they get.

@@ -3,7 +3,7 @@ stored and the id of the key that encrypts it."""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from google.protobuf import json_format, struct_pb2
 
@@ -163,4 +163,12 @@ def login_trace(value: LoginTrace) -> auth_pb2.LoginTrace:
         clock_delta_seconds=value.clock_delta_seconds or 0.0,
         has_clock_delta=value.clock_delta_seconds is not None,
         duration_ms=value.duration_ms or 0.0,
+        test=value.test,
+        test_result=_struct(value.test_result) if value.test_result is not None else None,
     )
+
+
+def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    json_format.ParseDict(value, message)
+    return message

@@ -17,12 +17,12 @@ from auth.sso.paging import Cursor
 
 _TX_COLUMNS: Final = (
     "connection_id, account_id, binding_hash, nonce, code_verifier, redirect_uri, return_to,"
-    " issuer, create_time, expire_time"
+    " issuer, create_time, expire_time, test"
 )
 _TX_INSERT: Final = """
 INSERT INTO auth.login_transactions (state_hash, connection_id, account_id, binding_hash, nonce,
-    code_verifier, redirect_uri, return_to, issuer, expire_time)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    code_verifier, redirect_uri, return_to, issuer, expire_time, test)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 """
 # A pending login as its callback finds it, without using it up: a refused response must leave it
 # for the genuine one that follows.
@@ -51,6 +51,8 @@ class NewTransaction:
     return_to: str
     issuer: str
     expire_time: datetime
+    # A test sign-in (the setup wizard's dry run).
+    test: bool = False
 
 
 def _transaction(row: asyncpg.Record) -> LoginTransaction:
@@ -67,6 +69,7 @@ def _transaction(row: asyncpg.Record) -> LoginTransaction:
         expire_time=row["expire_time"],
         expired=row["expired"],
         already_consumed=row["consumed"],
+        test=row["test"],
     )
 
 
@@ -87,6 +90,7 @@ class TransactionStore:
             tx.return_to,
             tx.issuer,
             tx.expire_time,
+            tx.test,
         )
 
     async def find(self, state_hash: bytes) -> LoginTransaction | None:
@@ -217,13 +221,14 @@ class SessionStore:
 
 _TRACE_COLUMNS: Final = (
     "id, account_id, connection_id, time, trace_id, stage, outcome, reason, detail, subject,"
-    " email, user_id, claims, groups, clock_delta_seconds, duration_ms"
+    " email, user_id, claims, groups, clock_delta_seconds, duration_ms, test, test_result"
 )
-# Parameters in _trace_values order.
+# Parameters in _trace_values order, then test and test_result (a session's trace is no test).
 _TRACE_INSERT: Final = """
 INSERT INTO auth.login_traces (account_id, user_id, id, connection_id, trace_id, stage, outcome,
-    reason, detail, subject, email, claims, groups, clock_delta_seconds, duration_ms)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15)
+    reason, detail, subject, email, claims, groups, clock_delta_seconds, duration_ms, test,
+    test_result)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16, $17::jsonb)
 """
 # Newest first for reading; oldest first after a point in time, for tailing.
 _TRACE_NEWEST: Final = f"""
@@ -257,6 +262,9 @@ class NewTrace:
     groups: tuple[str, ...]
     clock_delta_seconds: float | None
     duration_ms: float | None
+    # A test sign-in and what it would have done (auth.sso.dry_run).
+    test: bool = False
+    test_result: dict[str, Any] | None = None
 
 
 def _trace_values(trace: NewTrace) -> list[object]:
@@ -300,6 +308,8 @@ def _trace(row: asyncpg.Record) -> LoginTrace:
         groups=tuple(row["groups"]),
         clock_delta_seconds=row["clock_delta_seconds"],
         duration_ms=row["duration_ms"],
+        test=row["test"],
+        test_result=json.loads(row["test_result"]) if row["test_result"] is not None else None,
     )
 
 
@@ -308,7 +318,8 @@ class TraceStore:
         self._pool = pool
 
     async def insert(self, trace: NewTrace) -> None:
-        await self._pool.execute(_TRACE_INSERT, *_trace_values(trace))
+        test_result = json.dumps(trace.test_result) if trace.test_result is not None else None
+        await self._pool.execute(_TRACE_INSERT, *_trace_values(trace), trace.test, test_result)
 
     async def newest(
         self,

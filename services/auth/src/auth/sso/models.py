@@ -133,6 +133,8 @@ class LoginTransaction:
     expire_time: datetime
     expired: bool
     already_consumed: bool
+    # A test sign-in (the setup wizard's dry run): nothing is written, no session opened.
+    test: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,3 +172,5 @@ class LoginTrace:
     groups: tuple[str, ...]
     clock_delta_seconds: float | None
     duration_ms: float | None
+    test: bool = False
+    test_result: dict[str, Any] | None = None

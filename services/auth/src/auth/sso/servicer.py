@@ -29,12 +29,12 @@ from auth.sso.connections import connection_change, connection_draft
 from auth.sso.http import IdpHttp
 from auth.sso.login_connections import LoginConnections
 from auth.sso.login_store import SessionStore, TraceStore, TransactionStore, start_cursor
-from auth.sso.models import PROTOCOL_OIDC, PROTOCOL_SAML
+from auth.sso.models import PROTOCOL_OIDC, PROTOCOL_SAML, Connection
 from auth.sso.oidc.connector import CallbackParams, OidcConnector
 from auth.sso.oidc.discovery import DiscoveryCache, DiscoveryError
 from auth.sso.oidc.jwks import JwksCache
 from auth.sso.pending import PendingLogins
-from auth.sso.pipeline import FinishedLogin, LoginPipeline, RestartLogin
+from auth.sso.pipeline import FinishedLogin, LoginPipeline, RestartLogin, TestedLogin
 from auth.sso.saml import connections as saml_connections
 from auth.sso.saml.connector import SamlConnector, SamlPost, sp_key_associated_data
 from auth.sso.saml.metadata_refresh import fetch_metadata, refresh_all
@@ -80,6 +80,11 @@ def _signed_in(finished: FinishedLogin) -> dict[str, Any]:
         "return_to": finished.return_to,
         "trace_id": finished.trace_id,
     }
+
+
+def _tested(finished: TestedLogin) -> dict[str, Any]:
+    """The fields of a test sign-in's Finish…LoginResponse: no session."""
+    return {"test": True, "return_to": finished.return_to, "trace_id": finished.trace_id}
 
 
 def _page_size(requested: int) -> int:
@@ -305,10 +310,26 @@ class SsoMethods:
 
     # -- the login -----------------------------------------------------------------------------
 
+    async def _login_connection(
+        self, connection_id: str, protocol: str, test_account_id: str
+    ) -> Connection:
+        """The connection a login starts on: an enabled one, or for a test sign-in any
+        connection of ``test_account_id`` (NOT_FOUND for another account's)."""
+        if not test_account_id:
+            return await self.sso.login_connections.get(connection_id, protocol)
+        connection = await self.sso.login_connections.get(
+            connection_id, protocol, disabled_too=True
+        )
+        if str(connection.account_id) != test_account_id:
+            raise NotFound("connection not found", field="connection_id")
+        return connection
+
     async def StartOidcLogin(
         self, request: auth_pb2.StartOidcLoginRequest, context: Context
     ) -> auth_pb2.StartOidcLoginResponse:
-        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_OIDC)
+        connection = await self._login_connection(
+            request.connection_id, PROTOCOL_OIDC, request.test_account_id
+        )
         started = await self.sso.pipeline.start(
             connection,
             self.sso.oidc,
@@ -316,6 +337,7 @@ class SsoMethods:
             browser_binding=request.browser_binding,
             redirect_uri=request.redirect_uri,
             login_hint=request.login_hint,
+            test=bool(request.test_account_id),
         )
         response = auth_pb2.StartOidcLoginResponse(
             authorization_url=started.redirect_url, browser_binding=started.browser_binding
@@ -326,7 +348,9 @@ class SsoMethods:
     async def FinishOidcLogin(
         self, request: auth_pb2.FinishOidcLoginRequest, context: Context
     ) -> auth_pb2.FinishOidcLoginResponse:
-        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_OIDC)
+        connection = await self.sso.login_connections.get(
+            request.connection_id, PROTOCOL_OIDC, disabled_too=True
+        )
         finished = await self.sso.pipeline.finish(
             connection,
             self.sso.oidc,
@@ -340,6 +364,8 @@ class SsoMethods:
             ),
         )
         assert not isinstance(finished, RestartLogin)  # only SAML restarts
+        if isinstance(finished, TestedLogin):
+            return auth_pb2.FinishOidcLoginResponse(**_tested(finished))
         return auth_pb2.FinishOidcLoginResponse(**_signed_in(finished))
 
     # -- SAML --------------------------------------------------------------------------------
@@ -379,7 +405,10 @@ class SsoMethods:
     async def GetSamlMetadata(
         self, request: auth_pb2.GetSamlMetadataRequest, context: Context
     ) -> auth_pb2.GetSamlMetadataResponse:
-        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_SAML)
+        # A connection being set up (not enabled yet) publishes its metadata for the IdP.
+        connection = await self.sso.login_connections.get(
+            request.connection_id, PROTOCOL_SAML, disabled_too=True
+        )
         assert connection.saml is not None
         xml = await asyncio.to_thread(saml_connections.sp_metadata, connection.saml)
         return auth_pb2.GetSamlMetadataResponse(metadata_xml=xml)
@@ -387,12 +416,15 @@ class SsoMethods:
     async def StartSamlLogin(
         self, request: auth_pb2.StartSamlLoginRequest, context: Context
     ) -> auth_pb2.StartSamlLoginResponse:
-        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_SAML)
+        connection = await self._login_connection(
+            request.connection_id, PROTOCOL_SAML, request.test_account_id
+        )
         started = await self.sso.pipeline.start(
             connection,
             self.sso.saml,
             return_to=request.return_to,
             browser_binding=request.browser_binding,
+            test=bool(request.test_account_id),
         )
         response = auth_pb2.StartSamlLoginResponse(
             redirect_url=started.redirect_url, browser_binding=started.browser_binding
@@ -403,7 +435,9 @@ class SsoMethods:
     async def FinishSamlLogin(
         self, request: auth_pb2.FinishSamlLoginRequest, context: Context
     ) -> auth_pb2.FinishSamlLoginResponse:
-        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_SAML)
+        connection = await self.sso.login_connections.get(
+            request.connection_id, PROTOCOL_SAML, disabled_too=True
+        )
         finished = await self.sso.pipeline.finish(
             connection,
             self.sso.saml,
@@ -417,6 +451,8 @@ class SsoMethods:
             return auth_pb2.FinishSamlLoginResponse(
                 restart=True, return_to=finished.return_to, trace_id=finished.trace_id
             )
+        if isinstance(finished, TestedLogin):
+            return auth_pb2.FinishSamlLoginResponse(**_tested(finished))
         return auth_pb2.FinishSamlLoginResponse(**_signed_in(finished))
 
     # -- sessions ------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ class Attempt:
     clock_delta: float | None = None
     notes: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+    # A test sign-in (the setup wizard's dry run), known once its pending login is.
+    test: bool = False
 
 
 class TraceRecorder:
@@ -53,8 +55,9 @@ class TraceRecorder:
 
     @staticmethod
     def build(
-        attempt: Attempt, *, reason: str = "", detail: str = "", outcome: str = ""
-    ) -> NewTrace:
+        attempt: Attempt, *, reason: str = "", detail: str = "", outcome: str = "",
+        test_result: dict[str, Any] | None = None,
+    ) -> NewTrace:  # fmt: skip
         """The trace of ``attempt`` as it stands: ``outcome`` when given, else a failure when
         ``reason`` is set and a success otherwise."""
         if attempt.notes:
@@ -74,14 +77,19 @@ class TraceRecorder:
             groups=attempt.groups,
             clock_delta_seconds=attempt.clock_delta,
             duration_ms=round((time.perf_counter() - attempt.started) * 1000, 1),
+            test=attempt.test,
+            test_result=test_result,
         )
 
     async def record(
-        self, attempt: Attempt, *, reason: str = "", detail: str = "", outcome: str = ""
-    ) -> str:
+        self, attempt: Attempt, *, reason: str = "", detail: str = "", outcome: str = "",
+        test_result: dict[str, Any] | None = None,
+    ) -> str:  # fmt: skip
         """Stores the attempt (as ``build`` names its outcome); returns the trace id. A
         successful login's trace is stored with its session instead (SessionManager.open)."""
-        trace = self.build(attempt, reason=reason, detail=detail, outcome=outcome)
+        trace = self.build(
+            attempt, reason=reason, detail=detail, outcome=outcome, test_result=test_result
+        )
         try:
             await self._store.insert(trace)
         except Exception as error:  # a lost trace must not become a lost login
