@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import grpc
 from aiohttp import web
 
+from gateway.config import GatewayConfig
 from gateway.forms import read_form
 from gateway.pages.html import redirect, secure
 from gateway.sso import cookies
@@ -34,6 +35,7 @@ from gateway.sso.routes import (
     _connection_id,
     _outcome,
     _param,
+    tested_redirect,
 )
 from gateway.state import CLIENTS, CONFIG
 from idmesh.auth.v1 import auth_pb2
@@ -64,17 +66,22 @@ async def start(request: web.Request) -> web.StreamResponse:
         timeout=START_DEADLINE_SECONDS,
     )
     response = redirect(started.redirect_url, status=302)
+    set_binding(response, started.browser_binding, config)
+    return response
+
+
+def set_binding(response: web.StreamResponse, value: str, config: GatewayConfig) -> None:
+    """The cookie binding a started SAML login to this browser."""
     https = cookies.secure(config)
     response.set_cookie(
         SAML_COOKIE,
-        started.browser_binding,
+        value,
         max_age=cookies.LOGIN_COOKIE_SECONDS,
         path=SAML_COOKIE_PATH,
         httponly=True,
         secure=https,
         samesite="None" if https else "Lax",
     )
-    return response
 
 
 async def acs(request: web.Request) -> web.StreamResponse:
@@ -106,6 +113,10 @@ async def acs(request: web.Request) -> web.StreamResponse:
         query = urlencode({"return_to": finished.return_to or DEFAULT_RETURN_TO})
         return redirect(f"/sso/saml/{connection_id}/start?{query}")
     _outcome("success")
+    if finished.test:
+        tested = tested_redirect(finished.return_to, finished.trace_id)
+        tested.del_cookie(SAML_COOKIE, path=SAML_COOKIE_PATH)
+        return tested
     response = redirect(finished.return_to or DEFAULT_RETURN_TO)
     cookies.set_session(
         response,

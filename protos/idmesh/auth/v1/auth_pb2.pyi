@@ -1113,8 +1113,13 @@ class CreateSamlConnectionRequest(_message.Message):
 
     CONNECTION_FIELD_NUMBER: _builtins.int
     PUBLIC_URL_FIELD_NUMBER: _builtins.int
+    DISABLED_FIELD_NUMBER: _builtins.int
     public_url: _builtins.str
     """The gateway's public base URL: the SP entity id and ACS URL are made from it."""
+    disabled: _builtins.bool
+    """Create it disabled (the setup wizard enables it when the IT admin finishes); otherwise a
+    SAML connection starts enabled.
+    """
     @_builtins.property
     def connection(self) -> Global___Connection:
         """connection.account_id names the account; connection.saml the IdP."""
@@ -1124,10 +1129,11 @@ class CreateSamlConnectionRequest(_message.Message):
         *,
         connection: Global___Connection | None = ...,
         public_url: _builtins.str = ...,
+        disabled: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection", "public_url", b"public_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection", "disabled", b"disabled", "public_url", b"public_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1321,8 +1327,13 @@ class CreateConnectionRequest(_message.Message):
 
     CONNECTION_FIELD_NUMBER: _builtins.int
     SKIP_DISCOVERY_CHECK_FIELD_NUMBER: _builtins.int
+    DISABLED_FIELD_NUMBER: _builtins.int
     skip_discovery_check: _builtins.bool
     """Skip fetching the discovery document at creation (by default its issuer must match)."""
+    disabled: _builtins.bool
+    """Create it disabled (the setup wizard enables it when the IT admin finishes); otherwise a
+    connection starts enabled (connection.enabled is not read here).
+    """
     @_builtins.property
     def connection(self) -> Global___Connection:
         """connection.account_id names the account; id, times and version are ignored."""
@@ -1332,10 +1343,11 @@ class CreateConnectionRequest(_message.Message):
         *,
         connection: Global___Connection | None = ...,
         skip_discovery_check: _builtins.bool = ...,
+        disabled: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection", "skip_discovery_check", b"skip_discovery_check"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection", "disabled", b"disabled", "skip_discovery_check", b"skip_discovery_check"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

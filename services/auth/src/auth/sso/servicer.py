@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import uuid
@@ -218,7 +219,7 @@ class SsoMethods:
                 ) from None  # fmt: skip
         await self._claim_domains(account_id, draft.domains, draft.created_by)
         sealed = box.seal(draft.oidc.client_secret, secret_associated_data(draft.id, account_id))
-        created = await self.sso.connections.insert(draft, sealed)
+        created = await self.sso.connections.insert(draft, sealed, enabled=not request.disabled)
         logger.info("connection %s (%s) created for account %s", created.id, created.name,
                     account_id)  # fmt: skip
         return auth_pb2.CreateConnectionResponse(connection=convert.connection(created))
@@ -395,6 +396,8 @@ class SsoMethods:
             saml_connections.saml_connection_draft,
             message, account_id, connection_id, request.public_url, keys,
         )  # fmt: skip
+        if request.disabled:
+            draft = dataclasses.replace(draft, enabled=False)
         await self._claim_domains(account_id, draft.domains, draft.created_by)
         sealed = box.seal(keys.private_key_pem, sp_key_associated_data(connection_id, account_id))
         created = await self.sso.connections.insert_saml(draft, sealed)
