@@ -24,7 +24,7 @@ async def test_a_link_is_created_listed_and_revoked_and_audited(
     assert code == 0, err
     created = json.loads(out)
     assert created["url"].startswith(f"{gateway_url}/setup/idsl_")
-    assert created["sso"] and created["scim"] and created["domains"]
+    assert (created["sso"], created["scim"], created["domains"]) == (True, True, True)
     code, out, _ = await idmesh("setup-link", "list", "--account", account.name, "--json")
     assert code == 0
     (listed,) = json.loads(out)
