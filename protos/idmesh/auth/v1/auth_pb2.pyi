@@ -1114,12 +1114,15 @@ class CreateSamlConnectionRequest(_message.Message):
     CONNECTION_FIELD_NUMBER: _builtins.int
     PUBLIC_URL_FIELD_NUMBER: _builtins.int
     DISABLED_FIELD_NUMBER: _builtins.int
+    CONNECTION_ID_FIELD_NUMBER: _builtins.int
     public_url: _builtins.str
     """The gateway's public base URL: the SP entity id and ACS URL are made from it."""
     disabled: _builtins.bool
     """Create it disabled (the setup wizard enables it when the IT admin finishes); otherwise a
     SAML connection starts enabled.
     """
+    connection_id: _builtins.str
+    """As CreateConnectionRequest.connection_id (the SP entity id and ACS URL name it)."""
     @_builtins.property
     def connection(self) -> Global___Connection:
         """connection.account_id names the account; connection.saml the IdP."""
@@ -1130,10 +1133,11 @@ class CreateSamlConnectionRequest(_message.Message):
         connection: Global___Connection | None = ...,
         public_url: _builtins.str = ...,
         disabled: _builtins.bool = ...,
+        connection_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection", "disabled", b"disabled", "public_url", b"public_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection", "connection_id", b"connection_id", "disabled", b"disabled", "public_url", b"public_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1328,11 +1332,16 @@ class CreateConnectionRequest(_message.Message):
     CONNECTION_FIELD_NUMBER: _builtins.int
     SKIP_DISCOVERY_CHECK_FIELD_NUMBER: _builtins.int
     DISABLED_FIELD_NUMBER: _builtins.int
+    CONNECTION_ID_FIELD_NUMBER: _builtins.int
     skip_discovery_check: _builtins.bool
     """Skip fetching the discovery document at creation (by default its issuer must match)."""
     disabled: _builtins.bool
     """Create it disabled (the setup wizard enables it when the IT admin finishes); otherwise a
     connection starts enabled (connection.enabled is not read here).
+    """
+    connection_id: _builtins.str
+    """Optional: the new connection's id (the setup wizard shows the redirect URI, which names
+    it, before the IdP's values exist). Default: a new UUID.
     """
     @_builtins.property
     def connection(self) -> Global___Connection:
@@ -1344,10 +1353,11 @@ class CreateConnectionRequest(_message.Message):
         connection: Global___Connection | None = ...,
         skip_discovery_check: _builtins.bool = ...,
         disabled: _builtins.bool = ...,
+        connection_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection", "disabled", b"disabled", "skip_discovery_check", b"skip_discovery_check"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection", "connection_id", b"connection_id", "disabled", b"disabled", "skip_discovery_check", b"skip_discovery_check"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -88,6 +88,11 @@ def _tested(finished: TestedLogin) -> dict[str, Any]:
     return {"test": True, "return_to": finished.return_to, "trace_id": finished.trace_id}
 
 
+def _new_id(requested: str) -> uuid.UUID:
+    """A new connection's id: the one the request names (the setup wizard's), else a new one."""
+    return parse_uuid(requested, "connection_id") if requested else uuid.uuid4()
+
+
 def _page_size(requested: int) -> int:
     if requested < 0:
         raise InvalidArgument("must not be negative", field="page_size")
@@ -201,7 +206,7 @@ class SsoMethods:
         self, request: auth_pb2.CreateConnectionRequest, context: Context
     ) -> auth_pb2.CreateConnectionResponse:
         account_id = parse_uuid(request.connection.account_id, "connection.account_id")
-        draft = connection_draft(request.connection, account_id, uuid.uuid4())
+        draft = connection_draft(request.connection, account_id, _new_id(request.connection_id))
         box = self.sso.settings.secretbox
         if box is None:
             raise FailedPrecondition(
@@ -388,7 +393,7 @@ class SsoMethods:
             message.saml.metadata_xml = await fetch_metadata(
                 self.sso.http, message.saml.metadata_url
             )
-        connection_id = uuid.uuid4()
+        connection_id = _new_id(request.connection_id)
         keys = await asyncio.to_thread(
             saml_connections.generate_sp_key_pair, f"idmesh SP {connection_id}"
         )
