@@ -134,7 +134,9 @@ async def _connect_page(
     setup: Setup, guide: Guide, *, errors: dict[str, str] | None = None, status: int = 200
 ) -> web.Response:
     connection_id = await _reserved_id(setup)
-    values = {name: setup.text(name) for name in ("issuer", "client_id", "metadata_url")}
+    values = {
+        name: setup.text(name) for name in ("issuer", "client_id", "scopes", "metadata_url")
+    }
     return setup.page(
         "setup/connect.html", "sso", guide.title, status=status, guide=guide,
         paste=paste_rows(guide, sp_values(setup.public_url, connection_id)),
@@ -250,6 +252,9 @@ def _oidc(setup: Setup, guide: Guide) -> auth_pb2.OidcSettings:
         client_secret=setup.text("client_secret"),
         vendor=_OIDC_VENDORS[guide.vendor],
     )
+    extra = [scope for scope in setup.text("scopes").split() if scope != "openid"]
+    if extra:
+        settings.scopes.extend(dict.fromkeys(["openid", "email", "profile", *extra]))
     if guide.tenant:
         settings.entra_tenant_id = setup.text("issuer")
     else:
