@@ -253,8 +253,9 @@ def _oidc(setup: Setup, guide: Guide) -> auth_pb2.OidcSettings:
         vendor=_OIDC_VENDORS[guide.vendor],
     )
     extra = [scope for scope in setup.text("scopes").split() if scope != "openid"]
-    if extra:
-        settings.scopes.extend(dict.fromkeys(["openid", "email", "profile", *extra]))
+    if extra:  # on top of the vendor's own (Okta's include groups)
+        base = ["openid", "email", "profile", *(["groups"] if guide.vendor == "okta" else [])]
+        settings.scopes.extend(dict.fromkeys([*base, *extra]))
     if guide.tenant:
         settings.entra_tenant_id = setup.text("issuer")
     else:
