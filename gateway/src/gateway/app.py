@@ -17,6 +17,8 @@ from gateway.health import add_health_routes
 from gateway.oauth import add_oauth_routes
 from gateway.oauth.keys import AccessTokenKeys
 from gateway.overload import InFlightLimit, overload_middleware
+from gateway.pages import templates
+from gateway.pages.static import add_static_routes
 from gateway.protocol_errors import close_after_unread_body
 from gateway.request_id import install_log_field, request_id_middleware
 from gateway.scim import add_scim_routes
@@ -53,7 +55,9 @@ def create_app(config: GatewayConfig, clients: Clients) -> web.Application:
     app[STOPPING] = asyncio.Event()
     app[VERIFIED_TOKENS] = TokenCache(config.token_cache_ttl)
     app.on_response_prepare.append(close_after_unread_body)
+    templates.install(app)
     add_health_routes(app)
+    add_static_routes(app)
     add_api_routes(app)
     add_scim_routes(app)
     add_sign_in_routes(app)

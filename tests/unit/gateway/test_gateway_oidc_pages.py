@@ -9,29 +9,42 @@ from aiohttp.test_utils import make_mocked_request
 from gateway.config import load_gateway_config
 from gateway.errors import Problem
 from gateway.pages.errors import error_page, render_html_problem
-from gateway.pages.html import CSP, esc, page
-from gateway.pages.login import email_form, start_url
-from gateway.pages.me import render_me
+from gateway.pages.html import CSP
+from gateway.pages.login import start_url
+from gateway.pages.me import me_context
+from gateway.pages.templates import render_page, render_text
 from gateway.sso import cookies
 from idmesh.directory.v1 import directory_pb2
 
 
+def _email_form(**context: str) -> str:
+    values = {"title": "Sign in", "return_to": "", "email": "", "error": "", "note": ""}
+    return render_text("signin/email.html", {**values, **context})
+
+
 def test_every_value_is_escaped_in_text_and_attributes() -> None:
-    assert esc('<a href="x">&\'') == "&lt;a href=&quot;x&quot;&gt;&amp;&#x27;"
-    form = email_form(return_to='"><script>x</script>', email="<b>@x.test", error="<i>")
+    """The templates autoescape (Jinja2, autoescape on): a value is text, never markup."""
+    form = _email_form(return_to='"><script>x</script>', email="<b>@x.test", error="<i>")
     assert "<script>" not in form
     assert "<b>" not in form
     assert "&lt;i&gt;" in form
+    assert "&#34;&gt;&lt;script&gt;" in form
 
 
 def test_a_page_is_html_with_a_language_a_title_and_strict_headers() -> None:
-    """Accessible (lang, one h1) and locked down (CSP without scripts, no framing, no cache)."""
-    response = page("Sign in <now>", "<p>x</p>")
+    """Accessible (lang, one h1) and locked down: scripts and styles from the gateway's own
+    files only (no inline code, no 'unsafe-inline'), no framing, no cache."""
+    response = render_page("signin/logout.html", {"title": "Sign in <now>"})
     assert response.text is not None
     assert '<html lang="en">' in response.text
     assert "<h1>Sign in &lt;now&gt;</h1>" in response.text
+    assert response.text.count("<h1>") == 1
+    assert '<link rel="stylesheet" href="/static/console.css">' in response.text
+    assert "<style" not in response.text
     assert response.headers["Content-Security-Policy"] == CSP
-    assert "script-src" not in CSP
+    assert "script-src 'self'" in CSP
+    assert "style-src 'self'" in CSP
+    assert "unsafe-inline" not in CSP
     assert "frame-ancestors 'none'" in CSP
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -40,7 +53,7 @@ def test_a_page_is_html_with_a_language_a_title_and_strict_headers() -> None:
 def test_the_email_form_labels_its_field_and_focuses_it() -> None:
     """WCAG: a visible label tied to the input; focus lands in the field; errors are alerts
     described by the input."""
-    form = email_form(error="No single sign-on")
+    form = _email_form(error="No single sign-on")
     assert '<label for="email">Work email</label>' in form
     assert 'id="email"' in form
     assert "autofocus" in form
@@ -113,7 +126,7 @@ def test_me_lists_spaces_with_the_source_of_each_role_and_the_groups() -> None:
         ],
         groups=[directory_pb2.Group(display_name="Admins")],
     )
-    html = render_me(access)
+    html = render_text("signin/me.html", me_context(access))
     assert "Ada &lt;L&gt;" in html
     assert "Space Developer <small>(single sign-on)</small>" in html
     assert "Space Admin <small>(group Admins)</small>" in html

@@ -1,16 +1,61 @@
-"""The admin pages (issue 6): server-rendered HTML at /admin for account admins, signed in by a
-local password (bootstrap admins) or SSO, each page checked against the account role's
-permissions and each form against a CSRF synchronizer token."""
+"""The admin console: server-rendered pages at /admin for account admins, signed in by a local
+password (bootstrap admins) or SSO, each page checked against the account role's permissions
+and each form against a CSRF synchronizer token. Pages read and write through the same services
+the API uses; one module per section."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.admin import login, views
+from gateway.admin import (
+    connections,
+    credentials,
+    groups,
+    login,
+    overview,
+    provisioning,
+    traces,
+    users,
+)
+from gateway.admin.common import admin_view
 from gateway.admin.guard import CSRF_KEY, CsrfKey
 from gateway.admin.layout import render_admin_problem
 from gateway.admin.ratelimit import LoginLimits
 from gateway.errors import use_error_renderer
+
+ROUTES = (
+    ("GET", "/admin", overview.overview),
+    ("GET", "/admin/connections", connections.connections),
+    ("GET", "/admin/connections/new", connections.new_connection),
+    ("POST", "/admin/connections", connections.add_connection),
+    ("POST", "/admin/connections/saml", connections.add_saml_connection),
+    ("GET", "/admin/connections/{connection}", connections.connection),
+    ("POST", "/admin/connections/{connection}", connections.save_connection),
+    ("POST", "/admin/connections/{connection}/test", connections.test_connection),
+    ("POST", "/admin/connections/{connection}/enabled", connections.set_enabled),
+    ("GET", "/admin/connections/{connection}/remove", connections.confirm_remove),
+    ("POST", "/admin/connections/{connection}/remove", connections.remove_connection),
+    ("POST", "/admin/domains", connections.claim_domain),
+    ("POST", "/admin/domains/{domain}/verify", connections.verify_domain),
+    ("POST", "/admin/domains/{domain}/remove", connections.remove_domain),
+    ("GET", "/admin/users", users.users),
+    ("GET", "/admin/users/{user}", users.user),
+    ("POST", "/admin/users/{user}/active", users.set_active),
+    ("GET", "/admin/groups", groups.groups),
+    ("POST", "/admin/groups", groups.create_group),
+    ("GET", "/admin/groups/{group}", groups.group),
+    ("POST", "/admin/groups/{group}", groups.save_group),
+    ("POST", "/admin/groups/{group}/members", groups.add_member),
+    ("POST", "/admin/groups/{group}/members/remove", groups.remove_member),
+    ("POST", "/admin/groups/{group}/space-roles", groups.set_space_roles),
+    ("GET", "/admin/traces", traces.traces),
+    ("GET", "/admin/traces/{trace}", traces.trace),
+    ("GET", "/admin/provisioning", provisioning.provisioning),
+    ("GET", "/admin/provisioning/{event}", provisioning.provisioning_event),
+    ("GET", "/admin/credentials", credentials.credentials),
+    ("POST", "/admin/credentials", credentials.create),
+    ("POST", "/admin/credentials/{kind:tokens|clients}/{id}/revoke", credentials.revoke),
+)
 
 
 def add_admin_routes(app: web.Application) -> None:
@@ -20,17 +65,6 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get("/admin/login", login.login_page)
     app.router.add_post("/admin/login", login.login)
     app.router.add_post("/admin/logout", login.logout)
-    routes = (
-        ("GET", "/admin", views.home),
-        ("GET", "/admin/connections", views.connections),
-        ("POST", "/admin/connections", views.add_connection),
-        ("GET", "/admin/groups", views.groups),
-        ("GET", "/admin/groups/{group}", views.group),
-        ("POST", "/admin/groups/{group}", views.set_idp_identifier),
-        ("GET", "/admin/users", views.users),
-        ("GET", "/admin/traces", views.traces),
-        ("GET", "/admin/provisioning", views.provisioning),
-    )
-    for method, path, handler in routes:
-        app.router.add_route(method, path, views.admin_view(handler))
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, admin_view(handler))
     use_error_renderer(app, render_admin_problem, prefix="/admin")

@@ -120,7 +120,3 @@ def check_csrf(request: web.Request, admin: Admin, form: object) -> None:
     sent = form.get(CSRF_FIELD, "") if hasattr(form, "get") else ""
     if not isinstance(sent, str) or not hmac.compare_digest(admin.csrf_token, sent):
         raise PermissionDenied("the form's security token is missing or wrong", reason="csrf")
-
-
-def csrf_input(admin: Admin) -> str:
-    return f'<input type="hidden" name="{CSRF_FIELD}" value="{admin.csrf_token}">'

@@ -1,58 +1,96 @@
-"""The admin pages' frame on the sign-in pages' layout (gateway.pages.html): a navigation list,
-the sign-out form with its token, and the error page of the admin routes."""
+"""The console's frame: the navigation, rendering a page for the signed-in admin (the layout,
+its sign-out form and flash messages), paging links, and the error page of the admin routes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
 
 from aiohttp import web
+from yarl import URL
 
-from gateway.admin.guard import Admin, csrf_input
+from gateway.admin.guard import Admin
 from gateway.errors import Problem
-from gateway.pages.html import esc, page
+from gateway.pages.templates import render, render_page
 
-NAV = (
-    ("/admin/connections", "Connections"),
-    ("/admin/groups", "Groups"),
-    ("/admin/users", "Users"),
-    ("/admin/traces", "Login traces"),
-    ("/admin/provisioning", "Provisioning log"),
+NAV: Final = (
+    ("/admin", "Overview", "overview"),
+    ("/admin/connections", "Connections", "connections"),
+    ("/admin/users", "Users", "users"),
+    ("/admin/groups", "Groups", "groups"),
+    ("/admin/traces", "Login traces", "traces"),
+    ("/admin/provisioning", "Provisioning log", "provisioning"),
+    ("/admin/credentials", "Tokens and clients", "credentials"),
 )
-_ERRORS = {
+PAGE_SIZE: Final = 50
+_ERRORS: Final = {
     403: ("Not allowed", "You may not do this, or the form was not sent from this site."),
     404: ("Not found", "There is no such item in your account."),
     429: ("Too many attempts", "Wait a minute, then try again."),
 }
 
 
-def admin_page(admin: Admin, title: str, body: str, *, status: int = 200) -> web.Response:
-    links = "".join(f'<li><a href="{href}">{esc(label)}</a></li>' for href, label in NAV)
-    frame = (
-        f'<nav aria-label="Admin"><ul><li><a href="/admin">Admin home</a></li>{links}</ul></nav>\n'
-        f"<p>Signed in as {esc(admin.user_name)}.</p>\n"
-        f"{body}\n"
-        f'<form method="post" action="/admin/logout">{csrf_input(admin)}'
-        '<button type="submit">Sign out</button></form>'
-    )
-    return page(title, frame, status=status)
+def render_admin(
+    request: web.Request,
+    admin: Admin,
+    template: str,
+    *,
+    nav: str,
+    title: str,
+    status: int = 200,
+    **context: Any,
+) -> web.Response:
+    """``template`` (extending admin/base.html) for ``admin``; ``note`` and ``error`` in the
+    context become the page's status message and alert."""
+    values: dict[str, Any] = {
+        "admin": admin,
+        "nav": nav,
+        "nav_items": NAV,
+        "title": title,
+        "lead": "",
+        "crumbs": (),
+        "note": "",
+        "error": "",
+        "errors": {},
+        **context,
+    }
+    # A form's values and errors by field: a field without one reads as "".
+    for name in ("values", "errors"):
+        values[name] = defaultdict(str, values.get(name) or {})
+    return render(request, f"admin/{template}", values, status=status)
 
 
-def table(caption: str, headers: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
-    """A table; ``rows`` hold markup (escape values with esc), the first cell a row header."""
-    head = "".join(f'<th scope="col">{esc(h)}</th>' for h in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<th scope="row">{cell}</th>' if i == 0 else f"<td>{cell}</td>"
-            for i, cell in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return (
-        f"<table><caption>{esc(caption)}</caption>"
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    )
+@dataclass(frozen=True)
+class Page:
+    """Where a listing is: the link to the next page (the API's page token), the first page's
+    link when this is not the first, and a sentence for the pager."""
+
+    next_url: str
+    first_url: str
+    summary: str
+
+
+def page_links(request: web.Request, next_token: str, shown: int, noun: str) -> Page:
+    """Links that keep the request's filters and move its ``page_token``."""
+    url = URL(request.path_qs)
+    query = {k: v for k, v in url.query.items() if k not in ("page_token", "note")}
+    here = request.query.get("page_token", "")
+    next_url = str(url.with_query({**query, "page_token": next_token})) if next_token else ""
+    first_url = str(url.with_query(query)) if here else ""
+    position = "on this page" if here or next_token else "in all"
+    return Page(next_url, first_url, f"{shown} {noun} {position}")
+
+
+def page_token(request: web.Request) -> str:
+    """The page token of the request (bounded: the services check the rest)."""
+    return request.query.get("page_token", "")[:512]
+
+
+def query_values(request: web.Request, names: tuple[str, ...]) -> Mapping[str, str]:
+    """The request's filter values, trimmed and bounded."""
+    return {name: request.query.get(name, "").strip()[:256] for name in names}
 
 
 def render_admin_problem(request: web.Request, problem: Problem) -> web.StreamResponse:
@@ -61,16 +99,11 @@ def render_admin_problem(request: web.Request, problem: Problem) -> web.StreamRe
         problem.status,
         ("Something went wrong", "The request could not be completed. Please try again."),
     )
-    reference = (
-        f'<p>Reference: <code id="trace-id">{esc(problem.trace_id)}</code></p>'
-        if problem.trace_id
-        else ""
+    response = render_page(
+        "admin/error.html",
+        {"title": title, "lead": lead, "trace_id": problem.trace_id},
+        status=problem.status,
     )
-    body = (
-        f'<div class="alert" role="alert"><p>{esc(lead)}</p></div>\n{reference}\n'
-        '<p><a class="button" href="/admin">Back to the admin pages</a></p>'
-    )
-    response = page(title, body, status=problem.status)
     for name, value in problem.headers.items():
         if name.lower() == "retry-after":
             response.headers[name] = value

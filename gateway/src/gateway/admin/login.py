@@ -20,7 +20,8 @@ from gateway.admin.guard import SignInRequired, check_csrf, current_admin
 from gateway.admin.ratelimit import LoginLimits
 from gateway.errors import HttpServiceError
 from gateway.forms import read_form
-from gateway.pages.html import esc, page, redirect
+from gateway.pages.html import redirect
+from gateway.pages.templates import render
 from gateway.ratelimit import retry_after
 from gateway.sso import cookies
 from gateway.sso.origin import require_same_origin
@@ -34,33 +35,22 @@ INVALID: Final = "The account, email or password is not right."
 TITLE: Final = "Admin sign-in"
 
 
-def login_form(*, account: str = "", email: str = "", error: str = "", note: str = "") -> str:
-    parts = []
-    if note:
-        parts.append(f'<div class="note" role="status"><p>{esc(note)}</p></div>')
-    if error:
-        parts.append(f'<div class="alert" role="alert" id="login-error"><p>{esc(error)}</p></div>')
-    described = ' aria-describedby="login-error"' if error else ""
-    parts.append(
-        f'<form method="post" action="/admin/login"{described}>\n'
-        '<label for="account">Account name</label>\n'
-        f'<input id="account" name="account" type="text" value="{esc(account)}" required'
-        ' autocomplete="organization" autofocus>\n'
-        '<label for="email">Email</label>\n'
-        f'<input id="email" name="email" type="email" value="{esc(email)}" required'
-        ' autocomplete="username">\n'
-        '<label for="password">Password</label>\n'
-        '<input id="password" name="password" type="password" required'
-        ' autocomplete="current-password">\n'
-        '<button type="submit">Sign in</button>\n</form>\n'
-        '<p><a href="/login">Sign in with SSO</a></p>'
-    )
-    return "\n".join(parts)
+def login_page_response(
+    request: web.Request,
+    *,
+    account: str = "",
+    email: str = "",
+    error: str = "",
+    note: str = "",
+    status: int = 200,
+) -> web.Response:
+    context = {"title": TITLE, "account": account, "email": email, "error": error, "note": note}
+    return render(request, "signin/admin_login.html", context, status=status)
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
     note = "You have signed out." if request.query.get("signed_out") else ""
-    return page(TITLE, login_form(note=note))
+    return login_page_response(request, note=note)
 
 
 async def _account_id(request: web.Request, name: str) -> str:
@@ -89,8 +79,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             {"Retry-After": retry_after(wait)},
         )
     if not (account and email and password):
-        body = login_form(account=account, email=email, error=INVALID)
-        return page(TITLE, body, status=400)
+        return login_page_response(request, account=account, email=email, error=INVALID, status=400)
     try:
         verified = await request.app[CLIENTS].auth.VerifyLocalPassword(
             auth_pb2.VerifyLocalPasswordRequest(
@@ -106,8 +95,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             grpc.StatusCode.INVALID_ARGUMENT,
         ):
             raise
-        body = login_form(account=account, email=email, error=INVALID)
-        return page(TITLE, body, status=401)
+        return login_page_response(request, account=account, email=email, error=INVALID, status=401)
     response = redirect("/admin")
     cookies.set_session(
         response,

@@ -117,6 +117,13 @@ def trace_json(trace: auth_pb2.LoginTrace) -> dict[str, Any]:
     query=filters(
         Param("connection_id", "Only this connection's attempts.", Kind.UUID),
         Param("since", "Only attempts after this time (RFC 3339).", Kind.TIMESTAMP),
+        Param(
+            "outcome",
+            "Only attempts with this outcome.",
+            Kind.ENUM,
+            tuple(_LOGIN_OUTCOMES.values()),
+        ),
+        Param("user_id", "Only attempts that named this user.", Kind.UUID),
     ),
     response="LoginTraceList",
 )
@@ -126,6 +133,8 @@ async def list_login_traces(call: Call) -> web.Response:
         page_size=_size(call),
         page_token=call.query.text("page_token"),
         connection_id=call.query.text("connection_id"),
+        outcome=call.query.text("outcome"),
+        user_id=call.query.text("user_id"),
     )
     since = call.query.get("since")
     if isinstance(since, datetime):

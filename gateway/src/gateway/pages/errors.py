@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.errors import Problem
-from gateway.pages.html import esc, page
+from gateway.pages.templates import render_page
 
 TITLE = "We couldn't sign you in"
 UNAVAILABLE_TITLE = "Sign-in is temporarily unavailable"
@@ -28,17 +28,15 @@ def error_page(trace_id: str, status: int) -> web.Response:
             "The sign-in could not be completed. Please start again; if it keeps failing, "
             "contact your administrator."
         )
-    reference = (
-        f'<p>Reference for your administrator: <code id="trace-id">{esc(trace_id)}</code></p>'
-        if trace_id
-        else ""
-    )
-    body = (
-        f'<div class="alert" role="alert"><p>{esc(lead)}</p></div>\n'
-        f"{reference}\n"
-        '<p><a class="button" href="/login">Back to sign-in</a></p>'
-    )
-    return page(title, body, status=status)
+    context = {
+        "title": title,
+        "lead": lead,
+        "trace_id": trace_id,
+        "reference_label": "Reference for your administrator",
+        "back_href": "/login",
+        "back_label": "Back to sign-in",
+    }
+    return render_page("signin/error.html", context, status=status)
 
 
 def render_html_problem(request: web.Request, problem: Problem) -> web.StreamResponse:

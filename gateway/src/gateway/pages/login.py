@@ -17,7 +17,8 @@ from aiohttp import web
 from yarl import URL
 
 from gateway.forms import read_form
-from gateway.pages.html import esc, items, page, redirect
+from gateway.pages.html import redirect
+from gateway.pages.templates import render
 from gateway.sso.origin import require_same_origin
 from gateway.state import CLIENTS
 from idmesh.auth.v1 import auth_pb2
@@ -48,24 +49,23 @@ def _return_to(value: str) -> str:
     return value if len(value) <= MAX_RETURN_TO else ""
 
 
-def email_form(*, return_to: str = "", email: str = "", error: str = "", note: str = "") -> str:
-    described = "email-hint email-error" if error else "email-hint"
-    parts = []
-    if note:
-        parts.append(f'<div class="note" role="status"><p>{esc(note)}</p></div>')
-    if error:
-        parts.append(f'<div class="alert" role="alert" id="email-error"><p>{esc(error)}</p></div>')
-    invalid = ' aria-invalid="true"' if error else ""
-    parts.append(
-        '<form method="post" action="/login">\n'
-        f'<input type="hidden" name="return_to" value="{esc(return_to)}">\n'
-        '<label for="email">Work email</label>\n'
-        f'<input id="email" name="email" type="email" value="{esc(email)}" autocomplete="username"'
-        f' required autofocus aria-describedby="{described}"{invalid}>\n'
-        '<p id="email-hint">We will take you to your organisation\'s sign-in page.</p>\n'
-        '<button type="submit">Continue</button>\n</form>'
-    )
-    return "\n".join(parts)
+def email_page(
+    request: web.Request,
+    *,
+    return_to: str = "",
+    email: str = "",
+    error: str = "",
+    note: str = "",
+    status: int = 200,
+) -> web.Response:
+    context = {
+        "title": "Sign in",
+        "return_to": return_to,
+        "email": email,
+        "error": error,
+        "note": note,
+    }
+    return render(request, "signin/email.html", context, status=status)
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
@@ -74,7 +74,12 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     if account:
         return await _account_options(request, account[:63], return_to)
     note = "You have signed out." if request.query.get("signed_out") else ""
-    return page("Sign in", email_form(return_to=return_to, note=note))
+    return email_page(request, return_to=return_to, note=note)
+
+
+def _options_page(request: web.Request, title: str, options: list[dict[str, str]]) -> web.Response:
+    context = {"title": title, "options": options, "no_sso": NO_SSO}
+    return render(request, "signin/options.html", context)
 
 
 async def _account_options(request: web.Request, account: str, return_to: str) -> web.Response:
@@ -84,22 +89,21 @@ async def _account_options(request: web.Request, account: str, return_to: str) -
     except grpc.aio.AioRpcError as error:
         if error.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
             raise
-        return page("Sign in", f'<p role="status">{esc(NO_SSO)}</p>')
+        return _options_page(request, "Sign in", [])
     options = await clients.auth.ListLoginOptions(
         auth_pb2.ListLoginOptionsRequest(account_id=found.account.id)
     )
     if not options.options:
-        return page("Sign in", f'<p role="status">{esc(NO_SSO)}</p>')
-
-    def href(option: auth_pb2.LoginOption) -> str:
-        return esc(start_url(option.connection_id, return_to=return_to, protocol=option.protocol))
-
-    buttons = items(
-        f'<a class="button" href="{href(o)}">Sign in with {esc(o.display_name)}</a>'
+        return _options_page(request, "Sign in", [])
+    buttons = [
+        {
+            "name": o.display_name,
+            "href": start_url(o.connection_id, return_to=return_to, protocol=o.protocol),
+        }
         for o in options.options
-    )
+    ]
     title = f"Sign in to {found.account.display_name or found.account.name}"
-    return page(title, f'<ul class="options">{buttons}</ul>')
+    return _options_page(request, title, buttons)
 
 
 async def discover(request: web.Request) -> web.StreamResponse:
@@ -110,8 +114,9 @@ async def discover(request: web.Request) -> web.StreamResponse:
     email = str(form.get("email", "")).strip()[:MAX_EMAIL]
     return_to = _return_to(str(form.get("return_to", "")))
     if "@" not in email:
-        body = email_form(return_to=return_to, email=email, error="Enter your work email.")
-        return page("Sign in", body, status=400)
+        return email_page(
+            request, return_to=return_to, email=email, error="Enter your work email.", status=400
+        )
     try:
         found = await request.app[CLIENTS].auth.DiscoverConnection(
             auth_pb2.DiscoverConnectionRequest(email=email)
@@ -119,13 +124,14 @@ async def discover(request: web.Request) -> web.StreamResponse:
     except grpc.aio.AioRpcError as error:
         if error.code() is not grpc.StatusCode.NOT_FOUND:
             raise
-        body = email_form(
+        return email_page(
+            request,
             return_to=return_to,
             email=email,
             error="No single sign-on is set up for this email's domain. Check the address, or "
             "ask your administrator for your organisation's sign-in link.",
+            status=404,
         )
-        return page("Sign in", body, status=404)
     return redirect(
         start_url(
             found.option.connection_id,

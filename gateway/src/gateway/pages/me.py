@@ -6,10 +6,13 @@ is still active), so a deactivated or deleted user's page answers "sign in" at o
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from aiohttp import web
 
-from gateway.pages.html import esc, items, page, redirect
+from gateway.pages.html import redirect
+from gateway.pages.templates import render
 from gateway.sso import cookies
 from gateway.state import CLIENTS, CONFIG
 from idmesh.auth.v1 import auth_pb2
@@ -34,49 +37,33 @@ def _sign_in_again(request: web.Request) -> web.Response:
     return response
 
 
-def _grant(role: directory_pb2.RoleGrant) -> str:
-    source = _SOURCES.get(role.source, "")
+def role_source(role: directory_pb2.RoleGrant) -> str:
+    """Where a role comes from, in words ("group Admins", "single sign-on")."""
     if role.source == directory_pb2.MEMBERSHIP_SOURCE_GROUP and role.group_name:
-        source = f"group {role.group_name}"
-    return f"{esc(role.role_name)} <small>({esc(source)})</small>"
+        return f"group {role.group_name}"
+    return _SOURCES.get(role.source, "")
 
 
-def render_me(access: directory_pb2.GetUserAccessResponse) -> str:
+def me_context(access: directory_pb2.GetUserAccessResponse) -> dict[str, Any]:
     user = access.user
     name = user.display_name or " ".join(
         p for p in (user.name.given_name, user.name.family_name) if p
     )
-    profile = (
-        "<dl>\n"
-        f"<dt>Name</dt><dd>{esc(name or '-')}</dd>\n"
-        f"<dt>User name</dt><dd>{esc(user.user_name)}</dd>\n"
-        f"<dt>Time zone</dt><dd>{esc(user.timezone or '-')}</dd>\n"
-        f"<dt>Account role</dt><dd>{esc(user.account_role_name or '-')}</dd>\n"
-        f"<dt>Status</dt><dd>{esc(_STATUSES.get(user.status, '-'))}</dd>\n"
-        "</dl>"
-    )
-    if access.spaces:
-        rows = "".join(
-            f"<tr><td>{esc(space.space_name)}</td>"
-            f"<td>{'<br>'.join(_grant(role) for role in space.roles)}</td></tr>"
+    return {
+        "title": "Your account",
+        "wide": True,
+        "user": user,
+        "name": name,
+        "status": _STATUSES.get(user.status, "—"),
+        "spaces": [
+            {
+                "name": space.space_name,
+                "roles": [{"name": r.role_name, "source": role_source(r)} for r in space.roles],
+            }
             for space in access.spaces
-        )
-        spaces = (
-            '<table><caption class="visually-hidden">Your spaces</caption>'
-            '<thead><tr><th scope="col">Space</th><th scope="col">Roles</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>"
-        )
-    else:
-        spaces = "<p>You are in no space yet.</p>"
-    if access.groups:
-        groups = "<ul>" + items(esc(group.display_name) for group in access.groups) + "</ul>"
-    else:
-        groups = "<p>You are in no group.</p>"
-    return (
-        f"<h2>Profile</h2>\n{profile}\n<h2>Spaces and roles</h2>\n{spaces}\n"
-        f"<h2>Groups</h2>\n{groups}\n"
-        '<form method="post" action="/logout"><button type="submit">Sign out</button></form>'
-    )
+        ],
+        "groups": [group.display_name for group in access.groups],
+    }
 
 
 async def me(request: web.Request) -> web.StreamResponse:
@@ -96,4 +83,4 @@ async def me(request: web.Request) -> web.StreamResponse:
     access = await clients.directory.GetUserAccess(
         directory_pb2.GetUserAccessRequest(account_id=session.account_id, user_id=session.user_id)
     )
-    return page("Your account", render_me(access))
+    return render(request, "signin/me.html", me_context(access))

@@ -134,9 +134,7 @@ async def _connect_page(
     setup: Setup, guide: Guide, *, errors: dict[str, str] | None = None, status: int = 200
 ) -> web.Response:
     connection_id = await _reserved_id(setup)
-    values = {
-        name: setup.text(name) for name in ("issuer", "client_id", "scopes", "metadata_url")
-    }
+    values = {name: setup.text(name) for name in ("issuer", "client_id", "scopes", "metadata_url")}
     return setup.page(
         "setup/connect.html", "sso", guide.title, status=status, guide=guide,
         paste=paste_rows(guide, sp_values(setup.public_url, connection_id)),

@@ -25,7 +25,8 @@ import grpc
 from aiohttp import web
 from opentelemetry import trace
 
-from gateway.pages.html import page, redirect, secure
+from gateway.pages.html import redirect, secure
+from gateway.pages.templates import render
 from gateway.sso import cookies
 from gateway.sso.origin import require_same_origin
 from gateway.state import CLIENTS, CONFIG
@@ -123,12 +124,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
 
 async def logout_form(request: web.Request) -> web.StreamResponse:
     """A sign-out button (logging out is a POST: a link or an image must not end a session)."""
-    body = (
-        '<form method="post" action="/logout">\n'
-        "<p>Sign out of idmesh on this browser?</p>\n"
-        '<button type="submit" autofocus>Sign out</button>\n</form>'
-    )
-    return page("Sign out", body)
+    return render(request, "signin/logout.html", {"title": "Sign out"})
 
 
 async def logout(request: web.Request) -> web.StreamResponse:

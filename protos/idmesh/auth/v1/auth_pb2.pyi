@@ -2055,14 +2055,28 @@ class ListLoginTracesRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     CONNECTION_ID_FIELD_NUMBER: _builtins.int
     AFTER_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    NOT_BEFORE_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     page_size: _builtins.int
     page_token: _builtins.str
     connection_id: _builtins.str
     """Optional: only this connection's attempts."""
+    outcome: _builtins.str
+    """Optional: only attempts with this outcome ("success", "failure", "restarted")."""
+    user_id: _builtins.str
+    """Optional: only attempts that named this user."""
+    id: _builtins.str
+    """Optional: the one attempt with this id."""
     @_builtins.property
     def after(self) -> _timestamp_pb2.Timestamp:
         """Optional: only attempts recorded after this time (for polling)."""
+
+    @_builtins.property
+    def not_before(self) -> _timestamp_pb2.Timestamp:
+        """Optional: only attempts at or after this time, still newest first (a time filter, not a tail)."""
 
     def __init__(
         self,
@@ -2072,10 +2086,14 @@ class ListLoginTracesRequest(_message.Message):
         page_token: _builtins.str = ...,
         connection_id: _builtins.str = ...,
         after: _timestamp_pb2.Timestamp | None = ...,
+        outcome: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        id: _builtins.str = ...,
+        not_before: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["after", b"after"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "not_before", b"not_before"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "after", b"after", "connection_id", b"connection_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "after", b"after", "connection_id", b"connection_id", "id", b"id", "not_before", b"not_before", "outcome", b"outcome", "page_size", b"page_size", "page_token", b"page_token", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -182,7 +182,7 @@ async def test_setting_a_groups_idp_identifier_on_its_page_saves_it(
         allow_redirects=False,
     )
     assert response.status == 303
-    assert response.headers["Location"] == f"/admin/groups/{group.id}?saved=1"
+    assert response.headers["Location"] == f"/admin/groups/{group.id}?note=saved"
     assert await idp_identifier(admin.tenant, group.id) == ENTRA_OBJECT_ID
     listing = await (await browser.get("/admin/groups")).text()
     assert ENTRA_OBJECT_ID in listing
@@ -202,7 +202,7 @@ async def test_a_duplicate_idp_identifier_is_shown_as_an_error_on_the_form(
         data={"csrf_token": token, "idp_identifier": ENTRA_OBJECT_ID, "version": other.version},
     )
     assert response.status == 409
-    assert "Another group already has this identifier." in await response.text()
+    assert "Another group already has this identifier: Mapped." in await response.text()
     assert await idp_identifier(admin.tenant, other.id) == ""
 
 
@@ -300,14 +300,23 @@ async def test_an_oidc_connection_is_added_and_shows_what_to_paste_into_the_idp(
     }
     response = await browser.post("/admin/connections", data=form, allow_redirects=False)
     assert response.status == 303, await response.text()
-    page = await (await browser.get("/admin/connections")).text()
+    location = response.headers["Location"]
+    assert location.startswith("/admin/connections/")
+    assert location.endswith("?note=added")
+    page = await (await browser.get(location)).text()
+    assert "The connection was added." in page
     assert "/scim/v2" in page
     assert "/callback" in page
-    assert "Okta" in page
+    assert "Sign-in redirect URIs" in page  # Okta's own name for it
     assert "very-secret-value" not in page
+    listing = await (await browser.get("/admin/connections")).text()
+    assert "Okta" in listing
+    assert "very-secret-value" not in listing
     duplicate = await browser.post("/admin/connections", data=form)
     assert duplicate.status in (400, 409)
-    assert 'role="alert"' in await duplicate.text()
+    text = await duplicate.text()
+    assert 'role="alert"' in text
+    assert 'class="error" id="name-error"' in text  # next to the field it is about
 
 
 async def test_signing_out_ends_the_session(browser: aiohttp.ClientSession, admin: Admin) -> None:

@@ -318,9 +318,13 @@ def _fast_server() -> GrpcServer:
 
 
 @asynccontextmanager
-async def start_stack(database_url: str, dns_nameservers: str = "") -> AsyncIterator[Stack]:
+async def start_stack(
+    database_url: str, dns_nameservers: str = "", port: int = 0
+) -> AsyncIterator[Stack]:
     """directory and auth in-process on ``database_url`` (migrated), the gateway in front;
-    directory verifies domains with ``dns_nameservers`` (DNS_NAMESERVERS syntax)."""
+    directory verifies domains with ``dns_nameservers`` (DNS_NAMESERVERS syntax). With a
+    ``port``, the gateway listens there and knows it as its public URL (a browser's Origin
+    then matches, as the forms' same-origin check requires)."""
     pool = await create_pool(database_url, min_size=1, max_size=10)
     directory_server = build_server(
         pool,
@@ -347,8 +351,11 @@ async def start_stack(database_url: str, dns_nameservers: str = "") -> AsyncIter
         auth_addr=f"127.0.0.1:{auth_port}",
         scim_addr=unused_address(),
     )
+    settings = {"PORT": str(port)}
+    if port:
+        settings["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     server = TestServer(
-        create_app(load_gateway_config({"PORT": "0"}), clients), host="127.0.0.1", port=0
+        create_app(load_gateway_config(settings), clients), host="127.0.0.1", port=port
     )
     directory_channel = connect(f"127.0.0.1:{directory_port}")
     auth_channel = connect(f"127.0.0.1:{auth_port}")

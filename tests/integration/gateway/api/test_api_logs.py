@@ -12,7 +12,14 @@ from meshkit.database import create_pool
 from tests.integration.gateway.api.stack import Tenant
 
 
-async def _failed_login(database_url: str, tenant: Tenant, connection_id: uuid.UUID) -> None:
+async def _failed_login(
+    database_url: str,
+    tenant: Tenant,
+    connection_id: uuid.UUID,
+    *,
+    outcome: str = "failure",
+    user_id: str | None = None,
+) -> None:
     pool = await create_pool(database_url, min_size=1, max_size=1)
     try:
         await TraceStore(pool).insert(
@@ -21,12 +28,12 @@ async def _failed_login(database_url: str, tenant: Tenant, connection_id: uuid.U
                 connection_id=connection_id,
                 trace_id="0af7651916cd43dd8448eb211c80319c",
                 stage="id_token",
-                outcome="failure",
-                reason="audience_mismatch",
+                outcome=outcome,
+                reason="audience_mismatch" if outcome == "failure" else "",
                 detail="The ID token is for another client.",
                 subject="00u1abcd",
                 email="ada@example.com",
-                user_id=None,
+                user_id=uuid.UUID(user_id) if user_id else None,
                 claims={"aud": "someone-else", "email": "ada@example.com", "nonce": "[redacted]"},
                 groups=("Engineering",),
                 clock_delta_seconds=-2.5,
@@ -55,6 +62,26 @@ async def test_a_failed_login_is_listed_with_its_decoded_claims(
     filtered = await tenant.json("GET", f"/login-traces?connection_id={uuid.uuid4()}")
     assert filtered["items"] == []
     assert (await other_tenant.json("GET", "/login-traces"))["items"] == []
+
+
+async def test_login_traces_filter_by_outcome_and_user_newest_first(
+    tenant: Tenant, database_url: str
+) -> None:
+    """The console's trace filters, on the API too: outcome and user (auth's ListLoginTraces
+    narrows in SQL, so paging stays exact); a value outside the enum is 400."""
+    connection_id = uuid.uuid4()
+    user = await tenant.user()
+    await _failed_login(database_url, tenant, connection_id)
+    await _failed_login(database_url, tenant, connection_id, outcome="success", user_id=user.id)
+    successes = await tenant.json("GET", "/login-traces?outcome=success")
+    assert [t["user_id"] for t in successes["items"]] == [user.id]
+    failures = await tenant.json("GET", "/login-traces?outcome=failure")
+    assert [t["reason"] for t in failures["items"]] == ["audience_mismatch"]
+    mine = await tenant.json("GET", f"/login-traces?user_id={user.id}")
+    assert [t["outcome"] for t in mine["items"]] == ["success"]
+    assert (await tenant.json("GET", "/login-traces"))["items"][0]["outcome"] == "success"
+    refused = await tenant.request("GET", "/login-traces?outcome=maybe")
+    assert refused.status == 400
 
 
 async def test_scim_requests_are_listed_newest_first_and_filtered_by_outcome(

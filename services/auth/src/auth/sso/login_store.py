@@ -230,16 +230,21 @@ INSERT INTO auth.login_traces (account_id, user_id, id, connection_id, trace_id,
     test_result)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16, $17::jsonb)
 """
+# The optional filters of a listing ($2 connection, then $6 outcome, $7 user, $8 trace, $9 the
+# earliest time), shared by both orders.
+_TRACE_FILTERS: Final = """account_id = $1 AND ($2::uuid IS NULL OR connection_id = $2)
+    AND ($6::text IS NULL OR outcome = $6) AND ($7::uuid IS NULL OR user_id = $7)
+    AND ($8::uuid IS NULL OR id = $8) AND ($9::timestamptz IS NULL OR time >= $9)"""
 # Newest first for reading; oldest first after a point in time, for tailing.
 _TRACE_NEWEST: Final = f"""
 SELECT {_TRACE_COLUMNS} FROM auth.login_traces
-WHERE account_id = $1 AND ($2::uuid IS NULL OR connection_id = $2)
+WHERE {_TRACE_FILTERS}
     AND ($3::timestamptz IS NULL OR (time, id) < ($3, $4::uuid))
 ORDER BY time DESC, id DESC LIMIT $5
 """  # noqa: S608
 _TRACE_SINCE: Final = f"""
 SELECT {_TRACE_COLUMNS} FROM auth.login_traces
-WHERE account_id = $1 AND ($2::uuid IS NULL OR connection_id = $2) AND (time, id) > ($3, $4::uuid)
+WHERE {_TRACE_FILTERS} AND (time, id) > ($3, $4::uuid)
 ORDER BY time, id LIMIT $5
 """  # noqa: S608
 _TRACE_PURGE: Final = "DELETE FROM auth.login_traces WHERE time < now() - $1::interval"
@@ -313,6 +318,20 @@ def _trace(row: asyncpg.Record) -> LoginTrace:
     )
 
 
+@dataclass(frozen=True)
+class TraceFilter:
+    """The optional narrowing of a trace listing (the admin console's filters)."""
+
+    outcome: str | None = None
+    user_id: uuid.UUID | None = None
+    trace_id: uuid.UUID | None = None
+    not_before: datetime | None = None
+
+    def values(self) -> tuple[object, ...]:
+        """The parameters $6 to $9 of the listings."""
+        return (self.outcome, self.user_id, self.trace_id, self.not_before)
+
+
 class TraceStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -328,6 +347,7 @@ class TraceStore:
         *,
         limit: int,
         before: Cursor | None,
+        where: TraceFilter | None = None,
     ) -> list[LoginTrace]:
         rows = await self._pool.fetch(
             _TRACE_NEWEST,
@@ -336,6 +356,7 @@ class TraceStore:
             before.time if before else None,
             before.id if before else None,
             limit,
+            *(where or TraceFilter()).values(),
         )
         return [_trace(row) for row in rows]
 
@@ -346,9 +367,16 @@ class TraceStore:
         *,
         limit: int,
         after: Cursor,
+        where: TraceFilter | None = None,
     ) -> list[LoginTrace]:
         rows = await self._pool.fetch(
-            _TRACE_SINCE, account_id, connection_id, after.time, after.id, limit
+            _TRACE_SINCE,
+            account_id,
+            connection_id,
+            after.time,
+            after.id,
+            limit,
+            *(where or TraceFilter()).values(),
         )
         return [_trace(row) for row in rows]
 

@@ -29,8 +29,21 @@ from auth.sso.connection_store import ConnectionStore, secret_associated_data
 from auth.sso.connections import connection_change, connection_draft
 from auth.sso.http import IdpHttp
 from auth.sso.login_connections import LoginConnections
-from auth.sso.login_store import SessionStore, TraceStore, TransactionStore, start_cursor
-from auth.sso.models import PROTOCOL_OIDC, PROTOCOL_SAML, Connection
+from auth.sso.login_store import (
+    SessionStore,
+    TraceFilter,
+    TraceStore,
+    TransactionStore,
+    start_cursor,
+)
+from auth.sso.models import (
+    OUTCOME_FAILURE,
+    OUTCOME_RESTARTED,
+    OUTCOME_SUCCESS,
+    PROTOCOL_OIDC,
+    PROTOCOL_SAML,
+    Connection,
+)
 from auth.sso.oidc.connector import CallbackParams, OidcConnector
 from auth.sso.oidc.discovery import DiscoveryCache, DiscoveryError
 from auth.sso.oidc.jwks import JwksCache
@@ -91,6 +104,23 @@ def _tested(finished: TestedLogin) -> dict[str, Any]:
 def _new_id(requested: str) -> uuid.UUID:
     """A new connection's id: the one the request names (the setup wizard's), else a new one."""
     return parse_uuid(requested, "connection_id") if requested else uuid.uuid4()
+
+
+_TRACE_OUTCOMES: Final = (OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_RESTARTED)
+
+
+def _trace_filter(request: auth_pb2.ListLoginTracesRequest) -> TraceFilter:
+    """The optional filters of ListLoginTraces, each checked (INVALID_ARGUMENT naming it)."""
+    if request.outcome and request.outcome not in _TRACE_OUTCOMES:
+        raise InvalidArgument(
+            f"outcome must be one of {', '.join(_TRACE_OUTCOMES)}", field="outcome"
+        )
+    return TraceFilter(
+        outcome=request.outcome or None,
+        user_id=parse_uuid(request.user_id, "user_id") if request.user_id else None,
+        trace_id=parse_uuid(request.id, "id") if request.id else None,
+        not_before=optional_datetime(request, "not_before"),
+    )
 
 
 def _page_size(requested: int) -> int:
@@ -489,15 +519,25 @@ class SsoMethods:
         )
         limit = _page_size(request.page_size)
         after = optional_datetime(request, "after")
-        scope = f"traces|{account_id}|{connection_id}|{after.isoformat() if after else ''}"
+        where = _trace_filter(request)
+        scope = (
+            f"traces|{account_id}|{connection_id}|{after.isoformat() if after else ''}|"
+            f"{where.values()}"
+        )
         cursor = paging.decode(request.page_token, scope)
         store = self.sso.trace_store
         if after is not None:
             page = await store.since(
-                account_id, connection_id, limit=limit + 1, after=cursor or start_cursor(after)
+                account_id,
+                connection_id,
+                limit=limit + 1,
+                after=cursor or start_cursor(after),
+                where=where,
             )
         else:
-            page = await store.newest(account_id, connection_id, limit=limit + 1, before=cursor)
+            page = await store.newest(
+                account_id, connection_id, limit=limit + 1, before=cursor, where=where
+            )
         token = ""
         if len(page) > limit:
             page = page[:limit]
