@@ -71,10 +71,9 @@ ENDED: Final[Mapping[str, tuple[str, str, int]]] = {
 
 def ended_page(request: web.Request, reason: str) -> web.Response:
     heading, sentence, status = ENDED.get(reason, ENDED["setup_link_unknown"])
-    context = {"title": heading, "sentence": sentence}
-    response = render(request, "setup/ended.html", context, status=status)
-    response.del_cookie(SETUP_COOKIE, path=SETUP_COOKIE_PATH)
-    return response
+    # The cookie stays: it opens nothing now, and keeps this browser told why.
+    return render(request, "setup/ended.html", {"title": heading, "sentence": sentence},
+                  status=status)  # fmt: skip
 
 
 def csrf_token(session_secret: str) -> str:
