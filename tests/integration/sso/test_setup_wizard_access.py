@@ -13,9 +13,11 @@ import asyncpg
 from google.protobuf import timestamp_pb2
 
 from directory.testing import Stub, new_account
+from gateway.setup import idps
 from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2
-from tests.integration.sso.harness import browser
+from tests.idps.oidc.fake_idp import FakeIdp
+from tests.integration.sso.harness import browser, verify_domain
 
 if TYPE_CHECKING:
     from idmesh.auth.v1.auth_pb2_grpc import AuthServiceAsyncStub
@@ -195,3 +197,87 @@ def _csrf(html: str) -> str:
     marker = 'name="csrf_token" value="'
     start = html.index(marker) + len(marker)
     return html[start : html.index('"', start)]
+
+
+async def _post(
+    client: aiohttp.ClientSession, url: str, token: str, **fields: str
+) -> tuple[int, str, str]:
+    async with client.post(
+        url, data={"csrf_token": token, **fields}, allow_redirects=False
+    ) as response:
+        return response.status, response.headers.get("Location", ""), await response.text()
+
+
+async def test_the_whole_wizard_renders_and_runs_against_an_in_process_idp(
+    gateway_url: str, auth: AuthServiceAsyncStub, directory: Stub, idp: FakeIdp
+) -> None:
+    """Every page, every IdP guide, the connection made disabled, a test sign-in's result page
+    (a user who signs in the old way keeps doing so), the SCIM token and log, and Finish."""
+    account = await new_account(directory)
+    domain = f"w{uuid.uuid4().hex[:8]}.test"
+    await verify_domain(directory, account.id, domain)
+    idp.email_domain = domain
+    idp.users["ada"] = {"subject": "ada", "email": f"ada@{domain}", "space_name": "Nowhere"}
+    created = await _link(auth, account.id)
+    client = browser()
+    try:
+        await _open(client, gateway_url, created.secret)
+        for path in ("/setup", "/setup/domains", "/setup/sso", "/setup/test", "/setup/scim",
+                     "/setup/finish", *(f"/setup/sso/{g.key}" for g in idps.GUIDES)):  # fmt: skip
+            status, html = await _page(client, f"{gateway_url}{path}")
+            assert status == 200, f"{path}: {html[-2000:]}"
+        status, html = await _page(client, f"{gateway_url}/setup/domains")
+        token = _csrf(html)
+        assert domain in html
+        status, location, html = await _post(
+            client, f"{gateway_url}/setup/sso/oidc/okta", token, issuer=idp.issuer,
+            client_id="wrong", client_secret="",
+        )  # fmt: skip
+        assert status == 400
+        assert "Client secret is required." in html
+        status, location, html = await _post(
+            client, f"{gateway_url}/setup/sso/oidc/okta", token, issuer=idp.issuer + "/nowhere",
+            client_id=idp.client_id, client_secret=idp.client_secret,
+        )  # fmt: skip
+        assert status == 400
+        assert "Okta domain (Issuer): discovery check failed" in html
+        status, location, _ = await _post(
+            client, f"{gateway_url}/setup/sso/oidc/okta", token, issuer=idp.issuer,
+            client_id=idp.client_id, client_secret=idp.client_secret,
+        )  # fmt: skip
+        assert (status, location) == (303, "/setup/sso")
+        status, html = await _page(client, f"{gateway_url}/setup/sso")
+        assert "Sign-in redirect URIs" in html
+        listed = await auth.ListConnections(auth_pb2.ListConnectionsRequest(account_id=account.id))
+        (connection,) = listed.connections
+        assert not connection.enabled
+        assert list(connection.domains) == [domain]
+
+        status, location, _ = await _post(
+            client, f"{gateway_url}/setup/test/start", token, login_hint="ada"
+        )
+        async with client.get(location, allow_redirects=False) as at_idp:
+            callback = at_idp.headers["Location"]
+        async with client.get(callback, allow_redirects=False) as back:
+            assert back.status == 303
+            result_url = back.headers["Location"]
+        status, html = await _page(client, f"{gateway_url}{result_url}")
+        assert status == 200
+        assert "idmesh would create a new user" in html
+        assert "Groups claim filter" in html
+        assert "The space &#34;Nowhere&#34; (space_name) does not exist" in html
+
+        status, _, html = await _post(client, f"{gateway_url}/setup/scim/token", token)
+        assert status == 200
+        assert "idm_" in html
+        async with client.get(f"{gateway_url}/setup/scim/log") as log:
+            assert (await log.json()) == {"events": []}
+        status, location, html = await _post(client, f"{gateway_url}/setup/finish", token)
+        assert status == 200
+        assert "is connected" in html
+    finally:
+        await client.close()
+    found = await auth.GetConnection(
+        auth_pb2.GetConnectionRequest(account_id=account.id, connection_id=connection.id)
+    )
+    assert found.connection.enabled

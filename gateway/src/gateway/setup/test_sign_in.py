@@ -47,10 +47,19 @@ async def _tested(setup: Setup, connection_id: str, trace_id: str) -> dict[str, 
     claims = json_format.MessageToDict(trace.claims)
     return {
         "trace": trace,
-        "result": result,
+        "is_test": trace.test,
+        # MessageToDict leaves out empty lists and strings: every field the page reads is here.
+        "result": {**_EMPTY_RESULT, **result},
         "headline": OUTCOMES.get(result.get("outcome", ""), "The sign-in did not complete"),
         "claims": sorted((name, _shown(value)) for name, value in claims.items()),
     }
+
+
+_EMPTY_RESULT: Final[dict[str, Any]] = {
+    "outcome": "", "reason": "", "detail": "", "email": "", "user_name": "",
+    "profile_applied": False, "spaces": [], "ignored_spaces": [], "unknown_roles": [],
+    "timezone": "", "groups_added": [], "groups_removed": [], "groups_unmatched": [], "fixes": [],
+}  # fmt: skip
 
 
 def _shown(value: Any) -> str:
