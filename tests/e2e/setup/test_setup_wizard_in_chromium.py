@@ -246,15 +246,11 @@ async def test_an_okta_style_oidc_setup_runs_to_the_end_and_a_real_sign_in_works
             secret = (await page.text_content("#scim-token") or "").strip()
             scim = GatewayScim(http, mesh.gateway_url, secret)
             await replays.entra_tests_the_connection(scim)
-            await page.wait_for_function(
-                "document.querySelectorAll('#scim-events tr').length >= 3", timeout=15_000
-            )
+            # The page polls the provisioning log (no evaluated script: the CSP forbids it).
+            rows = page.locator("#scim-events tr")
+            await rows.nth(2).wait_for(timeout=15_000)
             await replays.entra_provisions_a_user(scim)
-            await page.wait_for_function(
-                "[...document.querySelectorAll('#scim-events tr')]"
-                ".some(tr => tr.textContent.includes('POST User'))",
-                timeout=15_000,
-            )
+            await rows.filter(has_text="POST User").first.wait_for(timeout=15_000)
             await shot(page, "scim-live")
             await _finish(page, shot, admin)
         finally:
