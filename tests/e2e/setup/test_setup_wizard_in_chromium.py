@@ -250,7 +250,7 @@ async def test_an_okta_style_oidc_setup_runs_to_the_end_and_a_real_sign_in_works
             rows = page.locator("#scim-events tr")
             await rows.nth(2).wait_for(timeout=15_000)
             await replays.entra_provisions_a_user(scim)
-            await rows.filter(has_text="POST User").first.wait_for(timeout=15_000)
+            await rows.filter(has_text="POST User · create").first.wait_for(timeout=15_000)
             await shot(page, "scim-live")
             await _finish(page, shot, admin)
         finally:

@@ -38,6 +38,8 @@ def _settings(setup: Setup, secret: str) -> list[dict[str, Any]]:
                     "id": f"scim-{g}-{i}",
                     "label": p.label,
                     "value": p.value if p.literal else values[p.value],
+                    # Choices are picked, not pasted; the token is there once it exists.
+                    "copy": not p.literal and (p.value != idps.SCIM_TOKEN or bool(secret)),
                 }
                 for i, p in enumerate(guide.settings)
             ],
@@ -81,7 +83,9 @@ async def events(setup: Setup, token_id: str) -> list[dict[str, Any]]:
     return [
         {
             "time": e.time.ToDatetime(tzinfo=UTC).strftime("%H:%M:%S"),
-            "request": f"{e.method} {e.resource_type or e.operation}",
+            "request": " · ".join(
+                x for x in (f"{e.method} {e.resource_type}".strip(), e.operation) if x
+            ),
             "operation": e.operation,
             "outcome": OUTCOMES.get(e.outcome, "unknown"),
             "status": e.http_status,

@@ -10,6 +10,7 @@ groups added and removed, the timezone, and what to change in the IdP when somet
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 from aiohttp import web
@@ -63,8 +64,15 @@ _EMPTY_RESULT: Final[dict[str, Any]] = {
 
 
 def _shown(value: Any) -> str:
+    """A claim as the IdP sent it (JSON spelling: true, 1700000000), not as Python prints it."""
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
+        return ", ".join(_shown(item) for item in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(", ", ": "))
     return str(value)
 
 
