@@ -281,3 +281,34 @@ async def test_the_whole_wizard_renders_and_runs_against_an_in_process_idp(
         auth_pb2.GetConnectionRequest(account_id=account.id, connection_id=connection.id)
     )
     assert found.connection.enabled
+
+
+async def test_a_step_the_link_was_not_made_for_is_refused_and_changes_nothing(
+    gateway_url: str, auth: AuthServiceAsyncStub, directory: Stub
+) -> None:
+    """A link made for SCIM only reaches neither the identity-provider step nor the domains."""
+    account = await new_account(directory)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(datetime.now(UTC) + timedelta(days=1))
+    created = await auth.CreateSetupLink(
+        auth_pb2.CreateSetupLinkRequest(account_id=account.id, scim=True, expire_time=expire)
+    )
+    client = browser()
+    try:
+        await _open(client, gateway_url, created.secret)
+        status, html = await _page(client, f"{gateway_url}/setup/scim")
+        assert status == 200
+        token = _csrf(html)
+        for path in ("/setup/sso", "/setup/sso/oidc/okta", "/setup/test", "/setup/domains"):
+            status, html = await _page(client, f"{gateway_url}{path}")
+            assert status == 403, path
+            assert "does not include this step" in html
+        status, _, _ = await _post(
+            client, f"{gateway_url}/setup/sso/oidc/okta", token, issuer="https://x.test",
+            client_id="c", client_secret="s",
+        )  # fmt: skip
+        assert status == 403
+    finally:
+        await client.close()
+    listed = await auth.ListConnections(auth_pb2.ListConnectionsRequest(account_id=account.id))
+    assert list(listed.connections) == []

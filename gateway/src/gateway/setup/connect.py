@@ -105,7 +105,7 @@ async def served_domains(setup: Setup, connection_id: str) -> list[str]:
     return [d.domain for d in await account_domains(setup) if d.domain not in others]
 
 
-@setup_view
+@setup_view("sso")
 async def sso(setup: Setup) -> web.StreamResponse:
     """The chosen IdP's page once the connection exists; otherwise the choice."""
     connection = await link_connection(setup)
@@ -146,7 +146,7 @@ async def _connect_page(
     )  # fmt: skip
 
 
-@setup_view
+@setup_view("sso")
 async def connect_page(setup: Setup) -> web.StreamResponse:
     guide = _guide(setup)
     if await link_connection(setup) is not None:
@@ -175,7 +175,7 @@ def _field_of(guide: Guide, error: grpc.aio.AioRpcError) -> str:
     return "issuer"
 
 
-@setup_view
+@setup_view("sso")
 async def connect(setup: Setup) -> web.StreamResponse:
     """Creates the connection (disabled) from what the IdP's console shows."""
     guide = _guide(setup)
@@ -271,7 +271,7 @@ def _saml(setup: Setup, guide: Guide, metadata_xml: str) -> auth_pb2.SamlSetting
     )
 
 
-@setup_view
+@setup_view("sso")
 async def reset(setup: Setup) -> web.StreamResponse:
     """Another IdP: the connection made through this link (never enabled yet) is removed."""
     connection = await link_connection(setup)

@@ -35,12 +35,12 @@ async def _page(setup: Setup, *, error: str = "", status: int = 200) -> web.Resp
     )  # fmt: skip
 
 
-@setup_view
+@setup_view("domains")
 async def domains(setup: Setup) -> web.StreamResponse:
     return await _page(setup)
 
 
-@setup_view
+@setup_view("domains")
 async def add_domain(setup: Setup) -> web.StreamResponse:
     try:
         await setup.clients.directory.ClaimDomain(
@@ -56,7 +56,7 @@ async def add_domain(setup: Setup) -> web.StreamResponse:
     return redirect("/setup/domains")
 
 
-@setup_view
+@setup_view("domains")
 async def check_domains(setup: Setup) -> web.StreamResponse:
     """Looks every pending domain up in DNS now (the page polls this while any is pending)."""
     for domain in await account_domains(setup):

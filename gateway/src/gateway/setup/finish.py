@@ -16,7 +16,7 @@ from gateway.setup.state import wizard_state
 from idmesh.auth.v1 import auth_pb2
 
 
-@setup_view
+@setup_view()
 async def finish_page(setup: Setup) -> web.StreamResponse:
     state = await wizard_state(setup)
     unverified = [d.domain for d in state.domains if d.domain not in state.verified_domains]
@@ -26,7 +26,7 @@ async def finish_page(setup: Setup) -> web.StreamResponse:
     )  # fmt: skip
 
 
-@setup_view
+@setup_view()
 async def finish(setup: Setup) -> web.StreamResponse:
     state = await wizard_state(setup)
     connection = state.connection

@@ -48,7 +48,7 @@ async def open_link(request: web.Request) -> web.StreamResponse:
     return response
 
 
-@setup_view
+@setup_view()
 async def home(setup: Setup) -> web.StreamResponse:
     state = await wizard_state(setup)
     return setup.page("setup/home.html", "", f"Connect {state.account_name} to idmesh", state=state)

@@ -103,12 +103,12 @@ async def _page(setup: Setup, *, secret: str = "", token: auth_pb2.ApiToken | No
     )  # fmt: skip
 
 
-@setup_view
+@setup_view("scim")
 async def scim_page(setup: Setup) -> web.StreamResponse:
     return await _page(setup, token=await _token(setup))
 
 
-@setup_view
+@setup_view("scim")
 async def create_token(setup: Setup) -> web.StreamResponse:
     """A new SCIM token (a previous one of this link is revoked): its secret on this page only."""
     previous = await _token(setup)
@@ -137,7 +137,7 @@ async def create_token(setup: Setup) -> web.StreamResponse:
     return await _page(setup, secret=created.secret, token=created.token)
 
 
-@setup_view
+@setup_view("scim")
 async def scim_log(setup: Setup) -> web.StreamResponse:
     """The provisioning log of the link's token, as JSON, for the page's live list."""
     return secure(web.json_response({"events": await events(setup, setup.link.scim_token_id)}))

@@ -37,6 +37,8 @@ CSRF_FIELD: Final = "csrf_token"
 CSRF_HEADER: Final = "X-CSRF-Token"
 _SESSION_VALUE: Final = re.compile(r"^idss_[A-Za-z0-9_-]{43}$")
 NO_SESSION: Final = "setup_session_unknown"
+OUT_OF_SCOPE: Final = "setup_link_scope"
+SCOPES: Final = ("sso", "scim", "domains")
 
 # Why a link opens nothing: (heading, sentence, HTTP status).
 ENDED: Final[Mapping[str, tuple[str, str, int]]] = {
@@ -60,6 +62,11 @@ ENDED: Final[Mapping[str, tuple[str, str, int]]] = {
         "This setup link is not valid",
         "Check that the whole link was copied.",
         404,
+    ),
+    OUT_OF_SCOPE: (
+        "This setup link does not include this step",
+        "The person who sent it chose what it may set up.",
+        403,
     ),
     NO_SESSION: (
         "Open your setup link first",
@@ -176,37 +183,51 @@ class Setup:
 SetupHandler = Callable[[Setup], Awaitable[web.StreamResponse]]
 
 
-def setup_view(handler: SetupHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """``handler`` behind the setup session: no session, or a link that ended, is its page; a
-    POST must come from our origin with the session's form token."""
+def setup_view(
+    scope: str = "",
+) -> Callable[[SetupHandler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+    """A wizard page behind the setup session: no session, or a link that ended, is its page;
+    a step the link was not made for (``scope``: sso, scim or domains) is refused; a POST must
+    come from our origin with the session's form token."""
+    if scope and scope not in SCOPES:
+        raise ValueError(f"unknown setup scope {scope!r}")
 
-    async def view(request: web.Request) -> web.StreamResponse:
-        secret = session_secret(request)
-        if not secret:
+    def decorate(handler: SetupHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def view(request: web.Request) -> web.StreamResponse:
+            return await _guarded(request, handler, scope)
+
+        view.__name__ = handler.__name__
+        return view
+
+    return decorate
+
+
+async def _guarded(request: web.Request, handler: SetupHandler, scope: str) -> web.StreamResponse:
+    secret = session_secret(request)
+    if not secret:
+        return ended_page(request, NO_SESSION)
+    try:
+        validated = await request.app[CLIENTS].auth.ValidateSetupSession(
+            auth_pb2.ValidateSetupSessionRequest(session_secret=secret)
+        )
+    except grpc.aio.AioRpcError as error:
+        if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.NOT_FOUND):
             return ended_page(request, NO_SESSION)
-        try:
-            validated = await request.app[CLIENTS].auth.ValidateSetupSession(
-                auth_pb2.ValidateSetupSessionRequest(session_secret=secret)
-            )
-        except grpc.aio.AioRpcError as error:
-            if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.NOT_FOUND):
-                return ended_page(request, NO_SESSION)
-            if error.code() is grpc.StatusCode.FAILED_PRECONDITION:
-                return ended_page(request, from_rpc_error(error).reason)
-            raise
-        token = csrf_token(secret)
-        form = None
-        if request.method == "POST":
-            require_same_origin(request)
-            form = await read_form(request)
-            sent = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER, "")
-            if not isinstance(sent, str) or not hmac.compare_digest(sent, token):
-                raise PermissionDenied("the form's security token is missing or wrong",
-                                       reason="csrf")  # fmt: skip
-        return await handler(Setup(request, validated.link, token, form))
-
-    view.__name__ = handler.__name__
-    return view
+        if error.code() is grpc.StatusCode.FAILED_PRECONDITION:
+            return ended_page(request, from_rpc_error(error).reason)
+        raise
+    if scope and not getattr(validated.link, scope):
+        return ended_page(request, OUT_OF_SCOPE)
+    token = csrf_token(secret)
+    form = None
+    if request.method == "POST":
+        require_same_origin(request)
+        form = await read_form(request)
+        sent = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER, "")
+        if not isinstance(sent, str) or not hmac.compare_digest(sent, token):
+            raise PermissionDenied("the form's security token is missing or wrong",
+                                   reason="csrf")  # fmt: skip
+    return await handler(Setup(request, validated.link, token, form))
 
 
 def refusal(error: grpc.aio.AioRpcError) -> str | None:

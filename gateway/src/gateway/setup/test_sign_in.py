@@ -76,7 +76,7 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-@setup_view
+@setup_view("sso")
 async def test_page(setup: Setup) -> web.StreamResponse:
     connection = await link_connection(setup)
     tested = None
@@ -89,7 +89,7 @@ async def test_page(setup: Setup) -> web.StreamResponse:
     )  # fmt: skip
 
 
-@setup_view
+@setup_view("sso")
 async def start_test(setup: Setup) -> web.StreamResponse:
     """Starts the test sign-in at the IdP; nothing the login does will be kept."""
     connection = await link_connection(setup)

@@ -65,7 +65,7 @@ class FinishedLogin:
 
 
 @dataclass(frozen=True)
-class TestedLogin:
+class DryRunLogin:
     """A test sign-in's end: no session; ``result`` is what the login would have done."""
 
     return_to: str
@@ -121,7 +121,7 @@ class LoginPipeline:
 
     async def finish(
         self, connection: Connection, connector: Connector[Any], callback: Any
-    ) -> FinishedLogin | RestartLogin | TestedLogin:
+    ) -> FinishedLogin | RestartLogin | DryRunLogin:
         login_span.annotate(connection, connector.protocol, STAGE_CALLBACK)
         attempt = Attempt(connection.account_id, connection.id)
         try:
@@ -162,7 +162,7 @@ class LoginPipeline:
 
     async def _dry_run(
         self, connection: Connection, proof: Verified, attempt: Attempt
-    ) -> TestedLogin:
+    ) -> DryRunLogin:
         """The test sign-in's tail: ProvisionLogin in dry-run mode, no session, a test trace."""
         self._note_identity(attempt, proof)
         identity = proof.identity
@@ -181,12 +181,12 @@ class LoginPipeline:
             trace_id = await self._traces.record(
                 attempt, reason=refused.reason, detail=refused.detail, test_result=result
             )
-            return TestedLogin(proof.return_to, trace_id, result)
+            return DryRunLogin(proof.return_to, trace_id, result)
         attempt.notes.extend(provisioning_notes(provisioned))
         result = dry_run.outcome(connection, identity, attempt.claims, provisioned)
         login_span.outcome("success")
         trace_id = await self._traces.record(attempt, test_result=result)
-        return TestedLogin(proof.return_to, trace_id, result)
+        return DryRunLogin(proof.return_to, trace_id, result)
 
     async def _sign_in(
         self, connection: Connection, connector: Connector[Any], proof: Verified,

@@ -48,7 +48,7 @@ from auth.sso.oidc.connector import CallbackParams, OidcConnector
 from auth.sso.oidc.discovery import DiscoveryCache, DiscoveryError
 from auth.sso.oidc.jwks import JwksCache
 from auth.sso.pending import PendingLogins
-from auth.sso.pipeline import FinishedLogin, LoginPipeline, RestartLogin, TestedLogin
+from auth.sso.pipeline import DryRunLogin, FinishedLogin, LoginPipeline, RestartLogin
 from auth.sso.saml import connections as saml_connections
 from auth.sso.saml.connector import SamlConnector, SamlPost, sp_key_associated_data
 from auth.sso.saml.metadata_refresh import fetch_metadata, refresh_all
@@ -96,7 +96,7 @@ def _signed_in(finished: FinishedLogin) -> dict[str, Any]:
     }
 
 
-def _tested(finished: TestedLogin) -> dict[str, Any]:
+def _tested(finished: DryRunLogin) -> dict[str, Any]:
     """The fields of a test sign-in's Finish…LoginResponse: no session."""
     return {"test": True, "return_to": finished.return_to, "trace_id": finished.trace_id}
 
@@ -400,7 +400,7 @@ class SsoMethods:
             ),
         )
         assert not isinstance(finished, RestartLogin)  # only SAML restarts
-        if isinstance(finished, TestedLogin):
+        if isinstance(finished, DryRunLogin):
             return auth_pb2.FinishOidcLoginResponse(**_tested(finished))
         return auth_pb2.FinishOidcLoginResponse(**_signed_in(finished))
 
@@ -489,7 +489,7 @@ class SsoMethods:
             return auth_pb2.FinishSamlLoginResponse(
                 restart=True, return_to=finished.return_to, trace_id=finished.trace_id
             )
-        if isinstance(finished, TestedLogin):
+        if isinstance(finished, DryRunLogin):
             return auth_pb2.FinishSamlLoginResponse(**_tested(finished))
         return auth_pb2.FinishSamlLoginResponse(**_signed_in(finished))
 
