@@ -16,6 +16,7 @@ from directory.testing import Stub, new_account
 from gateway.setup import idps
 from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2
+from tests.idps.oidc import tokens
 from tests.idps.oidc.fake_idp import FakeIdp
 from tests.integration.sso.harness import browser, verify_domain
 
@@ -266,6 +267,20 @@ async def test_the_whole_wizard_renders_and_runs_against_an_in_process_idp(
         assert "idmesh would create a new user" in html
         assert "Groups claim filter" in html
         assert "The space &#34;Nowhere&#34; (space_name) does not exist" in html
+
+        # A test whose answer idmesh refuses before it knows it for a test (a signature by a
+        # key the IdP does not publish) ends on the error page; the wizard then shows why.
+        idp.signing_key = tokens.rsa_key("unpublished")
+        status, location, _ = await _post(
+            client, f"{gateway_url}/setup/test/start", token, login_hint="ada"
+        )
+        async with client.get(location, allow_redirects=False) as at_idp:
+            callback = at_idp.headers["Location"]
+        async with client.get(callback, allow_redirects=False) as back:
+            assert back.status == 403
+        status, html = await _page(client, f"{gateway_url}/setup/test")
+        assert "The sign-in did not complete" in html
+        assert "(unknown_kid)" in html
 
         status, _, html = await _post(client, f"{gateway_url}/setup/scim/token", token)
         assert status == 200

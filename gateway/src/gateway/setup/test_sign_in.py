@@ -34,14 +34,24 @@ OUTCOMES: Final = {
 }
 
 
-async def _tested(setup: Setup, connection_id: str, trace_id: str) -> dict[str, Any] | None:
-    """The test's trace, read back by its id among the connection's newest traces."""
+async def _tested(
+    setup: Setup, connection: auth_pb2.Connection, trace_id: str
+) -> dict[str, Any] | None:
+    """The test's trace, read back by its id among the connection's newest traces. Without an
+    id, the newest attempt when it failed before idmesh knew it for a test (a bad signature, a
+    wrong client secret: the IdP's answer was refused, and the browser saw the error page) on a
+    connection not yet enabled, where every attempt is the IT admin's."""
     listed = await setup.clients.auth.ListLoginTraces(
         auth_pb2.ListLoginTracesRequest(
-            account_id=setup.account_id, connection_id=connection_id, page_size=50
+            account_id=setup.account_id, connection_id=connection.id, page_size=50
         )
     )
-    trace = next((t for t in listed.traces if t.trace_id == trace_id), None)
+    if trace_id:
+        trace = next((t for t in listed.traces if t.trace_id == trace_id), None)
+    else:
+        newest = listed.traces[0] if listed.traces else None
+        failed = newest is not None and not newest.test and not connection.enabled
+        trace = newest if failed else None
     if trace is None:
         return None
     result = json_format.MessageToDict(trace.test_result) if trace.test else {}
@@ -80,9 +90,8 @@ def _shown(value: Any) -> str:
 async def test_page(setup: Setup) -> web.StreamResponse:
     connection = await link_connection(setup)
     tested = None
-    trace_id = setup.request.query.get("trace", "")
-    if connection is not None and trace_id:
-        tested = await _tested(setup, connection.id, trace_id[:64])
+    if connection is not None:
+        tested = await _tested(setup, connection, setup.request.query.get("trace", "")[:64])
     return setup.page(
         "setup/test.html", "test", "Test sign-in", connection=connection, tested=tested,
         saml=connection is not None and connection.WhichOneof("protocol") == "saml",
