@@ -194,10 +194,10 @@ def domain_rows(domains: list[pb.Domain]) -> list[dict[str, Any]]:
 
 async def connections(request: web.Request, admin: Admin) -> web.StreamResponse:
     require(admin, "connections:read")
-    return await _connections_page(request, admin)
+    return await connections_page(request, admin)
 
 
-async def _connections_page(
+async def connections_page(
     request: web.Request,
     admin: Admin,
     *,
@@ -385,7 +385,8 @@ async def add_saml_connection(request: web.Request, admin: Admin) -> web.StreamR
         )
     except grpc.aio.AioRpcError as error:
         status, errors = form_error(error, _FIELDS)
-        values.pop("metadata_xml", None) if len(values["metadata_xml"]) > 20000 else None
+        if len(values["metadata_xml"]) > 20_000:
+            values["metadata_xml"] = ""  # an uploaded file is not sent back into the form
         return _new_page(
             request, admin, "saml", vendor, values=values, errors=errors, status=status
         )
@@ -631,69 +632,3 @@ async def remove_connection(request: web.Request, admin: Admin) -> web.StreamRes
         auth_pb2.DeleteConnectionRequest(account_id=admin.account_id, connection_id=current.id)
     )
     return redirect("/admin/connections?note=removed")
-
-
-# -- domains --------------------------------------------------------------------------------
-
-
-async def claim_domain(request: web.Request, admin: Admin) -> web.StreamResponse:
-    form = await read_form(request)
-    check_csrf(request, admin, form)
-    require(admin, "connections:manage")
-    domain = str(form.get("domain", "")).strip().lower()[:253]
-    if not domain:
-        return await _connections_page(
-            request,
-            admin,
-            values={"domain": domain},
-            errors={"domain": "Enter a domain, e.g. example.com."},
-            status=400,
-        )
-    try:
-        await request.app[CLIENTS].directory.ClaimDomain(
-            pb.ClaimDomainRequest(account_id=admin.account_id, domain=domain, actor=admin.actor())
-        )
-    except grpc.aio.AioRpcError as error:
-        status, errors = form_error(error, {"domain": "domain"})
-        errors = {"domain": next(iter(errors.values()))}
-        return await _connections_page(
-            request, admin, values={"domain": domain}, errors=errors, status=status
-        )
-    return redirect("/admin/connections?note=claimed#domains")
-
-
-async def verify_domain(request: web.Request, admin: Admin) -> web.StreamResponse:
-    form = await read_form(request)
-    check_csrf(request, admin, form)
-    require(admin, "connections:manage")
-    try:
-        await request.app[CLIENTS].directory.VerifyDomain(
-            pb.VerifyDomainRequest(
-                account_id=admin.account_id,
-                domain_id=request.match_info["domain"],
-                actor=admin.actor(),
-            )
-        )
-    except grpc.aio.AioRpcError as error:
-        if error.code() is not grpc.StatusCode.FAILED_PRECONDITION:
-            raise not_found_for_bad_ids(error) from None
-        # Not found in DNS: the domain's row shows the check's error.
-        return redirect("/admin/connections#domains")
-    return redirect("/admin/connections?note=verified#domains")
-
-
-async def remove_domain(request: web.Request, admin: Admin) -> web.StreamResponse:
-    form = await read_form(request)
-    check_csrf(request, admin, form)
-    require(admin, "connections:manage")
-    try:
-        await request.app[CLIENTS].directory.DeleteDomain(
-            pb.DeleteDomainRequest(
-                account_id=admin.account_id,
-                domain_id=request.match_info["domain"],
-                actor=admin.actor(),
-            )
-        )
-    except grpc.aio.AioRpcError as error:
-        raise not_found_for_bad_ids(error) from None
-    return redirect("/admin/connections?note=domain_removed#domains")

@@ -80,7 +80,8 @@ def page_links(request: web.Request, next_token: str, shown: int, noun: str) -> 
     next_url = str(url.with_query({**query, "page_token": next_token})) if next_token else ""
     first_url = str(url.with_query(query)) if here else ""
     position = "on this page" if here or next_token else "in all"
-    return Page(next_url, first_url, f"{shown} {noun} {position}")
+    counted = noun if shown != 1 else noun.removesuffix("s")
+    return Page(next_url, first_url, f"{shown} {counted} {position}")
 
 
 def page_token(request: web.Request) -> str:

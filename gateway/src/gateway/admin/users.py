@@ -190,6 +190,8 @@ async def user(request: web.Request, admin: Admin) -> web.StreamResponse:
 
 
 async def _connection_names(request: web.Request, admin: Admin) -> dict[str, str]:
+    if not _may(admin, "connections:read"):
+        return {}
     listed = await request.app[CLIENTS].auth.ListConnections(
         auth_pb2.ListConnectionsRequest(account_id=admin.account_id, page_size=100)
     )

@@ -373,6 +373,24 @@ async def account(
     seeded.groups = await groups(tenant, groups_count, seeded.users)
     seeded.space = await space_roles(tenant, seeded.groups[0], seeded.users[1])
     seeded.connections = await connections(tenant, public_url)
+    # The active users signed in with Entra once: their identity links.
+    await _bounded(
+        [
+            tenant.stack.directory.LinkIdentity(
+                pb.LinkIdentityRequest(
+                    link=pb.IdentityLink(
+                        account_id=tenant.id,
+                        user_id=user.id,
+                        connection_id=seeded.connections[0].id,
+                        subject=f"AAAAAAAAAAAAAAAAAAAAAPj{i:04d}kU",
+                    ),
+                    actor=SYSTEM,
+                )
+            )
+            for i, user in enumerate(seeded.users)
+            if user.status == pb.USER_STATUS_ACTIVE
+        ]
+    )
     await tenant.stack.directory.ClaimDomain(
         pb.ClaimDomainRequest(
             account_id=tenant.id, domain=f"{tenant.account.name}.example.com", actor=SYSTEM

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
 import pytest
 
 from tests.integration.gateway.admin import seed
-from tests.integration.gateway.admin.conftest import Admin, sign_in
+from tests.integration.gateway.admin.conftest import make_admin, new_browser, sign_in
 from tests.integration.gateway.api.stack import Stack, Tenant, new_tenant, seed_resources
 
 
@@ -42,6 +43,17 @@ async def other(stack: Stack, database_url: str) -> Other:
     return Other(tenant, ids, user, group)
 
 
+@pytest.fixture(scope="module")
+async def browser(stack: Stack) -> AsyncIterator[aiohttp.ClientSession]:
+    """One signed-in admin of a fresh account for the whole module (a sign-in hashes a
+    password: once is enough)."""
+    tenant = await new_tenant(stack)
+    signed_in = await make_admin(tenant)
+    async with new_browser(stack) as session:
+        assert (await sign_in(session, signed_in)).status == 303
+        yield session
+
+
 async def _csrf(browser: aiohttp.ClientSession) -> str:
     text = await (await browser.get("/admin")).text()
     match = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', text)
@@ -61,9 +73,8 @@ PAGES = [
 
 @pytest.mark.parametrize("path", PAGES)
 async def test_a_page_naming_another_accounts_item_is_not_found(
-    browser: aiohttp.ClientSession, admin: Admin, other: Other, path: str
+    browser: aiohttp.ClientSession, other: Other, path: str
 ) -> None:
-    await sign_in(browser, admin)
     response = await browser.get(path.format(**other.ids), allow_redirects=False)
     text = await response.text()
     assert response.status == 404, text
@@ -90,13 +101,11 @@ FORMS = [
 @pytest.mark.parametrize(("path", "form"), FORMS, ids=[path for path, _ in FORMS])
 async def test_a_form_aimed_at_another_accounts_item_is_not_found_and_changes_nothing(
     browser: aiohttp.ClientSession,
-    admin: Admin,
     other: Other,
     path: str,
     form: dict[str, str],
 ) -> None:
     before = await _snapshot(other)
-    await sign_in(browser, admin)
     data = {k: v.format(**other.ids) for k, v in form.items()}
     response = await browser.post(
         path.format(**other.ids), data={**data, "csrf_token": await _csrf(browser)}
@@ -139,9 +148,8 @@ LISTS = [
 
 @pytest.mark.parametrize("path", LISTS)
 async def test_a_list_shows_none_of_another_accounts_items(
-    browser: aiohttp.ClientSession, admin: Admin, other: Other, path: str
+    browser: aiohttp.ClientSession, other: Other, path: str
 ) -> None:
-    await sign_in(browser, admin)
     text = await (await browser.get(path)).text()
     for value in (
         other.user_name,
@@ -164,11 +172,10 @@ EMPTY = {
 
 @pytest.mark.parametrize("path", EMPTY)
 async def test_every_list_of_a_new_account_has_an_empty_state(
-    browser: aiohttp.ClientSession, admin: Admin, path: str
+    browser: aiohttp.ClientSession, path: str
 ) -> None:
     """Issue 13: "every page has an empty state" (a new account has only its admin, so the
     users list is shown empty by a search)."""
-    await sign_in(browser, admin)
     response = await browser.get(path)
     text = await response.text()
     assert response.status == 200, text
@@ -177,9 +184,8 @@ async def test_every_list_of_a_new_account_has_an_empty_state(
 
 
 async def test_an_unknown_or_malformed_id_is_not_found(
-    browser: aiohttp.ClientSession, admin: Admin
+    browser: aiohttp.ClientSession,
 ) -> None:
-    await sign_in(browser, admin)
     for path in (
         "/admin/users/not-a-uuid",
         f"/admin/traces/{uuid.uuid4()}",

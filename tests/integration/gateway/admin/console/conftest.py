@@ -1,7 +1,7 @@
 """The console in a real browser: Debian's Chromium, headless, driven by Playwright (never a
 downloaded browser build), against the in-process stack (real directory, auth and gateway).
 
-One browser for the whole directory, one seeded account reused by every test (≥ 250 users,
+One browser for the whole package, one seeded account reused by every test (≥ 250 users,
 ≥ 60 groups, ≥ 200 login traces, ≥ 500 provisioning events), axe-core from npm
 (tests/a11y/package-lock.json, ``npm ci`` once per lock content) injected into the same
 Chromium. Screenshots at 1280×800 go to tests/artifacts/console/ (git-ignored).
@@ -77,7 +77,7 @@ async def axe_source() -> str:
     return (A11Y / "node_modules" / "axe-core" / "axe.min.js").read_text()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def chromium() -> AsyncIterator[Browser]:
     if not INSTALLED:
         if os.environ.get("CI") == "true":
@@ -148,10 +148,11 @@ async def sign_in_page(page: Page, base: str, admin: Admin) -> None:
     await page.wait_for_url(f"{base}/admin")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def console_stack(database_url: str) -> AsyncIterator[Stack]:
     """A stack of its own on a known port: the browser's Origin must be the gateway's public
-    URL (the forms' same-origin check)."""
+    URL (the forms' same-origin check). Package-scoped: its connections to the shared
+    PostgreSQL close when the console's tests are done."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
@@ -159,7 +160,7 @@ async def console_stack(database_url: str) -> AsyncIterator[Stack]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def seeded(console_stack: Stack, database_url: str) -> seed.Seeded:
     stack = console_stack
     tenant = await new_tenant(stack)
@@ -174,7 +175,7 @@ async def seeded(console_stack: Stack, database_url: str) -> seed.Seeded:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def console(
     console_stack: Stack, chromium: Browser, seeded: seed.Seeded, axe_source: str
 ) -> AsyncIterator[Console]:

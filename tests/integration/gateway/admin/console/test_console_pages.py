@@ -9,6 +9,7 @@ import re
 import pytest
 from playwright.async_api import expect
 
+from idmesh.directory.v1 import directory_pb2 as pb
 from tests.integration.gateway.admin.console.conftest import (
     EVENTS,
     GROUPS,
@@ -23,7 +24,7 @@ from tests.integration.gateway.admin.console.conftest import (
 def _pages(console: Console) -> list[tuple[str, str]]:
     seeded = console.seeded
     oidc, saml = seeded.connections
-    pending = next(u for u in seeded.users if u.user_name.startswith("grace"))
+    pending = next(u for u in seeded.users if u.status == pb.USER_STATUS_PENDING)
     return [
         ("10-overview", "/admin"),
         ("20-connections", "/admin/connections"),
