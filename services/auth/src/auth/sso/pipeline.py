@@ -126,11 +126,8 @@ class LoginPipeline:
         attempt = Attempt(connection.account_id, connection.id)
         try:
             proof = await connector.verify(connection, callback, attempt)
-            attempt.test = (
-                not isinstance(proof, Restart)
-                and proof.pending is not None
-                and (proof.pending.transaction.test)
-            )
+            pending = None if isinstance(proof, Restart) else proof.pending
+            attempt.test = pending is not None and pending.transaction.test
             if not connection.enabled and not attempt.test:
                 raise Refusal(
                     "connection_disabled",
@@ -165,6 +162,7 @@ class LoginPipeline:
     ) -> DryRunLogin:
         """The test sign-in's tail: ProvisionLogin in dry-run mode, no session, a test trace."""
         self._note_identity(attempt, proof)
+        attempt.notes.append("test sign-in: nothing was written, no session was opened")
         identity = proof.identity
         attempt.stage = STAGE_PROVISIONING
         try:
