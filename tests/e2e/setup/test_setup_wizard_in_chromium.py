@@ -1,6 +1,7 @@
 """A customer's IT admin connects their IdP through a setup link, in Debian's Chromium.
 
-The account admin creates the link through the API; a fresh browser opens it. Each path runs to
+The account admin creates the link on the console (the SAML path: through the API); a fresh
+browser opens it. Each path runs to
 the end against a real IdP: the domain is verified against the loopback DNS server (the page
 polls and moves on), the IdP step is filled with what the IdP gives back, the test sign-in shows
 the claims and the six rules' outcome and writes nothing (checked in the database), the SCIM
@@ -24,7 +25,7 @@ from playwright.async_api import Browser, BrowserContext, Page
 from infra.dev.mesh import Mesh
 from tests.dns.server import LoopbackDns
 from tests.e2e.scim.gateway_client import GatewayScim
-from tests.e2e.tenants import create_account, create_token, unique_name
+from tests.e2e.tenants import create_account, create_token, run_cli, unique_name
 from tests.idps.oidc.provider import OidcProvider
 from tests.idps.saml.samlify_idp import SamlifyIdp
 from tests.integration.scim import replays
@@ -32,6 +33,7 @@ from tests.integration.scim import replays
 pytestmark = pytest.mark.e2e
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "setup"
+ADMIN_PASSWORD = "a long bootstrap password"
 ADMIN_PERMISSIONS = ("connections:manage", "tokens:manage", "spaces:manage", "groups:manage",
                      "audit:read")  # fmt: skip
 # Everything a sign-in may write for an account.
@@ -55,6 +57,8 @@ class Shots:
         self.path = path
         self.count = 0
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for stale in ARTIFACTS.glob(f"{path}-*.png"):
+            stale.unlink()
 
     async def __call__(self, page: Page, name: str) -> None:
         self.count += 1
@@ -77,8 +81,7 @@ class Admin:
             return await response.json() if text else None
 
 
-async def _admin(mesh: Mesh, http: aiohttp.ClientSession) -> tuple[Admin, str]:
-    name = unique_name("setup")
+async def _admin(mesh: Mesh, http: aiohttp.ClientSession, name: str) -> tuple[Admin, str]:
     account_id = await create_account(mesh, name)
     token = await create_token(mesh, account_id, ADMIN_PERMISSIONS)
     admin = Admin(mesh, http, account_id, token)
@@ -86,6 +89,29 @@ async def _admin(mesh: Mesh, http: aiohttp.ClientSession) -> tuple[Admin, str]:
     await admin.call("POST", "/groups", 201,
                      json={"display_name": "Developers", "idp_identifier": "devs"})  # fmt: skip
     return admin, f"{name}.test"
+
+
+async def _console_creates_link(
+    context: BrowserContext, mesh: Mesh, account: str, shot: Shots
+) -> tuple[Page, str]:
+    """The account admin (``idmesh admin create``) signs in to the console and creates a link
+    for single sign-on and SCIM; returns the console's page and the link's URL."""
+    email = f"boss@{account}.example.com"
+    await run_cli(mesh, "admin", "create", "--account", account, "--email", email,
+                  stdin=ADMIN_PASSWORD + "\n")  # fmt: skip
+    page = await context.new_page()
+    await page.goto(f"{mesh.gateway_url}/admin/login")
+    await page.get_by_label("Account name").fill(account)
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{mesh.gateway_url}/admin")
+    await page.get_by_role("link", name="Setup links").click()
+    await page.get_by_label("Provisioning (SCIM)").check()
+    await page.get_by_role("button", name="Create link").click()
+    await page.wait_for_selector("#setup-link-url")
+    await shot(page, "console-link-created")
+    return page, (await page.text_content("#setup-link-url") or "").strip()
 
 
 async def _writes(database_url: str, account_id: str) -> dict[str, int]:
@@ -194,9 +220,13 @@ async def test_an_okta_style_oidc_setup_runs_to_the_end_and_a_real_sign_in_works
 ) -> None:  # fmt: skip
     shot = Shots("oidc")
     mesh = setup_mesh
+    account = unique_name("setup")
+    console = await chromium.new_context()
     async with aiohttp.ClientSession() as http:
-        admin, domain = await _admin(mesh, http)
-        link = await admin.call("POST", "/setup-links", 201, json={"sso": True, "scim": True})
+        admin, domain = await _admin(mesh, http, account)
+        console_page, url = await _console_creates_link(console, mesh, account, shot)
+        (link,) = (await admin.call("GET", "/setup-links"))["items"]
+        link["url"] = url
         email = f"ada.{uuid.uuid4().hex[:6]}@{domain}"
         oidc_idp.set_user(email, given_name="Ada", family_name="Lovelace", space_name="DevOps",
                           space_role="Space Developer", timezone="Europe/London",
@@ -258,6 +288,13 @@ async def test_an_okta_style_oidc_setup_runs_to_the_end_and_a_real_sign_in_works
 
         actions = await _audited(admin, link["id"])
         assert LINK_ACTIONS | {"setup_link.scim_token_created"} <= actions, actions
+        # The account admin sees on the console's overview what was configured.
+        await console_page.goto(f"{mesh.gateway_url}/admin")
+        overview = await console_page.text_content("#setups-title + ul") or ""
+        await shot(console_page, "console-overview")
+        await console.close()
+        assert link["id"][:8] in overview
+        assert domain in overview
         await _used_link_page(chromium, link["url"], shot)
 
         context = await chromium.new_context()
@@ -280,7 +317,7 @@ async def test_a_saml_setup_against_samlify_runs_to_the_end_and_a_real_sign_in_w
     shot = Shots("saml")
     mesh = setup_mesh
     async with aiohttp.ClientSession() as http:
-        admin, domain = await _admin(mesh, http)
+        admin, domain = await _admin(mesh, http, unique_name("setup"))
         link = await admin.call("POST", "/setup-links", 201, json={"sso": True})
         email = f"grace.{uuid.uuid4().hex[:6]}@{domain}"
         context = await chromium.new_context()

@@ -15,6 +15,7 @@ from gateway.admin import (
     login,
     overview,
     provisioning,
+    setup_links,
     traces,
     users,
 )
@@ -56,6 +57,9 @@ ROUTES = (
     ("GET", "/admin/credentials", credentials.credentials),
     ("POST", "/admin/credentials", credentials.create),
     ("POST", "/admin/credentials/{kind:tokens|clients}/{id}/revoke", credentials.revoke),
+    ("GET", "/admin/setup-links", setup_links.setup_links),
+    ("POST", "/admin/setup-links", setup_links.create),
+    ("POST", "/admin/setup-links/{link}/revoke", setup_links.revoke),
 )
 
 

@@ -23,6 +23,7 @@ NAV: Final = (
     ("/admin/traces", "Login traces", "traces"),
     ("/admin/provisioning", "Provisioning log", "provisioning"),
     ("/admin/credentials", "Tokens and clients", "credentials"),
+    ("/admin/setup-links", "Setup links", "setup-links"),
 )
 PAGE_SIZE: Final = 50
 _ERRORS: Final = {
