@@ -285,6 +285,9 @@ async def test_the_whole_wizard_renders_and_runs_against_an_in_process_idp(
         status, _, html = await _post(client, f"{gateway_url}/setup/scim/token", token)
         assert status == 200
         assert "idm_" in html
+        assert 'aria-label="Copy SCIM connector base URL"' in html
+        assert 'aria-label="Copy Secret Token"' in html
+        assert "Copy Unique identifier field" not in html  # a choice in Okta, not pasted
         async with client.get(f"{gateway_url}/setup/scim/log") as log:
             assert (await log.json()) == {"events": []}
         status, location, html = await _post(client, f"{gateway_url}/setup/finish", token)

@@ -61,7 +61,7 @@ def sp_values(public_url: str, connection_id: str) -> dict[str, str]:
 def paste_rows(guide: Guide, values: dict[str, str]) -> list[dict[str, Any]]:
     """Each value to paste; a literal one (a choice in a dropdown) gets no copy button."""
     return [
-        {"id": f"paste-{i}", "label": p.label, "copy": not p.literal,
+        {"id": f"paste-{i}", "label": p.label, "copyable": not p.literal,
          "value": p.value if p.literal else values[p.value]}
         for i, p in enumerate(guide.paste)
     ]  # fmt: skip

@@ -39,7 +39,7 @@ def _settings(setup: Setup, secret: str) -> list[dict[str, Any]]:
                     "label": p.label,
                     "value": p.value if p.literal else values[p.value],
                     # Choices are picked, not pasted; the token is there once it exists.
-                    "copy": not p.literal and (p.value != idps.SCIM_TOKEN or bool(secret)),
+                    "copyable": not p.literal and (p.value != idps.SCIM_TOKEN or bool(secret)),
                 }
                 for i, p in enumerate(guide.settings)
             ],
