@@ -14,6 +14,7 @@ from idmesh_cli import (
     oauth_clients,
     scim,
     sessions,
+    setup_links,
     spaces,
     tokens,
     traces,
@@ -27,8 +28,9 @@ environment:
   DIRECTORY_ADDR  directory service address (default 127.0.0.1:50051)
   AUTH_ADDR       auth service address (default 127.0.0.1:50052)
   PUBLIC_URL      the gateway's public URL, for the redirect, ACS and entity-id URLs
-                  `idmesh connection add-oidc|add-saml` print and store (else GATEWAY_URL,
-                  else http://127.0.0.1:8080)
+                  `idmesh connection add-oidc|add-saml` print and store, and the link
+                  `idmesh setup-link create` prints (else GATEWAY_URL, else
+                  http://127.0.0.1:8080)
   DATABASE_URL    PostgreSQL URL, for `idmesh migrate` only
   IDMESH_DATA_DIR where a local `make run` records its addresses (default .data of the
                   current folder or a parent): the three addresses above come from there
@@ -82,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         admins,
         connections,
         domains,
+        setup_links,
         traces,
         scim,
         migrate,

@@ -22,6 +22,7 @@ from gateway.pages.static import add_static_routes
 from gateway.protocol_errors import close_after_unread_body
 from gateway.request_id import install_log_field, request_id_middleware
 from gateway.scim import add_scim_routes
+from gateway.setup import add_setup_routes
 from gateway.sso import add_sign_in_routes
 from gateway.state import CLIENTS, CONFIG, STOPPING
 from gateway.token_cache import TokenCache
@@ -62,6 +63,7 @@ def create_app(config: GatewayConfig, clients: Clients) -> web.Application:
     add_scim_routes(app)
     add_sign_in_routes(app)
     add_admin_routes(app)
+    add_setup_routes(app)
 
     async def signing_keys() -> auth_pb2.GetSigningKeysResponse:
         return await clients.auth.GetSigningKeys(auth_pb2.GetSigningKeysRequest())

@@ -22,7 +22,7 @@ from yarl import URL
 
 from auth.sso.connection_store import ConnectionStore
 from auth.sso.models import Connection, SamlConfig
-from auth.sso.pipeline import FinishedLogin, RestartLogin
+from auth.sso.pipeline import DryRunLogin, FinishedLogin, RestartLogin
 from auth.sso.refusal import LoginFailed
 from auth.sso.saml.connector import SamlPost, acs_path
 from auth.sso.saml.presets import (
@@ -84,7 +84,9 @@ class SamlLogins:
         browser_binding: str,
     ) -> FinishedLogin | RestartLogin:  # fmt: skip
         post = SamlPost(saml_response, relay_state, browser_binding)
-        return await self.sso.pipeline.finish(connection, self.sso.saml, post)
+        finished = await self.sso.pipeline.finish(connection, self.sso.saml, post)
+        assert not isinstance(finished, DryRunLogin)  # these tests start no test sign-in
+        return finished
 
 
 @pytest.fixture(scope="module")

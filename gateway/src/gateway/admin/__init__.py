@@ -15,6 +15,7 @@ from gateway.admin import (
     login,
     overview,
     provisioning,
+    setup_links,
     traces,
     users,
     webhooks,
@@ -61,6 +62,9 @@ ROUTES = (
     ("POST", "/admin/credentials/{kind:tokens|clients}/{id}/revoke", credentials.revoke),
     ("GET", "/admin/webhooks", webhooks.webhooks),
     ("POST", "/admin/webhooks", webhooks.add_webhook),
+    ("GET", "/admin/setup-links", setup_links.setup_links),
+    ("POST", "/admin/setup-links", setup_links.create),
+    ("POST", "/admin/setup-links/{link}/revoke", setup_links.revoke),
 )
 
 

@@ -24,6 +24,7 @@ NAV: Final = (
     ("/admin/provisioning", "Provisioning log", "provisioning"),
     ("/admin/credentials", "Tokens and clients", "credentials"),
     ("/admin/webhooks", "Webhooks", "webhooks"),
+    ("/admin/setup-links", "Setup links", "setup-links"),
 )
 PAGE_SIZE: Final = 50
 _ERRORS: Final = {

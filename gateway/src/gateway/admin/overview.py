@@ -15,6 +15,7 @@ from gateway.admin.common import PROVISIONING_OUTCOMES, USER_STATUSES
 from gateway.admin.connections import domain_rows, health, list_connections
 from gateway.admin.guard import Admin
 from gateway.admin.layout import render_admin
+from gateway.admin.setups import finished_setups
 from gateway.api.query import all_of, eq
 from gateway.auth import has_permission
 from gateway.state import CLIENTS
@@ -203,4 +204,5 @@ async def overview(request: web.Request, admin: Admin) -> web.StreamResponse:
         scim=scim,
         tokens=tokens,
         attention=attention,
+        setups=await finished_setups(request, admin) if may("audit:read") else [],
     )

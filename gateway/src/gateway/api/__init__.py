@@ -29,6 +29,7 @@ from gateway.api import (
     logs,
     roles,
     sessions,
+    setup_links,
     spaces,
     users,
     webhooks,
@@ -151,6 +152,11 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("GET", "/domains/{domain_id}", CONNECTIONS_READ, domains.get_domain),
     Route("DELETE", "/domains/{domain_id}", CONNECTIONS_MANAGE, domains.delete_domain),
     Route("POST", "/domains/{domain_id}:verify", CONNECTIONS_MANAGE, domains.verify_domain),
+    # setup links: a customer's IT admin connects their IdP through the setup wizard
+    Route("GET", "/setup-links", CONNECTIONS_READ, setup_links.list_setup_links),
+    Route("POST", "/setup-links", CONNECTIONS_MANAGE, setup_links.create_setup_link),
+    Route("GET", "/setup-links/{link_id}", CONNECTIONS_READ, setup_links.get_setup_link),
+    Route("DELETE", "/setup-links/{link_id}", CONNECTIONS_MANAGE, setup_links.revoke_setup_link),
     # credentials: API tokens and OAuth clients (secrets shown once)
     Route("GET", "/tokens", TOKENS_MANAGE, credentials.list_api_tokens),
     Route("POST", "/tokens", TOKENS_MANAGE, credentials.create_api_token),

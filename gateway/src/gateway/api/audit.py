@@ -22,6 +22,7 @@ ACTOR_TYPE_NAMES: Final[Mapping[pb.ActorType.ValueType, str]] = {
     pb.ACTOR_TYPE_ADMIN_API: "admin_api",
     pb.ACTOR_TYPE_CLI: "cli",
     pb.ACTOR_TYPE_SYSTEM: "system",
+    pb.ACTOR_TYPE_SETUP_LINK: "setup_link",
 }
 _ORDERS: Final = ("newest_first", "oldest_first")
 
@@ -40,7 +41,7 @@ AUDIT_EVENT = schemas.define(
                     "id": {
                         "type": "string",
                         "description": "The token id (scim_token, admin_api), connection id "
-                        "(sso_login), or operator name (cli).",
+                        "(sso_login), setup link id (setup_link), or operator name (cli).",
                     },
                     "display_name": string(),
                 },

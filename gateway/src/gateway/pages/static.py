@@ -13,7 +13,7 @@ from typing import Final
 from aiohttp import web
 
 _TYPES: Final = {".css": "text/css", ".js": "text/javascript"}
-FILES: Final = ("console.css", "copy.js", "search.js")
+FILES: Final = ("console.css", "copy.js", "search.js", "setup.js")
 
 
 def _load() -> dict[str, tuple[bytes, str, str]]:

@@ -4,7 +4,8 @@ validates the state, the code, the ID token and the session, and records the log
 - ``GET /sso/oidc/{connection}/start``: auth makes the login transaction; we set the browser
   binding cookie and redirect to the IdP.
 - ``GET /sso/oidc/{connection}/callback``: the IdP's redirect with code, state and iss; auth
-  finishes the login; we set the session cookie and go to the validated return_to. The span
+  finishes the login; we set the session cookie and go to the validated return_to (a test
+  sign-in of the setup wizard opens no session: back to its page with the trace id). The span
   attribute ``idmesh.login.outcome`` (success | failure) is set on this request's server span:
   the collector's tail sampling keeps every failed login by it.
 - sign-out: gateway.sso.logout.
@@ -18,6 +19,7 @@ import re
 import uuid
 from datetime import UTC
 from typing import Final
+from urllib.parse import urlencode
 
 import grpc
 from aiohttp import web
@@ -83,6 +85,12 @@ async def start(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def tested_redirect(return_to: str, trace_id: str) -> web.Response:
+    """Where a test sign-in ends: its (validated, same-origin) page, naming its trace."""
+    joiner = "&" if "?" in return_to else "?"
+    return redirect(f"{return_to}{joiner}{urlencode({'trace': trace_id})}")
+
+
 def _outcome(value: str) -> None:
     span = trace.get_current_span()
     if span.is_recording():
@@ -110,6 +118,8 @@ async def callback(request: web.Request) -> web.StreamResponse:
         _outcome("failure")
         raise
     _outcome("success")
+    if finished.test:
+        return tested_redirect(finished.return_to, finished.trace_id)
     response = redirect(finished.return_to or DEFAULT_RETURN_TO)
     cookies.set_session(
         response,

@@ -36,6 +36,7 @@ from gateway.sso.routes import (
     _outcome,
     _param,
     client_origin,
+    tested_redirect,
 )
 from gateway.state import CLIENTS, CONFIG
 from idmesh.auth.v1 import auth_pb2
@@ -114,6 +115,10 @@ async def acs(request: web.Request) -> web.StreamResponse:
         query = urlencode({"return_to": finished.return_to or DEFAULT_RETURN_TO})
         return redirect(f"/sso/saml/{connection_id}/start?{query}")
     _outcome("success")
+    if finished.test:
+        tested = tested_redirect(finished.return_to, finished.trace_id)
+        tested.del_cookie(SAML_COOKIE, path=SAML_COOKIE_PATH)
+        return tested
     response = redirect(finished.return_to or DEFAULT_RETURN_TO)
     cookies.set_session(
         response,

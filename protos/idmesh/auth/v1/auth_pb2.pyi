@@ -152,6 +152,402 @@ LOGIN_OUTCOME_PARTIAL: LoginOutcome.ValueType  # 4
 Global___LoginOutcome: _TypeAlias = LoginOutcome  # noqa: Y015
 
 @_typing.final
+class SetupLink(_message.Message):
+    """---------------------------------------------------------------------------------------------
+    Setup links
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SSO_FIELD_NUMBER: _builtins.int
+    SCIM_FIELD_NUMBER: _builtins.int
+    DOMAINS_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    OPEN_TIME_FIELD_NUMBER: _builtins.int
+    REVOKE_TIME_FIELD_NUMBER: _builtins.int
+    FINISH_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CONNECTION_ID_FIELD_NUMBER: _builtins.int
+    SCIM_TOKEN_ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    account_id: _builtins.str
+    sso: _builtins.bool
+    """What the link may configure."""
+    scim: _builtins.bool
+    domains: _builtins.bool
+    created_by: _builtins.str
+    connection_id: _builtins.str
+    """The connection the wizard created, and the SCIM token it issued ("" until then)."""
+    scim_token_id: _builtins.str
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def open_time(self) -> _timestamp_pb2.Timestamp:
+        """Set once a browser opened it (the link cannot be opened again)."""
+
+    @_builtins.property
+    def revoke_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def finish_time(self) -> _timestamp_pb2.Timestamp:
+        """Set when the IT admin finished the wizard."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        sso: _builtins.bool = ...,
+        scim: _builtins.bool = ...,
+        domains: _builtins.bool = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        open_time: _timestamp_pb2.Timestamp | None = ...,
+        revoke_time: _timestamp_pb2.Timestamp | None = ...,
+        finish_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+        connection_id: _builtins.str = ...,
+        scim_token_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "finish_time", b"finish_time", "open_time", b"open_time", "revoke_time", b"revoke_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "connection_id", b"connection_id", "create_time", b"create_time", "created_by", b"created_by", "domains", b"domains", "expire_time", b"expire_time", "finish_time", b"finish_time", "id", b"id", "open_time", b"open_time", "revoke_time", b"revoke_time", "scim", b"scim", "scim_token_id", b"scim_token_id", "sso", b"sso"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetupLink: _TypeAlias = SetupLink  # noqa: Y015
+
+@_typing.final
+class CreateSetupLinkRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SSO_FIELD_NUMBER: _builtins.int
+    SCIM_FIELD_NUMBER: _builtins.int
+    DOMAINS_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    sso: _builtins.bool
+    scim: _builtins.bool
+    domains: _builtins.bool
+    created_by: _builtins.str
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """Required: a link always expires (at most 30 days ahead)."""
+
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        sso: _builtins.bool = ...,
+        scim: _builtins.bool = ...,
+        domains: _builtins.bool = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "created_by", b"created_by", "domains", b"domains", "expire_time", b"expire_time", "scim", b"scim", "sso", b"sso"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateSetupLinkRequest: _TypeAlias = CreateSetupLinkRequest  # noqa: Y015
+
+@_typing.final
+class CreateSetupLinkResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINK_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    secret: _builtins.str
+    """The secret of the link's URL (<public URL>/setup/<secret>); shown once."""
+    @_builtins.property
+    def link(self) -> Global___SetupLink: ...
+    def __init__(
+        self,
+        *,
+        link: Global___SetupLink | None = ...,
+        secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["link", b"link"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["link", b"link", "secret", b"secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateSetupLinkResponse: _TypeAlias = CreateSetupLinkResponse  # noqa: Y015
+
+@_typing.final
+class ListSetupLinksRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    INCLUDE_INACTIVE_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    include_inactive: _builtins.bool
+    """Revoked, expired and finished links too."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        include_inactive: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "include_inactive", b"include_inactive"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSetupLinksRequest: _TypeAlias = ListSetupLinksRequest  # noqa: Y015
+
+@_typing.final
+class ListSetupLinksResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def links(self) -> _containers.RepeatedCompositeFieldContainer[Global___SetupLink]: ...
+    def __init__(
+        self,
+        *,
+        links: _abc.Iterable[Global___SetupLink] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["links", b"links"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSetupLinksResponse: _TypeAlias = ListSetupLinksResponse  # noqa: Y015
+
+@_typing.final
+class GetSetupLinkRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    LINK_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    link_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        link_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "link_id", b"link_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSetupLinkRequest: _TypeAlias = GetSetupLinkRequest  # noqa: Y015
+
+@_typing.final
+class GetSetupLinkResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def link(self) -> Global___SetupLink: ...
+    def __init__(
+        self,
+        *,
+        link: Global___SetupLink | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["link", b"link"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["link", b"link"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSetupLinkResponse: _TypeAlias = GetSetupLinkResponse  # noqa: Y015
+
+@_typing.final
+class RevokeSetupLinkRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    LINK_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    link_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        link_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "link_id", b"link_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeSetupLinkRequest: _TypeAlias = RevokeSetupLinkRequest  # noqa: Y015
+
+@_typing.final
+class RevokeSetupLinkResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def link(self) -> Global___SetupLink: ...
+    def __init__(
+        self,
+        *,
+        link: Global___SetupLink | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["link", b"link"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["link", b"link"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeSetupLinkResponse: _TypeAlias = RevokeSetupLinkResponse  # noqa: Y015
+
+@_typing.final
+class OpenSetupLinkRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SECRET_FIELD_NUMBER: _builtins.int
+    SESSION_SECRET_FIELD_NUMBER: _builtins.int
+    secret: _builtins.str
+    session_secret: _builtins.str
+    """The browser's setup session, if any: the browser that opened the link may open it again."""
+    def __init__(
+        self,
+        *,
+        secret: _builtins.str = ...,
+        session_secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["secret", b"secret", "session_secret", b"session_secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpenSetupLinkRequest: _TypeAlias = OpenSetupLinkRequest  # noqa: Y015
+
+@_typing.final
+class OpenSetupLinkResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINK_FIELD_NUMBER: _builtins.int
+    SESSION_SECRET_FIELD_NUMBER: _builtins.int
+    session_secret: _builtins.str
+    """The setup session cookie's value (only its hash is stored)."""
+    @_builtins.property
+    def link(self) -> Global___SetupLink: ...
+    def __init__(
+        self,
+        *,
+        link: Global___SetupLink | None = ...,
+        session_secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["link", b"link"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["link", b"link", "session_secret", b"session_secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpenSetupLinkResponse: _TypeAlias = OpenSetupLinkResponse  # noqa: Y015
+
+@_typing.final
+class ValidateSetupSessionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_SECRET_FIELD_NUMBER: _builtins.int
+    session_secret: _builtins.str
+    def __init__(
+        self,
+        *,
+        session_secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_secret", b"session_secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ValidateSetupSessionRequest: _TypeAlias = ValidateSetupSessionRequest  # noqa: Y015
+
+@_typing.final
+class ValidateSetupSessionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def link(self) -> Global___SetupLink: ...
+    def __init__(
+        self,
+        *,
+        link: Global___SetupLink | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["link", b"link"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["link", b"link"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ValidateSetupSessionResponse: _TypeAlias = ValidateSetupSessionResponse  # noqa: Y015
+
+@_typing.final
+class UpdateSetupLinkRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    LINK_ID_FIELD_NUMBER: _builtins.int
+    CONNECTION_ID_FIELD_NUMBER: _builtins.int
+    SCIM_TOKEN_ID_FIELD_NUMBER: _builtins.int
+    FINISH_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    link_id: _builtins.str
+    connection_id: _builtins.str
+    """Set when not empty."""
+    scim_token_id: _builtins.str
+    finish: _builtins.bool
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        link_id: _builtins.str = ...,
+        connection_id: _builtins.str = ...,
+        scim_token_id: _builtins.str = ...,
+        finish: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "connection_id", b"connection_id", "finish", b"finish", "link_id", b"link_id", "scim_token_id", b"scim_token_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateSetupLinkRequest: _TypeAlias = UpdateSetupLinkRequest  # noqa: Y015
+
+@_typing.final
+class UpdateSetupLinkResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def link(self) -> Global___SetupLink: ...
+    def __init__(
+        self,
+        *,
+        link: Global___SetupLink | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["link", b"link"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["link", b"link"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateSetupLinkResponse: _TypeAlias = UpdateSetupLinkResponse  # noqa: Y015
+
+@_typing.final
 class ApiToken(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -742,8 +1138,16 @@ class CreateSamlConnectionRequest(_message.Message):
 
     CONNECTION_FIELD_NUMBER: _builtins.int
     PUBLIC_URL_FIELD_NUMBER: _builtins.int
+    DISABLED_FIELD_NUMBER: _builtins.int
+    CONNECTION_ID_FIELD_NUMBER: _builtins.int
     public_url: _builtins.str
     """The gateway's public base URL: the SP entity id and ACS URL are made from it."""
+    disabled: _builtins.bool
+    """Create it disabled (the setup wizard enables it when the IT admin finishes); otherwise a
+    SAML connection starts enabled.
+    """
+    connection_id: _builtins.str
+    """As CreateConnectionRequest.connection_id (the SP entity id and ACS URL name it)."""
     @_builtins.property
     def connection(self) -> Global___Connection:
         """connection.account_id names the account; connection.saml the IdP."""
@@ -753,10 +1157,12 @@ class CreateSamlConnectionRequest(_message.Message):
         *,
         connection: Global___Connection | None = ...,
         public_url: _builtins.str = ...,
+        disabled: _builtins.bool = ...,
+        connection_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection", "public_url", b"public_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection", "connection_id", b"connection_id", "disabled", b"disabled", "public_url", b"public_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -827,19 +1233,23 @@ class StartSamlLoginRequest(_message.Message):
     CONNECTION_ID_FIELD_NUMBER: _builtins.int
     RETURN_TO_FIELD_NUMBER: _builtins.int
     BROWSER_BINDING_FIELD_NUMBER: _builtins.int
+    TEST_ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     connection_id: _builtins.str
     return_to: _builtins.str
     browser_binding: _builtins.str
+    test_account_id: _builtins.str
+    """As StartOidcLoginRequest.test_account_id."""
     def __init__(
         self,
         *,
         connection_id: _builtins.str = ...,
         return_to: _builtins.str = ...,
         browser_binding: _builtins.str = ...,
+        test_account_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["browser_binding", b"browser_binding", "connection_id", b"connection_id", "return_to", b"return_to"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["browser_binding", b"browser_binding", "connection_id", b"connection_id", "return_to", b"return_to", "test_account_id", b"test_account_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -915,6 +1325,7 @@ class FinishSamlLoginResponse(_message.Message):
     RETURN_TO_FIELD_NUMBER: _builtins.int
     TRACE_ID_FIELD_NUMBER: _builtins.int
     RESTART_FIELD_NUMBER: _builtins.int
+    TEST_FIELD_NUMBER: _builtins.int
     session_secret: _builtins.str
     """Empty when restart is set."""
     return_to: _builtins.str
@@ -924,6 +1335,8 @@ class FinishSamlLoginResponse(_message.Message):
     replay cache and the browser must start an SP-initiated login of the same connection with
     return_to, so that only a login this browser started can sign it in (sso-security.md row 15).
     """
+    test: _builtins.bool
+    """As FinishOidcLoginResponse.test."""
     @_builtins.property
     def session(self) -> Global___Session: ...
     def __init__(
@@ -934,10 +1347,11 @@ class FinishSamlLoginResponse(_message.Message):
         return_to: _builtins.str = ...,
         trace_id: _builtins.str = ...,
         restart: _builtins.bool = ...,
+        test: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["session", b"session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["restart", b"restart", "return_to", b"return_to", "session", b"session", "session_secret", b"session_secret", "trace_id", b"trace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["restart", b"restart", "return_to", b"return_to", "session", b"session", "session_secret", b"session_secret", "test", b"test", "trace_id", b"trace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -949,8 +1363,18 @@ class CreateConnectionRequest(_message.Message):
 
     CONNECTION_FIELD_NUMBER: _builtins.int
     SKIP_DISCOVERY_CHECK_FIELD_NUMBER: _builtins.int
+    DISABLED_FIELD_NUMBER: _builtins.int
+    CONNECTION_ID_FIELD_NUMBER: _builtins.int
     skip_discovery_check: _builtins.bool
     """Skip fetching the discovery document at creation (by default its issuer must match)."""
+    disabled: _builtins.bool
+    """Create it disabled (the setup wizard enables it when the IT admin finishes); otherwise a
+    connection starts enabled (connection.enabled is not read here).
+    """
+    connection_id: _builtins.str
+    """Optional: the new connection's id (the setup wizard shows the redirect URI, which names
+    it, before the IdP's values exist). Default: a new UUID.
+    """
     @_builtins.property
     def connection(self) -> Global___Connection:
         """connection.account_id names the account; id, times and version are ignored."""
@@ -960,10 +1384,12 @@ class CreateConnectionRequest(_message.Message):
         *,
         connection: Global___Connection | None = ...,
         skip_discovery_check: _builtins.bool = ...,
+        disabled: _builtins.bool = ...,
+        connection_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection", "skip_discovery_check", b"skip_discovery_check"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connection", b"connection", "connection_id", b"connection_id", "disabled", b"disabled", "skip_discovery_check", b"skip_discovery_check"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1322,6 +1748,7 @@ class StartOidcLoginRequest(_message.Message):
     LOGIN_HINT_FIELD_NUMBER: _builtins.int
     RETURN_TO_FIELD_NUMBER: _builtins.int
     BROWSER_BINDING_FIELD_NUMBER: _builtins.int
+    TEST_ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     connection_id: _builtins.str
     redirect_uri: _builtins.str
     """The gateway's callback for the connection: <PUBLIC_URL>/sso/oidc/<connection id>/callback."""
@@ -1331,6 +1758,10 @@ class StartOidcLoginRequest(_message.Message):
     """Where to go after the login: a same-origin relative path, else INVALID_ARGUMENT."""
     browser_binding: _builtins.str
     """The browser's existing binding cookie, if any (several tabs may log in at once)."""
+    test_account_id: _builtins.str
+    """A test sign-in (the setup wizard's dry run) of a connection of this account, enabled or
+    not: its callback writes nothing and opens no session (FinishOidcLoginResponse.test).
+    """
     def __init__(
         self,
         *,
@@ -1339,10 +1770,11 @@ class StartOidcLoginRequest(_message.Message):
         login_hint: _builtins.str = ...,
         return_to: _builtins.str = ...,
         browser_binding: _builtins.str = ...,
+        test_account_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["browser_binding", b"browser_binding", "connection_id", b"connection_id", "login_hint", b"login_hint", "redirect_uri", b"redirect_uri", "return_to", b"return_to"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["browser_binding", b"browser_binding", "connection_id", b"connection_id", "login_hint", b"login_hint", "redirect_uri", b"redirect_uri", "return_to", b"return_to", "test_account_id", b"test_account_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1434,11 +1866,14 @@ class FinishOidcLoginResponse(_message.Message):
     SESSION_FIELD_NUMBER: _builtins.int
     RETURN_TO_FIELD_NUMBER: _builtins.int
     TRACE_ID_FIELD_NUMBER: _builtins.int
+    TEST_FIELD_NUMBER: _builtins.int
     session_secret: _builtins.str
     """The session cookie's value, shown once; only its hash is stored."""
     return_to: _builtins.str
     """A validated same-origin relative path ("/" when the start named none)."""
     trace_id: _builtins.str
+    test: _builtins.bool
+    """A test sign-in: no session; the login trace (marked test) holds what it would have done."""
     @_builtins.property
     def session(self) -> Global___Session: ...
     def __init__(
@@ -1448,10 +1883,11 @@ class FinishOidcLoginResponse(_message.Message):
         session: Global___Session | None = ...,
         return_to: _builtins.str = ...,
         trace_id: _builtins.str = ...,
+        test: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["session", b"session"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["return_to", b"return_to", "session", b"session", "session_secret", b"session_secret", "trace_id", b"trace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["return_to", b"return_to", "session", b"session", "session_secret", b"session_secret", "test", b"test", "trace_id", b"trace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1887,6 +2323,8 @@ class LoginTrace(_message.Message):
     HAS_CLOCK_DELTA_FIELD_NUMBER: _builtins.int
     DURATION_MS_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
+    TEST_FIELD_NUMBER: _builtins.int
+    TEST_RESULT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     account_id: _builtins.str
     connection_id: _builtins.str
@@ -1910,6 +2348,8 @@ class LoginTrace(_message.Message):
     """"login" (a sign-in attempt) or "logout" (a sign-out, a back-channel logout token, a SAML
     LogoutRequest or LogoutResponse).
     """
+    test: _builtins.bool
+    """A test sign-in (dry run): nothing was written and no session opened."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -1918,6 +2358,12 @@ class LoginTrace(_message.Message):
 
     @_builtins.property
     def groups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def test_result(self) -> _struct_pb2.Struct:
+        """What the test sign-in would have done (auth.sso.dry_run): the identity outcome, spaces and
+        roles, groups added and removed, timezone, and the IdP settings to change.
+        """
+
     def __init__(
         self,
         *,
@@ -1939,10 +2385,12 @@ class LoginTrace(_message.Message):
         has_clock_delta: _builtins.bool = ...,
         duration_ms: _builtins.float = ...,
         kind: _builtins.str = ...,
+        test: _builtins.bool = ...,
+        test_result: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims", "time", b"time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims", "test_result", b"test_result", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "claims", b"claims", "clock_delta_seconds", b"clock_delta_seconds", "connection_id", b"connection_id", "detail", b"detail", "duration_ms", b"duration_ms", "email", b"email", "groups", b"groups", "has_clock_delta", b"has_clock_delta", "id", b"id", "kind", b"kind", "outcome", b"outcome", "reason", b"reason", "stage", b"stage", "subject", b"subject", "time", b"time", "trace_id", b"trace_id", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "claims", b"claims", "clock_delta_seconds", b"clock_delta_seconds", "connection_id", b"connection_id", "detail", b"detail", "duration_ms", b"duration_ms", "email", b"email", "groups", b"groups", "has_clock_delta", b"has_clock_delta", "id", b"id", "kind", b"kind", "outcome", b"outcome", "reason", b"reason", "stage", b"stage", "subject", b"subject", "test", b"test", "test_result", b"test_result", "time", b"time", "trace_id", b"trace_id", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -214,6 +214,41 @@ class AuthServiceStub:
                 request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.VerifyLocalPasswordRequest.SerializeToString,
                 response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.VerifyLocalPasswordResponse.FromString,
                 _registered_method=True)
+        self.CreateSetupLink = channel.unary_unary(
+                '/idmesh.auth.v1.AuthService/CreateSetupLink',
+                request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.CreateSetupLinkRequest.SerializeToString,
+                response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.CreateSetupLinkResponse.FromString,
+                _registered_method=True)
+        self.ListSetupLinks = channel.unary_unary(
+                '/idmesh.auth.v1.AuthService/ListSetupLinks',
+                request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.ListSetupLinksRequest.SerializeToString,
+                response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.ListSetupLinksResponse.FromString,
+                _registered_method=True)
+        self.GetSetupLink = channel.unary_unary(
+                '/idmesh.auth.v1.AuthService/GetSetupLink',
+                request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.GetSetupLinkRequest.SerializeToString,
+                response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.GetSetupLinkResponse.FromString,
+                _registered_method=True)
+        self.RevokeSetupLink = channel.unary_unary(
+                '/idmesh.auth.v1.AuthService/RevokeSetupLink',
+                request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeSetupLinkRequest.SerializeToString,
+                response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeSetupLinkResponse.FromString,
+                _registered_method=True)
+        self.OpenSetupLink = channel.unary_unary(
+                '/idmesh.auth.v1.AuthService/OpenSetupLink',
+                request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.OpenSetupLinkRequest.SerializeToString,
+                response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.OpenSetupLinkResponse.FromString,
+                _registered_method=True)
+        self.ValidateSetupSession = channel.unary_unary(
+                '/idmesh.auth.v1.AuthService/ValidateSetupSession',
+                request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.ValidateSetupSessionRequest.SerializeToString,
+                response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.ValidateSetupSessionResponse.FromString,
+                _registered_method=True)
+        self.UpdateSetupLink = channel.unary_unary(
+                '/idmesh.auth.v1.AuthService/UpdateSetupLink',
+                request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.UpdateSetupLinkRequest.SerializeToString,
+                response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.UpdateSetupLinkResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -472,6 +507,57 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSetupLink(self, request, context):
+        """Setup links: what an account admin sends a customer's IT admin so that they connect their
+        IdP themselves. The link's secret is in the creation response only (stored as SHA-256). It
+        opens once, for one browser: OpenSetupLink answers a setup session bound to it; a used,
+        expired or revoked link is FAILED_PRECONDITION with reason setup_link_used,
+        setup_link_expired or setup_link_revoked, an unknown one NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSetupLinks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSetupLink(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeSetupLink(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OpenSetupLink(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ValidateSetupSession(self, request, context):
+        """The link of a setup session: UNAUTHENTICATED for an unknown session, FAILED_PRECONDITION
+        (as OpenSetupLink) once the link expired, was revoked or finished.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSetupLink(self, request, context):
+        """Records what the wizard configured through the link (its connection, its SCIM token) and
+        its end (finish): the link is used up.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -654,6 +740,41 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.VerifyLocalPassword,
                     request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.VerifyLocalPasswordRequest.FromString,
                     response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.VerifyLocalPasswordResponse.SerializeToString,
+            ),
+            'CreateSetupLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSetupLink,
+                    request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.CreateSetupLinkRequest.FromString,
+                    response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.CreateSetupLinkResponse.SerializeToString,
+            ),
+            'ListSetupLinks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSetupLinks,
+                    request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.ListSetupLinksRequest.FromString,
+                    response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.ListSetupLinksResponse.SerializeToString,
+            ),
+            'GetSetupLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSetupLink,
+                    request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.GetSetupLinkRequest.FromString,
+                    response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.GetSetupLinkResponse.SerializeToString,
+            ),
+            'RevokeSetupLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeSetupLink,
+                    request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeSetupLinkRequest.FromString,
+                    response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeSetupLinkResponse.SerializeToString,
+            ),
+            'OpenSetupLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenSetupLink,
+                    request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.OpenSetupLinkRequest.FromString,
+                    response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.OpenSetupLinkResponse.SerializeToString,
+            ),
+            'ValidateSetupSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.ValidateSetupSession,
+                    request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.ValidateSetupSessionRequest.FromString,
+                    response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.ValidateSetupSessionResponse.SerializeToString,
+            ),
+            'UpdateSetupLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSetupLink,
+                    request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.UpdateSetupLinkRequest.FromString,
+                    response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.UpdateSetupLinkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1628,6 +1749,195 @@ class AuthService:
             '/idmesh.auth.v1.AuthService/VerifyLocalPassword',
             idmesh_dot_auth_dot_v1_dot_auth__pb2.VerifyLocalPasswordRequest.SerializeToString,
             idmesh_dot_auth_dot_v1_dot_auth__pb2.VerifyLocalPasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSetupLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.auth.v1.AuthService/CreateSetupLink',
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.CreateSetupLinkRequest.SerializeToString,
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.CreateSetupLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSetupLinks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.auth.v1.AuthService/ListSetupLinks',
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.ListSetupLinksRequest.SerializeToString,
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.ListSetupLinksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSetupLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.auth.v1.AuthService/GetSetupLink',
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.GetSetupLinkRequest.SerializeToString,
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.GetSetupLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeSetupLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.auth.v1.AuthService/RevokeSetupLink',
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeSetupLinkRequest.SerializeToString,
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.RevokeSetupLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenSetupLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.auth.v1.AuthService/OpenSetupLink',
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.OpenSetupLinkRequest.SerializeToString,
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.OpenSetupLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ValidateSetupSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.auth.v1.AuthService/ValidateSetupSession',
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.ValidateSetupSessionRequest.SerializeToString,
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.ValidateSetupSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSetupLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.auth.v1.AuthService/UpdateSetupLink',
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.UpdateSetupLinkRequest.SerializeToString,
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.UpdateSetupLinkResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -120,6 +120,25 @@ class AuthServiceStub:
     """
     VerifyLocalPassword: _grpc.UnaryUnaryMultiCallable[_auth_pb2.VerifyLocalPasswordRequest, _auth_pb2.VerifyLocalPasswordResponse]
     """UNAUTHENTICATED, one message, for an unknown email and a wrong password alike."""
+    CreateSetupLink: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CreateSetupLinkRequest, _auth_pb2.CreateSetupLinkResponse]
+    """Setup links: what an account admin sends a customer's IT admin so that they connect their
+    IdP themselves. The link's secret is in the creation response only (stored as SHA-256). It
+    opens once, for one browser: OpenSetupLink answers a setup session bound to it; a used,
+    expired or revoked link is FAILED_PRECONDITION with reason setup_link_used,
+    setup_link_expired or setup_link_revoked, an unknown one NOT_FOUND.
+    """
+    ListSetupLinks: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListSetupLinksRequest, _auth_pb2.ListSetupLinksResponse]
+    GetSetupLink: _grpc.UnaryUnaryMultiCallable[_auth_pb2.GetSetupLinkRequest, _auth_pb2.GetSetupLinkResponse]
+    RevokeSetupLink: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RevokeSetupLinkRequest, _auth_pb2.RevokeSetupLinkResponse]
+    OpenSetupLink: _grpc.UnaryUnaryMultiCallable[_auth_pb2.OpenSetupLinkRequest, _auth_pb2.OpenSetupLinkResponse]
+    ValidateSetupSession: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ValidateSetupSessionRequest, _auth_pb2.ValidateSetupSessionResponse]
+    """The link of a setup session: UNAUTHENTICATED for an unknown session, FAILED_PRECONDITION
+    (as OpenSetupLink) once the link expired, was revoked or finished.
+    """
+    UpdateSetupLink: _grpc.UnaryUnaryMultiCallable[_auth_pb2.UpdateSetupLinkRequest, _auth_pb2.UpdateSetupLinkResponse]
+    """Records what the wizard configured through the link (its connection, its SCIM token) and
+    its end (finish): the link is used up.
+    """
 
 @_typing.type_check_only
 class AuthServiceAsyncStub(AuthServiceStub):
@@ -210,6 +229,25 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """
     VerifyLocalPassword: _aio.UnaryUnaryMultiCallable[_auth_pb2.VerifyLocalPasswordRequest, _auth_pb2.VerifyLocalPasswordResponse]  # type: ignore[assignment]
     """UNAUTHENTICATED, one message, for an unknown email and a wrong password alike."""
+    CreateSetupLink: _aio.UnaryUnaryMultiCallable[_auth_pb2.CreateSetupLinkRequest, _auth_pb2.CreateSetupLinkResponse]  # type: ignore[assignment]
+    """Setup links: what an account admin sends a customer's IT admin so that they connect their
+    IdP themselves. The link's secret is in the creation response only (stored as SHA-256). It
+    opens once, for one browser: OpenSetupLink answers a setup session bound to it; a used,
+    expired or revoked link is FAILED_PRECONDITION with reason setup_link_used,
+    setup_link_expired or setup_link_revoked, an unknown one NOT_FOUND.
+    """
+    ListSetupLinks: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListSetupLinksRequest, _auth_pb2.ListSetupLinksResponse]  # type: ignore[assignment]
+    GetSetupLink: _aio.UnaryUnaryMultiCallable[_auth_pb2.GetSetupLinkRequest, _auth_pb2.GetSetupLinkResponse]  # type: ignore[assignment]
+    RevokeSetupLink: _aio.UnaryUnaryMultiCallable[_auth_pb2.RevokeSetupLinkRequest, _auth_pb2.RevokeSetupLinkResponse]  # type: ignore[assignment]
+    OpenSetupLink: _aio.UnaryUnaryMultiCallable[_auth_pb2.OpenSetupLinkRequest, _auth_pb2.OpenSetupLinkResponse]  # type: ignore[assignment]
+    ValidateSetupSession: _aio.UnaryUnaryMultiCallable[_auth_pb2.ValidateSetupSessionRequest, _auth_pb2.ValidateSetupSessionResponse]  # type: ignore[assignment]
+    """The link of a setup session: UNAUTHENTICATED for an unknown session, FAILED_PRECONDITION
+    (as OpenSetupLink) once the link expired, was revoked or finished.
+    """
+    UpdateSetupLink: _aio.UnaryUnaryMultiCallable[_auth_pb2.UpdateSetupLinkRequest, _auth_pb2.UpdateSetupLinkResponse]  # type: ignore[assignment]
+    """Records what the wizard configured through the link (its connection, its SCIM token) and
+    its end (finish): the link is used up.
+    """
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -513,5 +551,66 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.VerifyLocalPasswordResponse, _abc.Awaitable[_auth_pb2.VerifyLocalPasswordResponse]]:
         """UNAUTHENTICATED, one message, for an unknown email and a wrong password alike."""
+
+    @_abc_1.abstractmethod
+    def CreateSetupLink(
+        self,
+        request: _auth_pb2.CreateSetupLinkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.CreateSetupLinkResponse, _abc.Awaitable[_auth_pb2.CreateSetupLinkResponse]]:
+        """Setup links: what an account admin sends a customer's IT admin so that they connect their
+        IdP themselves. The link's secret is in the creation response only (stored as SHA-256). It
+        opens once, for one browser: OpenSetupLink answers a setup session bound to it; a used,
+        expired or revoked link is FAILED_PRECONDITION with reason setup_link_used,
+        setup_link_expired or setup_link_revoked, an unknown one NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def ListSetupLinks(
+        self,
+        request: _auth_pb2.ListSetupLinksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ListSetupLinksResponse, _abc.Awaitable[_auth_pb2.ListSetupLinksResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetSetupLink(
+        self,
+        request: _auth_pb2.GetSetupLinkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.GetSetupLinkResponse, _abc.Awaitable[_auth_pb2.GetSetupLinkResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RevokeSetupLink(
+        self,
+        request: _auth_pb2.RevokeSetupLinkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.RevokeSetupLinkResponse, _abc.Awaitable[_auth_pb2.RevokeSetupLinkResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def OpenSetupLink(
+        self,
+        request: _auth_pb2.OpenSetupLinkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.OpenSetupLinkResponse, _abc.Awaitable[_auth_pb2.OpenSetupLinkResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ValidateSetupSession(
+        self,
+        request: _auth_pb2.ValidateSetupSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ValidateSetupSessionResponse, _abc.Awaitable[_auth_pb2.ValidateSetupSessionResponse]]:
+        """The link of a setup session: UNAUTHENTICATED for an unknown session, FAILED_PRECONDITION
+        (as OpenSetupLink) once the link expired, was revoked or finished.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateSetupLink(
+        self,
+        request: _auth_pb2.UpdateSetupLinkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.UpdateSetupLinkResponse, _abc.Awaitable[_auth_pb2.UpdateSetupLinkResponse]]:
+        """Records what the wizard configured through the link (its connection, its SCIM token) and
+        its end (finish): the link is used up.
+        """
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -37,6 +37,8 @@ class _ActorTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ActorType.V
     ACTOR_TYPE_ADMIN_API: _ActorType.ValueType  # 3
     ACTOR_TYPE_CLI: _ActorType.ValueType  # 4
     ACTOR_TYPE_SYSTEM: _ActorType.ValueType  # 5
+    ACTOR_TYPE_SETUP_LINK: _ActorType.ValueType  # 6
+    """A customer's IT admin through a setup link (id: the link's id)."""
 
 class ActorType(_ActorType, metaclass=_ActorTypeEnumTypeWrapper): ...
 
@@ -46,6 +48,8 @@ ACTOR_TYPE_SSO_LOGIN: ActorType.ValueType  # 2
 ACTOR_TYPE_ADMIN_API: ActorType.ValueType  # 3
 ACTOR_TYPE_CLI: ActorType.ValueType  # 4
 ACTOR_TYPE_SYSTEM: ActorType.ValueType  # 5
+ACTOR_TYPE_SETUP_LINK: ActorType.ValueType  # 6
+"""A customer's IT admin through a setup link (id: the link's id)."""
 Global___ActorType: _TypeAlias = ActorType  # noqa: Y015
 
 class _Operator:
@@ -2925,6 +2929,58 @@ class AuditEvent(_message.Message):
 Global___AuditEvent: _TypeAlias = AuditEvent  # noqa: Y015
 
 @_typing.final
+class RecordAuditEventRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    TARGET_TYPE_FIELD_NUMBER: _builtins.int
+    TARGET_ID_FIELD_NUMBER: _builtins.int
+    DETAILS_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    action: _builtins.str
+    """A dotted action such as "setup_link.opened" (lower case, at most 100 characters)."""
+    target_type: _builtins.str
+    target_id: _builtins.str
+    @_builtins.property
+    def actor(self) -> Global___Actor: ...
+    @_builtins.property
+    def details(self) -> _struct_pb2.Struct: ...
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        actor: Global___Actor | None = ...,
+        action: _builtins.str = ...,
+        target_type: _builtins.str = ...,
+        target_id: _builtins.str = ...,
+        details: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "details", b"details"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "action", b"action", "actor", b"actor", "details", b"details", "target_id", b"target_id", "target_type", b"target_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordAuditEventRequest: _TypeAlias = RecordAuditEventRequest  # noqa: Y015
+
+@_typing.final
+class RecordAuditEventResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordAuditEventResponse: _TypeAlias = RecordAuditEventResponse  # noqa: Y015
+
+@_typing.final
 class ListAuditEventsRequest(_message.Message):
     """Filterable: actor.type, actor.id, action, target_type, target_id, time."""
 
@@ -3712,6 +3768,7 @@ class ProvisionLoginRequest(_message.Message):
     LOGIN_TIME_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     SERVED_DOMAINS_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     connection_id: _builtins.str
     subject: _builtins.str
@@ -3738,6 +3795,10 @@ class ProvisionLoginRequest(_message.Message):
     policy: Global___LoginProvisioningPolicy.ValueType
     update_every_login: _builtins.bool
     """Profile and spaces on every login; otherwise only at the user's first login."""
+    dry_run: _builtins.bool
+    """A test sign-in: the transaction runs and is rolled back; the response says what it would
+    have done (a refusal is PERMISSION_DENIED as usual) and nothing is written.
+    """
     @_builtins.property
     def space_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -3778,10 +3839,11 @@ class ProvisionLoginRequest(_message.Message):
         login_time: _timestamp_pb2.Timestamp | None = ...,
         actor: Global___Actor | None = ...,
         served_domains: _abc.Iterable[_builtins.str] | None = ...,
+        dry_run: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "login_time", b"login_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "actor", b"actor", "connection_id", b"connection_id", "default_space_name", b"default_space_name", "default_space_role", b"default_space_role", "display_name", b"display_name", "email", b"email", "email_trusted", b"email_trusted", "family_name", b"family_name", "given_name", b"given_name", "groups", b"groups", "login_time", b"login_time", "policy", b"policy", "served_domains", b"served_domains", "space_names", b"space_names", "space_roles", b"space_roles", "spaces_present", b"spaces_present", "subject", b"subject", "sync_groups", b"sync_groups", "timezone", b"timezone", "update_every_login", b"update_every_login"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "actor", b"actor", "connection_id", b"connection_id", "default_space_name", b"default_space_name", "default_space_role", b"default_space_role", "display_name", b"display_name", "dry_run", b"dry_run", "email", b"email", "email_trusted", b"email_trusted", "family_name", b"family_name", "given_name", b"given_name", "groups", b"groups", "login_time", b"login_time", "policy", b"policy", "served_domains", b"served_domains", "space_names", b"space_names", "space_roles", b"space_roles", "spaces_present", b"spaces_present", "subject", b"subject", "sync_groups", b"sync_groups", "timezone", b"timezone", "update_every_login", b"update_every_login"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3833,6 +3895,7 @@ class ProvisionLoginResponse(_message.Message):
     GROUPS_ADDED_FIELD_NUMBER: _builtins.int
     GROUPS_REMOVED_FIELD_NUMBER: _builtins.int
     GROUPS_UNMATCHED_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
     created: _builtins.bool
     linked: _builtins.bool
     """A new identity link was made (first login through this connection)."""
@@ -3845,6 +3908,8 @@ class ProvisionLoginResponse(_message.Message):
     timezone_ignored: _builtins.bool
     """The timezone sent was not a valid IANA name and was ignored."""
     groups_synced: _builtins.bool
+    dry_run: _builtins.bool
+    """Echoes the request's dry_run: nothing above was written."""
     @_builtins.property
     def user(self) -> Global___User: ...
     @_builtins.property
@@ -3882,10 +3947,11 @@ class ProvisionLoginResponse(_message.Message):
         groups_added: _abc.Iterable[_builtins.str] | None = ...,
         groups_removed: _abc.Iterable[_builtins.str] | None = ...,
         groups_unmatched: _abc.Iterable[_builtins.str] | None = ...,
+        dry_run: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["activated", b"activated", "created", b"created", "first_login", b"first_login", "groups_added", b"groups_added", "groups_removed", b"groups_removed", "groups_synced", b"groups_synced", "groups_unmatched", b"groups_unmatched", "ignored_spaces", b"ignored_spaces", "linked", b"linked", "profile_applied", b"profile_applied", "spaces", b"spaces", "timezone_ignored", b"timezone_ignored", "unknown_roles", b"unknown_roles", "user", b"user"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activated", b"activated", "created", b"created", "dry_run", b"dry_run", "first_login", b"first_login", "groups_added", b"groups_added", "groups_removed", b"groups_removed", "groups_synced", b"groups_synced", "groups_unmatched", b"groups_unmatched", "ignored_spaces", b"ignored_spaces", "linked", b"linked", "profile_applied", b"profile_applied", "spaces", b"spaces", "timezone_ignored", b"timezone_ignored", "unknown_roles", b"unknown_roles", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

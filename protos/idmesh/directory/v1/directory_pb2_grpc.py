@@ -214,6 +214,11 @@ class DirectoryServiceStub:
                 request_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.RecordAuditEvent = channel.unary_unary(
+                '/idmesh.directory.v1.DirectoryService/RecordAuditEvent',
+                request_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.RecordAuditEventRequest.SerializeToString,
+                response_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.RecordAuditEventResponse.FromString,
+                _registered_method=True)
         self.RecordProvisioningEvents = channel.unary_unary(
                 '/idmesh.directory.v1.DirectoryService/RecordProvisioningEvents',
                 request_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.RecordProvisioningEventsRequest.SerializeToString,
@@ -497,6 +502,13 @@ class DirectoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordAuditEvent(self, request, context):
+        """Records an event another service did (auth: setup links and what they configured).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RecordProvisioningEvents(self, request, context):
         """The SCIM provisioning log: one event per SCIM request, written by the scim service in
         batches (events of several accounts in one call) and read by account admins.
@@ -756,6 +768,11 @@ def add_DirectoryServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'RecordAuditEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordAuditEvent,
+                    request_deserializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.RecordAuditEventRequest.FromString,
+                    response_serializer=idmesh_dot_directory_dot_v1_dot_directory__pb2.RecordAuditEventResponse.SerializeToString,
             ),
             'RecordProvisioningEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordProvisioningEvents,
@@ -1785,6 +1802,33 @@ class DirectoryService:
             '/idmesh.directory.v1.DirectoryService/ListAuditEvents',
             idmesh_dot_directory_dot_v1_dot_directory__pb2.ListAuditEventsRequest.SerializeToString,
             idmesh_dot_directory_dot_v1_dot_directory__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordAuditEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.directory.v1.DirectoryService/RecordAuditEvent',
+            idmesh_dot_directory_dot_v1_dot_directory__pb2.RecordAuditEventRequest.SerializeToString,
+            idmesh_dot_directory_dot_v1_dot_directory__pb2.RecordAuditEventResponse.FromString,
             options,
             channel_credentials,
             insecure,

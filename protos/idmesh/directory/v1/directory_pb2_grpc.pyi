@@ -77,6 +77,8 @@ class DirectoryServiceStub:
     SetGroupSpaceRoles: _grpc.UnaryUnaryMultiCallable[_directory_pb2.SetGroupSpaceRolesRequest, _directory_pb2.SetGroupSpaceRolesResponse]
     """Sets the space roles a group grants to its members."""
     ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ListAuditEventsRequest, _directory_pb2.ListAuditEventsResponse]
+    RecordAuditEvent: _grpc.UnaryUnaryMultiCallable[_directory_pb2.RecordAuditEventRequest, _directory_pb2.RecordAuditEventResponse]
+    """Records an event another service did (auth: setup links and what they configured)."""
     RecordProvisioningEvents: _grpc.UnaryUnaryMultiCallable[_directory_pb2.RecordProvisioningEventsRequest, _directory_pb2.RecordProvisioningEventsResponse]
     """The SCIM provisioning log: one event per SCIM request, written by the scim service in
     batches (events of several accounts in one call) and read by account admins.
@@ -150,6 +152,8 @@ class DirectoryServiceAsyncStub(DirectoryServiceStub):
     SetGroupSpaceRoles: _aio.UnaryUnaryMultiCallable[_directory_pb2.SetGroupSpaceRolesRequest, _directory_pb2.SetGroupSpaceRolesResponse]  # type: ignore[assignment]
     """Sets the space roles a group grants to its members."""
     ListAuditEvents: _aio.UnaryUnaryMultiCallable[_directory_pb2.ListAuditEventsRequest, _directory_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    RecordAuditEvent: _aio.UnaryUnaryMultiCallable[_directory_pb2.RecordAuditEventRequest, _directory_pb2.RecordAuditEventResponse]  # type: ignore[assignment]
+    """Records an event another service did (auth: setup links and what they configured)."""
     RecordProvisioningEvents: _aio.UnaryUnaryMultiCallable[_directory_pb2.RecordProvisioningEventsRequest, _directory_pb2.RecordProvisioningEventsResponse]  # type: ignore[assignment]
     """The SCIM provisioning log: one event per SCIM request, written by the scim service in
     batches (events of several accounts in one call) and read by account admins.
@@ -436,6 +440,14 @@ class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _directory_pb2.ListAuditEventsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_directory_pb2.ListAuditEventsResponse, _abc.Awaitable[_directory_pb2.ListAuditEventsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RecordAuditEvent(
+        self,
+        request: _directory_pb2.RecordAuditEventRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_directory_pb2.RecordAuditEventResponse, _abc.Awaitable[_directory_pb2.RecordAuditEventResponse]]:
+        """Records an event another service did (auth: setup links and what they configured)."""
 
     @_abc_1.abstractmethod
     def RecordProvisioningEvents(

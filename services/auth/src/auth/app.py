@@ -22,6 +22,7 @@ from auth.oauth.servicer import OAuth
 from auth.oauth.signing import SigningKeys
 from auth.oauth.store import OAuthClientStore
 from auth.servicer import AuthServiceServicer
+from auth.setup.store import SetupLinkStore
 from auth.sso.servicer import Sso, SsoSettings
 from auth.store import ApiTokenStore
 from auth.verifier import ApiTokenVerifier
@@ -96,7 +97,9 @@ def build_app(
     sso_components = Sso(pool, sso or SsoSettings())
     keys = signing_keys or SigningKeys(None, token_ttl_seconds=ACCESS_TOKEN_TTL_SECONDS)
     oauth = OAuth(OAuthClientStore(pool), AccessTokenIssuer(OAuthClientStore(pool), keys))
-    servicer = AuthServiceServicer(store, verifier, sso_components, oauth, LocalPasswords(pool))
+    servicer = AuthServiceServicer(
+        store, verifier, sso_components, oauth, LocalPasswords(pool), SetupLinkStore(pool)
+    )
     grpc_server = server or GrpcServer(host, port)
     grpc_server.add_service(
         SERVICE_NAME, lambda s: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, s)

@@ -20,6 +20,8 @@ from auth.local.passwords import LocalPasswordMethods, LocalPasswords
 from auth.models import NewApiToken
 from auth.oauth.servicer import OAuth, OAuthMethods
 from auth.permissions import validate_permissions
+from auth.setup.servicer import SetupLinkMethods
+from auth.setup.store import SetupLinkStore
 from auth.sso.checks import ConnectionChecks
 from auth.sso.servicer import Sso, SsoMethods
 from auth.store import ApiTokenStore
@@ -38,6 +40,7 @@ class AuthServiceServicer(
     ConnectionChecks,
     OAuthMethods,
     LocalPasswordMethods,
+    SetupLinkMethods,
     auth_pb2_grpc.AuthServiceServicer,
 ):
     """idmesh.auth.v1.AuthService: API tokens here, SSO from SsoMethods (whose connection
@@ -51,6 +54,7 @@ class AuthServiceServicer(
         sso: Sso,
         oauth: OAuth,
         local_passwords: LocalPasswords,
+        setup_links: SetupLinkStore,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -59,6 +63,7 @@ class AuthServiceServicer(
         self.sso = sso
         self.oauth = oauth
         self.local_passwords = local_passwords
+        self.setup_links = setup_links
         self._clock = clock
 
     async def CreateApiToken(

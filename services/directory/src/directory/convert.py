@@ -25,6 +25,7 @@ ACTOR_TYPES: Mapping[pb.ActorType.ValueType, str] = {
     pb.ACTOR_TYPE_ADMIN_API: "admin_api",
     pb.ACTOR_TYPE_CLI: "cli",
     pb.ACTOR_TYPE_SYSTEM: "system",
+    pb.ACTOR_TYPE_SETUP_LINK: "setup_link",
 }
 _ACTOR_TYPE_VALUES = {name: value for value, name in ACTOR_TYPES.items()}
 SOURCES: Mapping[pb.MembershipSource.ValueType, str] = {

@@ -80,7 +80,9 @@ class LoginProvisioning:
         and groups in one transaction; PERMISSION_DENIED (reason user_deactivated,
         user_not_provisioned or email_not_verified) when the user may not sign in."""
         claims = login_claims(request)
-        result = await self.stores.logins.provision(claims, convert.actor(request.actor))
+        result = await self.stores.logins.provision(
+            claims, convert.actor(request.actor), dry_run=request.dry_run
+        )
         return pb.ProvisionLoginResponse(
             user=convert.user(result.user) if result.user is not None else None,
             created=result.created,
@@ -104,4 +106,5 @@ class LoginProvisioning:
             groups_added=result.groups_added,
             groups_removed=result.groups_removed,
             groups_unmatched=result.groups_unmatched,
+            dry_run=request.dry_run,
         )

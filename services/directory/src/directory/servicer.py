@@ -7,11 +7,13 @@ so there is no exception handling here.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
 import grpc
+from google.protobuf import json_format
 
 from directory import access, convert, validate
 from directory.domains.dns import DnsChecker
@@ -29,9 +31,10 @@ from directory.models import (
 from directory.store import Stores
 from idmesh.directory.v1 import directory_pb2 as pb
 from idmesh.directory.v1 import directory_pb2_grpc
-from meshkit.errors import InvalidArgument
+from meshkit.errors import InvalidArgument, NotFound
 
 Context = grpc.aio.ServicerContext[Any, Any]
+_ACTION = re.compile(r"^[a-z_]{1,40}(\.[a-z_]{1,40}){1,3}$")
 
 
 class _Filtered(Protocol):
@@ -579,6 +582,28 @@ class DirectoryServicer(
         return pb.ListAuditEventsResponse(
             events=[convert.audit_event(r) for r in page.rows], page=convert.page_response(page)
         )
+
+    async def RecordAuditEvent(
+        self, request: pb.RecordAuditEventRequest, context: Context
+    ) -> pb.RecordAuditEventResponse:
+        """Appends an event another service did (auth: setup links and what they configured)."""
+        account_id = validate.account_id(request.account_id)
+        if not _ACTION.match(request.action):
+            raise InvalidArgument("a dotted lower-case action, e.g. setup_link.opened",
+                                  field="action")  # fmt: skip
+        if request.actor.type == pb.ACTOR_TYPE_UNSPECIFIED:
+            raise InvalidArgument("the actor's type is required", field="actor.type")
+        recorded = await self.stores.audit.record(
+            account_id,
+            convert.actor(request.actor),
+            request.action,
+            validate.required(request.target_type, "target_type"),
+            request.target_id,
+            json_format.MessageToDict(request.details),
+        )
+        if not recorded:
+            raise NotFound("account not found", field="account_id")
+        return pb.RecordAuditEventResponse()
 
     # -- provisioning log ----------------------------------------------------------------------
 

@@ -10,10 +10,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
+from google.protobuf import timestamp_pb2
 
 from auth.app import build_app
 from auth.permissions import KNOWN_PERMISSIONS
@@ -246,8 +248,14 @@ async def seed_resources(tenant: Tenant) -> dict[str, str]:
     webhook = await tenant.json(
         "POST", "/webhooks", expect=201, json={"url": "https://hooks.example.com/idmesh"}
     )
+    link = await tenant.stack.auth.CreateSetupLink(
+        auth_pb2.CreateSetupLinkRequest(
+            account_id=tenant.id, sso=True, expire_time=_in_a_day(), created_by="tests"
+        )
+    )
     return {
         "name": tenant.account.name,
+        "link_id": link.link.id,
         "domain_id": domain.domain.id,
         "user_id": user.id,
         "space_id": space.id,
@@ -262,6 +270,12 @@ async def seed_resources(tenant: Tenant) -> dict[str, str]:
         "webhook_id": webhook["webhook"]["id"],
         "session_id": signed_in.session.id,
     }
+
+
+def _in_a_day() -> timestamp_pb2.Timestamp:
+    value = timestamp_pb2.Timestamp()
+    value.FromDatetime(datetime.now(UTC) + timedelta(days=1))
+    return value
 
 
 # Body members that name other resources, and the seeded ids they get.

@@ -40,9 +40,9 @@ INSERT INTO auth.connections (id, account_id, name, display_name, protocol, attr
     provisioning_policy, profile_update, default_space, default_space_role, created_by,
     oidc_issuer, oidc_discovery_url, oidc_client_id, oidc_client_secret,
     oidc_client_secret_key_id, oidc_scopes, oidc_vendor, oidc_entra_tenant_id,
-    oidc_allowed_tenant_ids, oidc_signing_algorithms, oidc_userinfo, oidc_rp_logout)
+    oidc_allowed_tenant_ids, oidc_signing_algorithms, oidc_userinfo, oidc_rp_logout, enabled)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-    $19, $20, $21, $22, $23)
+    $19, $20, $21, $22, $23, $24)
 """
 _INSERT_SAML: Final = """
 INSERT INTO auth.connections (id, account_id, name, display_name, protocol, attribute_mapping,
@@ -50,9 +50,9 @@ INSERT INTO auth.connections (id, account_id, name, display_name, protocol, attr
     saml_idp_entity_id, saml_sso_url, saml_certificates, saml_vendor, saml_name_id_format,
     saml_sp_entity_id, saml_acs_url, saml_want_response_signed, saml_allow_sha1,
     saml_allow_idp_initiated, saml_clock_skew_seconds, saml_sp_certificate, saml_sp_private_key,
-    saml_sp_private_key_key_id, saml_metadata_url, saml_slo_url)
+    saml_sp_private_key_key_id, saml_metadata_url, saml_slo_url, enabled)
 VALUES ($1, $2, $3, $4, 'saml', $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-    $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
+    $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
 """
 _INSERT_DOMAINS: Final = """
 INSERT INTO auth.connection_domains (domain, connection_id, account_id)
@@ -180,7 +180,9 @@ class ConnectionStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def insert(self, draft: ConnectionDraft, secret: Sealed) -> Connection:
+    async def insert(
+        self, draft: ConnectionDraft, secret: Sealed, *, enabled: bool = True
+    ) -> Connection:
         """Stores the connection and its domains, in one transaction. A name taken in the
         account, or a domain another connection of the account serves, is ALREADY_EXISTS."""
         oidc = draft.oidc
@@ -221,6 +223,7 @@ class ConnectionStore:
                     list(oidc.signing_algorithms),
                     oidc.userinfo,
                     oidc.rp_logout,
+                    enabled,
                 )
                 await conn.execute(_INSERT_DOMAINS, list(draft.domains), draft.id, draft.account_id)
             except asyncpg.UniqueViolationError as error:
@@ -267,7 +270,7 @@ class ConnectionStore:
                     saml.sp_entity_id, saml.acs_url, saml.want_response_signed, saml.allow_sha1,
                     saml.allow_idp_initiated, saml.clock_skew_seconds, saml.sp_certificate,
                     sp_key.ciphertext if sp_key else None, sp_key.key_id if sp_key else None,
-                    saml.metadata_url or None, saml.slo_url,
+                    saml.metadata_url or None, saml.slo_url, connection.enabled,
                 )  # fmt: skip
                 await conn.execute(
                     _INSERT_DOMAINS, list(connection.domains), connection.id,

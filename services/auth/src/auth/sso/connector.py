@@ -38,6 +38,8 @@ class StartRequest:
     browser_binding: str = field(repr=False)
     redirect_uri: str = ""
     login_hint: str = field(default="", repr=False)
+    # A test sign-in (the setup wizard's dry run): the pending login is marked so.
+    test: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
 from google.protobuf import json_format, struct_pb2
 
@@ -198,4 +198,12 @@ def login_trace(value: LoginTrace) -> auth_pb2.LoginTrace:
         has_clock_delta=value.clock_delta_seconds is not None,
         duration_ms=value.duration_ms or 0.0,
         kind=value.kind,
+        test=value.test,
+        test_result=_struct(value.test_result) if value.test_result is not None else None,
     )
+
+
+def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    json_format.ParseDict(value, message)
+    return message

@@ -25,9 +25,10 @@ class LoginConnections:
         self._store = store
         self._cached: dict[uuid.UUID, tuple[float, Connection]] = {}
 
-    async def get(self, raw_id: str, protocol: str) -> Connection:
+    async def get(self, raw_id: str, protocol: str, *, disabled_too: bool = False) -> Connection:
         """The enabled connection ``raw_id`` of ``protocol``; NOT_FOUND for anything else (an
-        unknown, disabled or other-protocol id looks the same from outside)."""
+        unknown, disabled or other-protocol id looks the same from outside). ``disabled_too``:
+        a disabled one as well (a callback, which only a test sign-in may finish on it)."""
         try:
             connection_id = uuid.UUID(raw_id)
         except ValueError:
@@ -43,7 +44,11 @@ class LoginConnections:
                 if len(self._cached) >= CACHE_ENTRIES:
                     self._cached.clear()
                 self._cached[connection_id] = (now, connection)
-        if connection is None or not connection.enabled or connection.protocol != protocol:
+        if (
+            connection is None
+            or not (connection.enabled or disabled_too)
+            or connection.protocol != protocol
+        ):
             raise NotFound("connection not found", field="connection_id")
         return connection
 

@@ -25,12 +25,12 @@ from auth.sso.paging import Cursor
 
 _TX_COLUMNS: Final = (
     "connection_id, account_id, binding_hash, nonce, code_verifier, redirect_uri, return_to,"
-    " issuer, create_time, expire_time"
+    " issuer, create_time, expire_time, test"
 )
 _TX_INSERT: Final = """
 INSERT INTO auth.login_transactions (state_hash, connection_id, account_id, binding_hash, nonce,
-    code_verifier, redirect_uri, return_to, issuer, expire_time)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    code_verifier, redirect_uri, return_to, issuer, expire_time, test)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 """
 # A pending login as its callback finds it, without using it up: a refused response must leave it
 # for the genuine one that follows.
@@ -59,6 +59,8 @@ class NewTransaction:
     return_to: str
     issuer: str
     expire_time: datetime
+    # A test sign-in (the setup wizard's dry run).
+    test: bool = False
 
 
 def _transaction(row: asyncpg.Record) -> LoginTransaction:
@@ -75,6 +77,7 @@ def _transaction(row: asyncpg.Record) -> LoginTransaction:
         expire_time=row["expire_time"],
         expired=row["expired"],
         already_consumed=row["consumed"],
+        test=row["test"],
     )
 
 
@@ -95,6 +98,7 @@ class TransactionStore:
             tx.return_to,
             tx.issuer,
             tx.expire_time,
+            tx.test,
         )
 
     async def find(self, state_hash: bytes) -> LoginTransaction | None:
@@ -351,13 +355,15 @@ class SessionStore:
 
 _TRACE_COLUMNS: Final = (
     "id, account_id, connection_id, time, trace_id, stage, outcome, reason, detail, subject,"
-    " email, user_id, claims, groups, clock_delta_seconds, duration_ms, kind"
+    " email, user_id, claims, groups, clock_delta_seconds, duration_ms, kind, test, test_result"
 )
-# Parameters in _trace_values order, then the kind.
+# Parameters in _trace_values order, then the kind, test and test_result.
 _TRACE_INSERT: Final = """
 INSERT INTO auth.login_traces (account_id, user_id, id, connection_id, trace_id, stage, outcome,
-    reason, detail, subject, email, claims, groups, clock_delta_seconds, duration_ms, kind)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16)
+    reason, detail, subject, email, claims, groups, clock_delta_seconds, duration_ms, kind, test,
+    test_result)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16, $17,
+    $18::jsonb)
 """
 # The optional filters of a listing ($2 connection, then $6 outcome, $7 user, $8 trace, $9 the
 # earliest time), shared by both orders.
@@ -397,6 +403,9 @@ class NewTrace:
     clock_delta_seconds: float | None
     duration_ms: float | None
     kind: str = KIND_LOGIN
+    # A test sign-in and what it would have done (auth.sso.dry_run).
+    test: bool = False
+    test_result: dict[str, Any] | None = None
 
 
 def _trace_values(trace: NewTrace) -> list[object]:
@@ -441,6 +450,8 @@ def _trace(row: asyncpg.Record) -> LoginTrace:
         clock_delta_seconds=row["clock_delta_seconds"],
         duration_ms=row["duration_ms"],
         kind=row["kind"],
+        test=row["test"],
+        test_result=json.loads(row["test_result"]) if row["test_result"] is not None else None,
     )
 
 
@@ -463,7 +474,10 @@ class TraceStore:
         self._pool = pool
 
     async def insert(self, trace: NewTrace) -> None:
-        await self._pool.execute(_TRACE_INSERT, *_trace_values(trace), trace.kind)
+        test_result = json.dumps(trace.test_result) if trace.test_result is not None else None
+        await self._pool.execute(
+            _TRACE_INSERT, *_trace_values(trace), trace.kind, trace.test, test_result
+        )
 
     async def newest(
         self,

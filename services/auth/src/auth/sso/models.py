@@ -142,6 +142,8 @@ class LoginTransaction:
     expire_time: datetime
     expired: bool
     already_consumed: bool
+    # A test sign-in (the setup wizard's dry run): nothing is written, no session opened.
+    test: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,3 +203,5 @@ class LoginTrace:
     clock_delta_seconds: float | None
     duration_ms: float | None
     kind: str = KIND_LOGIN
+    test: bool = False
+    test_result: dict[str, Any] | None = None

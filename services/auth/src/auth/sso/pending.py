@@ -61,7 +61,7 @@ class PendingLogins:
 
     async def begin(
         self, connection: Connection, *, browser_binding: str, return_to: str, nonce: str,
-        code_verifier: str, redirect_uri: str, issuer: str,
+        code_verifier: str, redirect_uri: str, issuer: str, test: bool = False,
     ) -> Begun:  # fmt: skip
         """A new pending login; a browser without a valid binding gets a new one."""
         state = secrets.token_urlsafe(32)
@@ -79,6 +79,7 @@ class PendingLogins:
                 return_to=return_to,
                 issuer=issuer,
                 expire_time=expire_time,
+                test=test,
             )
         )
         return Begun(state, binding, expire_time)

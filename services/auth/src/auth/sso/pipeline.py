@@ -9,6 +9,11 @@ finish: the connector verifies the IdP's answer and proves an Identity (connecto
         (nOAuth), the policy, the six space/role rules, timezone and group sync → a session
         and its login trace, written together → "Valid login through <vendor> IdP detected".
 
+A test sign-in (the setup wizard's dry run, started with ``test``) takes the same path with the
+same connector; its finish runs ProvisionLogin as a dry run (directory rolls the transaction
+back), opens no session and records a trace marked test with what the login would have done
+(auth.sso.dry_run). It is the only login that may finish on a connection not yet enabled.
+
 Every attempt ends in a login trace with the stage reached and the reason; the caller of a
 failed attempt only learns LoginFailed and the trace id. Logs and spans carry ids, stages and
 reasons, never tokens, assertions, claims or emails.
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from auth.sso import login_span
+from auth.sso import dry_run, login_span
 from auth.sso.connector import Connector, Restart, Started, StartRequest, Verified
 from auth.sso.models import OUTCOME_RESTARTED, Connection
 from auth.sso.pending import PendingLogins
@@ -60,6 +65,15 @@ class FinishedLogin:
 
 
 @dataclass(frozen=True)
+class DryRunLogin:
+    """A test sign-in's end: no session; ``result`` is what the login would have done."""
+
+    return_to: str
+    trace_id: str
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class RestartLogin:
     """A valid IdP-initiated response: start an SP-initiated login with ``return_to``."""
 
@@ -85,7 +99,7 @@ class LoginPipeline:
 
     async def start(
         self, connection: Connection, connector: Connector[Any, Any], *, return_to: str,
-        browser_binding: str, redirect_uri: str = "", login_hint: str = "",
+        browser_binding: str, redirect_uri: str = "", login_hint: str = "", test: bool = False,
     ) -> Started:  # fmt: skip
         login_span.annotate(connection, connector.protocol, STAGE_START)
         attempt = Attempt(connection.account_id, connection.id, stage=STAGE_START)
@@ -96,7 +110,7 @@ class LoginPipeline:
             raise InvalidArgument(
                 str(error), field="return_to", reason="return_to_rejected"
             ) from None
-        request = StartRequest(safe_return_to, browser_binding, redirect_uri, login_hint)
+        request = StartRequest(safe_return_to, browser_binding, redirect_uri, login_hint, test)
         try:
             return await connector.start(connection, request)
         except Refusal as refusal:  # only what the start depends on can fail: the IdP
@@ -108,15 +122,24 @@ class LoginPipeline:
     async def finish(
         self, connection: Connection, connector: Connector[Any, Any], callback: Any,
         origin: SessionOrigin | None = None,
-    ) -> FinishedLogin | RestartLogin:  # fmt: skip
+    ) -> FinishedLogin | RestartLogin | DryRunLogin:  # fmt: skip
         login_span.annotate(connection, connector.protocol, STAGE_CALLBACK)
         attempt = Attempt(connection.account_id, connection.id)
         try:
             proof = await connector.verify(connection, callback, attempt)
+            pending = None if isinstance(proof, Restart) else proof.pending
+            attempt.test = pending is not None and pending.transaction.test
+            if not connection.enabled and not attempt.test:
+                raise Refusal(
+                    "connection_disabled",
+                    "the connection is not enabled yet: only a test sign-in may finish on it",
+                )
             if isinstance(proof, Restart):
                 return await self._restart(attempt, proof)
             if proof.pending is not None:
                 await self._pending.consume(proof.pending)
+            if attempt.test:
+                return await self._dry_run(connection, proof, attempt)
             return await self._sign_in(
                 connection, connector, proof, attempt, origin or SessionOrigin()
             )
@@ -128,16 +151,50 @@ class LoginPipeline:
                 raise Unavailable("a service the sign-in needs is unavailable") from None
             raise LoginFailed(trace_id) from None
 
-    async def _sign_in(
-        self, connection: Connection, connector: Connector[Any, Any], proof: Verified,
-        attempt: Attempt, origin: SessionOrigin,
-    ) -> FinishedLogin:  # fmt: skip
+    @staticmethod
+    def _note_identity(attempt: Attempt, proof: Verified) -> None:
         identity = proof.identity
         attempt.subject, attempt.email, attempt.groups = (
             identity.subject, identity.email, identity.groups,
         )  # fmt: skip
         if identity.groups_overage:
             attempt.notes.append(GROUPS_OVERAGE_NOTE)
+
+    async def _dry_run(
+        self, connection: Connection, proof: Verified, attempt: Attempt
+    ) -> DryRunLogin:
+        """The test sign-in's tail: ProvisionLogin in dry-run mode, no session, a test trace."""
+        self._note_identity(attempt, proof)
+        attempt.notes.append("test sign-in: nothing was written, no session was opened")
+        identity = proof.identity
+        attempt.stage = STAGE_PROVISIONING
+        try:
+            provisioned = await provision_login(
+                self._directory, connection, identity, self._clock(), dry_run=True
+            )
+        except ProvisioningRefused as refused:
+            if refused.unavailable:
+                raise Refusal(refused.reason, refused.detail, unavailable=True) from None
+            result = dry_run.refused(
+                connection, identity, attempt.claims, refused.reason, refused.detail
+            )
+            login_span.outcome("failure", refused.reason, attempt.stage)
+            trace_id = await self._traces.record(
+                attempt, reason=refused.reason, detail=refused.detail, test_result=result
+            )
+            return DryRunLogin(proof.return_to, trace_id, result)
+        attempt.notes.extend(provisioning_notes(provisioned))
+        result = dry_run.outcome(connection, identity, attempt.claims, provisioned)
+        login_span.outcome("success")
+        trace_id = await self._traces.record(attempt, test_result=result)
+        return DryRunLogin(proof.return_to, trace_id, result)
+
+    async def _sign_in(
+        self, connection: Connection, connector: Connector[Any, Any], proof: Verified,
+        attempt: Attempt, origin: SessionOrigin,
+    ) -> FinishedLogin:  # fmt: skip
+        self._note_identity(attempt, proof)
+        identity = proof.identity
         # -- provisioning: one directory transaction, the same for every protocol.
         attempt.stage = STAGE_PROVISIONING
         try:

@@ -45,7 +45,11 @@ async def provision_login(
     connection: Connection,
     identity: Identity,
     now: datetime,
+    *,
+    dry_run: bool = False,
 ) -> directory_pb2.ProvisionLoginResponse:
+    """Directory's ProvisionLogin for this login; with ``dry_run`` it writes nothing and says
+    what it would have done."""
     login_time = timestamp_pb2.Timestamp()
     login_time.FromDatetime(now)
     request = directory_pb2.ProvisionLoginRequest(
@@ -69,6 +73,7 @@ async def provision_login(
         policy=_POLICIES[connection.provisioning_policy],
         update_every_login=connection.profile_update == UPDATE_EVERY_LOGIN,
         login_time=login_time,
+        dry_run=dry_run,
         actor=directory_pb2.Actor(
             type=directory_pb2.ACTOR_TYPE_SSO_LOGIN,
             id=str(connection.id),

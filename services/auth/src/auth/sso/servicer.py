@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import uuid
@@ -43,12 +44,13 @@ from auth.sso.models import (
     OUTCOME_SUCCESS,
     PROTOCOL_OIDC,
     PROTOCOL_SAML,
+    Connection,
 )
 from auth.sso.oidc.connector import CallbackParams, OidcConnector
 from auth.sso.oidc.discovery import DiscoveryCache, DiscoveryError
 from auth.sso.oidc.jwks import JwksCache
 from auth.sso.pending import PendingLogins
-from auth.sso.pipeline import FinishedLogin, LoginPipeline, RestartLogin
+from auth.sso.pipeline import DryRunLogin, FinishedLogin, LoginPipeline, RestartLogin
 from auth.sso.saml import connections as saml_connections
 from auth.sso.saml.connector import SamlConnector, SamlPost, sp_key_associated_data
 from auth.sso.saml.logout import BINDING_POST, BINDING_REDIRECT, LogoutMessage
@@ -96,6 +98,16 @@ def _signed_in(finished: FinishedLogin) -> dict[str, Any]:
         "return_to": finished.return_to,
         "trace_id": finished.trace_id,
     }
+
+
+def _tested(finished: DryRunLogin) -> dict[str, Any]:
+    """The fields of a test sign-in's Finish…LoginResponse: no session."""
+    return {"test": True, "return_to": finished.return_to, "trace_id": finished.trace_id}
+
+
+def _new_id(requested: str) -> uuid.UUID:
+    """A new connection's id: the one the request names (the setup wizard's), else a new one."""
+    return parse_uuid(requested, "connection_id") if requested else uuid.uuid4()
 
 
 _TRACE_OUTCOMES: Final = (OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_RESTARTED, OUTCOME_PARTIAL)
@@ -241,7 +253,7 @@ class SsoMethods:
         self, request: auth_pb2.CreateConnectionRequest, context: Context
     ) -> auth_pb2.CreateConnectionResponse:
         account_id = parse_uuid(request.connection.account_id, "connection.account_id")
-        draft = connection_draft(request.connection, account_id, uuid.uuid4())
+        draft = connection_draft(request.connection, account_id, _new_id(request.connection_id))
         box = self.sso.settings.secretbox
         if box is None:
             raise FailedPrecondition(
@@ -259,7 +271,7 @@ class SsoMethods:
                 ) from None  # fmt: skip
         await self._claim_domains(account_id, draft.domains, draft.created_by)
         sealed = box.seal(draft.oidc.client_secret, secret_associated_data(draft.id, account_id))
-        created = await self.sso.connections.insert(draft, sealed)
+        created = await self.sso.connections.insert(draft, sealed, enabled=not request.disabled)
         logger.info("connection %s (%s) created for account %s", created.id, created.name,
                     account_id)  # fmt: skip
         return auth_pb2.CreateConnectionResponse(connection=convert.connection(created))
@@ -351,10 +363,26 @@ class SsoMethods:
 
     # -- the login -----------------------------------------------------------------------------
 
+    async def _login_connection(
+        self, connection_id: str, protocol: str, test_account_id: str
+    ) -> Connection:
+        """The connection a login starts on: an enabled one, or for a test sign-in any
+        connection of ``test_account_id`` (NOT_FOUND for another account's)."""
+        if not test_account_id:
+            return await self.sso.login_connections.get(connection_id, protocol)
+        connection = await self.sso.login_connections.get(
+            connection_id, protocol, disabled_too=True
+        )
+        if str(connection.account_id) != test_account_id:
+            raise NotFound("connection not found", field="connection_id")
+        return connection
+
     async def StartOidcLogin(
         self, request: auth_pb2.StartOidcLoginRequest, context: Context
     ) -> auth_pb2.StartOidcLoginResponse:
-        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_OIDC)
+        connection = await self._login_connection(
+            request.connection_id, PROTOCOL_OIDC, request.test_account_id
+        )
         started = await self.sso.pipeline.start(
             connection,
             self.sso.oidc,
@@ -362,6 +390,7 @@ class SsoMethods:
             browser_binding=request.browser_binding,
             redirect_uri=request.redirect_uri,
             login_hint=request.login_hint,
+            test=bool(request.test_account_id),
         )
         response = auth_pb2.StartOidcLoginResponse(
             authorization_url=started.redirect_url, browser_binding=started.browser_binding
@@ -372,7 +401,9 @@ class SsoMethods:
     async def FinishOidcLogin(
         self, request: auth_pb2.FinishOidcLoginRequest, context: Context
     ) -> auth_pb2.FinishOidcLoginResponse:
-        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_OIDC)
+        connection = await self.sso.login_connections.get(
+            request.connection_id, PROTOCOL_OIDC, disabled_too=True
+        )
         finished = await self.sso.pipeline.finish(
             connection,
             self.sso.oidc,
@@ -387,6 +418,8 @@ class SsoMethods:
             SessionOrigin(request.client_ip, request.user_agent),
         )
         assert not isinstance(finished, RestartLogin)  # only SAML restarts
+        if isinstance(finished, DryRunLogin):
+            return auth_pb2.FinishOidcLoginResponse(**_tested(finished))
         return auth_pb2.FinishOidcLoginResponse(**_signed_in(finished))
 
     # -- SAML --------------------------------------------------------------------------------
@@ -408,7 +441,7 @@ class SsoMethods:
             message.saml.metadata_xml = await fetch_metadata(
                 self.sso.http, message.saml.metadata_url
             )
-        connection_id = uuid.uuid4()
+        connection_id = _new_id(request.connection_id)
         keys = await asyncio.to_thread(
             saml_connections.generate_sp_key_pair, f"idmesh SP {connection_id}"
         )
@@ -416,6 +449,8 @@ class SsoMethods:
             saml_connections.saml_connection_draft,
             message, account_id, connection_id, request.public_url, keys,
         )  # fmt: skip
+        if request.disabled:
+            draft = dataclasses.replace(draft, enabled=False)
         await self._claim_domains(account_id, draft.domains, draft.created_by)
         sealed = box.seal(keys.private_key_pem, sp_key_associated_data(connection_id, account_id))
         created = await self.sso.connections.insert_saml(draft, sealed)
@@ -426,7 +461,10 @@ class SsoMethods:
     async def GetSamlMetadata(
         self, request: auth_pb2.GetSamlMetadataRequest, context: Context
     ) -> auth_pb2.GetSamlMetadataResponse:
-        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_SAML)
+        # A connection being set up (not enabled yet) publishes its metadata for the IdP.
+        connection = await self.sso.login_connections.get(
+            request.connection_id, PROTOCOL_SAML, disabled_too=True
+        )
         assert connection.saml is not None
         xml = await asyncio.to_thread(saml_connections.sp_metadata, connection.saml)
         return auth_pb2.GetSamlMetadataResponse(metadata_xml=xml)
@@ -434,12 +472,15 @@ class SsoMethods:
     async def StartSamlLogin(
         self, request: auth_pb2.StartSamlLoginRequest, context: Context
     ) -> auth_pb2.StartSamlLoginResponse:
-        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_SAML)
+        connection = await self._login_connection(
+            request.connection_id, PROTOCOL_SAML, request.test_account_id
+        )
         started = await self.sso.pipeline.start(
             connection,
             self.sso.saml,
             return_to=request.return_to,
             browser_binding=request.browser_binding,
+            test=bool(request.test_account_id),
         )
         response = auth_pb2.StartSamlLoginResponse(
             redirect_url=started.redirect_url, browser_binding=started.browser_binding
@@ -450,7 +491,9 @@ class SsoMethods:
     async def FinishSamlLogin(
         self, request: auth_pb2.FinishSamlLoginRequest, context: Context
     ) -> auth_pb2.FinishSamlLoginResponse:
-        connection = await self.sso.login_connections.get(request.connection_id, PROTOCOL_SAML)
+        connection = await self.sso.login_connections.get(
+            request.connection_id, PROTOCOL_SAML, disabled_too=True
+        )
         finished = await self.sso.pipeline.finish(
             connection,
             self.sso.saml,
@@ -465,6 +508,8 @@ class SsoMethods:
             return auth_pb2.FinishSamlLoginResponse(
                 restart=True, return_to=finished.return_to, trace_id=finished.trace_id
             )
+        if isinstance(finished, DryRunLogin):
+            return auth_pb2.FinishSamlLoginResponse(**_tested(finished))
         return auth_pb2.FinishSamlLoginResponse(**_signed_in(finished))
 
     # -- sessions ------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ class Attempt:
     started: float = field(default_factory=time.perf_counter)
     # "login" or "logout" (a sign-out, a back-channel logout token, a SAML SLO message).
     kind: str = KIND_LOGIN
+    # A test sign-in (the setup wizard's dry run), known once its pending login is.
+    test: bool = False
 
 
 class TraceRecorder:
@@ -57,8 +59,9 @@ class TraceRecorder:
 
     @staticmethod
     def build(
-        attempt: Attempt, *, reason: str = "", detail: str = "", outcome: str = ""
-    ) -> NewTrace:
+        attempt: Attempt, *, reason: str = "", detail: str = "", outcome: str = "",
+        test_result: dict[str, Any] | None = None,
+    ) -> NewTrace:  # fmt: skip
         """The trace of ``attempt`` as it stands: ``outcome`` when given, else a failure when
         ``reason`` is set and a success otherwise."""
         if attempt.notes:
@@ -79,14 +82,19 @@ class TraceRecorder:
             clock_delta_seconds=attempt.clock_delta,
             duration_ms=round((time.perf_counter() - attempt.started) * 1000, 1),
             kind=attempt.kind,
+            test=attempt.test,
+            test_result=test_result,
         )
 
     async def record(
-        self, attempt: Attempt, *, reason: str = "", detail: str = "", outcome: str = ""
-    ) -> str:
+        self, attempt: Attempt, *, reason: str = "", detail: str = "", outcome: str = "",
+        test_result: dict[str, Any] | None = None,
+    ) -> str:  # fmt: skip
         """Stores the attempt (as ``build`` names its outcome); returns the trace id. A
         successful login's trace is stored with its session instead (SessionManager.open)."""
-        trace = self.build(attempt, reason=reason, detail=detail, outcome=outcome)
+        trace = self.build(
+            attempt, reason=reason, detail=detail, outcome=outcome, test_result=test_result
+        )
         try:
             await self._store.insert(trace)
         except Exception as error:  # a lost trace must not become a lost login

@@ -17,6 +17,9 @@ The path every SSO protocol takes (OIDC now, SAML later):
 
 Every change writes its audit event in the same transaction (actor SSO_LOGIN, the connection).
 
+A dry run (a setup wizard's test sign-in) runs the very same transaction and rolls it back: its
+result says what the login would have done, and nothing of it stays.
+
 Locks: the user row first (FOR NO KEY UPDATE, so concurrent logins of one user serialise), then
 the groups whose members change, in id order, as every group writer takes them. A deletion of
 the same user takes them in the other order; PostgreSQL breaks that rare deadlock and the
@@ -233,6 +236,14 @@ class _Retry(Exception):
     """A concurrent login or deletion changed what this one read: run it again."""
 
 
+class _RollBack(Exception):
+    """Ends a dry run's transaction with a rollback, carrying what it would have done."""
+
+    def __init__(self, result: LoginResult) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
 def _denied(reason: str, message: str) -> PermissionDenied:
     return PermissionDenied(message, reason=reason)
 
@@ -256,12 +267,20 @@ class LoginStore:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
-    async def provision(self, claims: LoginClaims, actor: Actor) -> LoginResult:
-        """Runs the whole sign-in in one transaction (retried after losing a race)."""
+    async def provision(
+        self, claims: LoginClaims, actor: Actor, *, dry_run: bool = False
+    ) -> LoginResult:
+        """Runs the whole sign-in in one transaction (retried after losing a race); with
+        ``dry_run`` the transaction is rolled back once it has done all its work."""
         for attempt in range(_ATTEMPTS):
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    return await self._provision(conn, claims, actor)
+                    result = await self._provision(conn, claims, actor)
+                    if dry_run:
+                        raise _RollBack(result)
+                    return result
+            except _RollBack as rolled_back:
+                return rolled_back.result
             except (_Retry, asyncpg.DeadlockDetectedError, asyncpg.UniqueViolationError):
                 if attempt == _ATTEMPTS - 1:
                     raise

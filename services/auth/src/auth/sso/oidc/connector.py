@@ -162,7 +162,7 @@ class OidcConnector:
         begun = await self._pending.begin(
             connection, browser_binding=request.browser_binding, return_to=request.return_to,
             nonce=nonce, code_verifier=verifier, redirect_uri=request.redirect_uri,
-            issuer=oidc.issuer,
+            issuer=oidc.issuer, test=request.test,
         )  # fmt: skip
         params = {
             "response_type": "code",

@@ -203,7 +203,7 @@ class SamlConnector:
         begun = await self._pending.begin(
             connection, browser_binding=request.browser_binding, return_to=request.return_to,
             nonce=request_id, code_verifier="", redirect_uri=saml.acs_url,
-            issuer=saml.idp_entity_id,
+            issuer=saml.idp_entity_id, test=request.test,
         )  # fmt: skip
         xml = authn_request(
             request_id, self._clock(), sp_entity_id=saml.sp_entity_id, acs_url=saml.acs_url,
