@@ -33,8 +33,9 @@ async def events_mesh(
     await mesh.stop()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
+    """A fresh receiver per test: what one test's endpoints got never reaches another's."""
     running = Receiver()
     await running.start()
     yield running
