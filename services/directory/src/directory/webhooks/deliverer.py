@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import random
 import time
@@ -247,7 +248,9 @@ def _since(started: float) -> int:
 def _client_error(error: aiohttp.ClientError) -> str:
     """Why a request failed, in words that name no internal address."""
     if isinstance(error, aiohttp.ClientConnectorError):
-        return "connection failed"
+        # The errno's name (ECONNREFUSED, ETIMEDOUT, ...) says why without naming an address.
+        reason = errno.errorcode.get(error.os_error.errno or 0, "")
+        return f"connection failed ({reason})" if reason else "connection failed"
     if isinstance(error, aiohttp.ServerDisconnectedError):
         return "server disconnected"
     return type(error).__name__
