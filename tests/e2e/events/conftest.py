@@ -1,6 +1,11 @@
 """A mesh whose deliverer retries fast (200 ms doubling up to 2 s) and disables an endpoint
 after 8 s of failures instead of 3 days, whose auth checks expiry times every second, and the
-receiver that records what it gets."""
+receiver that records what it gets.
+
+The mesh has a database of its own: every mesh runs a deliverer, and the deliverers of one
+database are replicas of each other (they claim endpoints with SKIP LOCKED), so another test
+mesh's deliverer, with production retry settings, would otherwise take this package's
+deliveries."""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from infra.dev.mesh import Mesh
+from meshkit.testing import PostgresServer, migrate
+from tests.conftest import MIGRATIONS
 from tests.e2e.events.receiver import Receiver
 from tests.e2e.harness import start_mesh
 from tests.e2e.otlp_receiver import OtlpReceiver
@@ -24,11 +31,19 @@ FAST_RETRIES = {
 
 
 @pytest.fixture(scope="package")
+async def events_database(postgres: PostgresServer) -> AsyncIterator[str]:
+    url = await postgres.create_database()
+    await migrate(url, {schema: folder for schema, folder in MIGRATIONS.items() if folder.is_dir()})
+    yield url
+    await postgres.drop_database(url)
+
+
+@pytest.fixture(scope="package")
 async def events_mesh(
-    database_url: str, otlp_receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
+    events_database: str, otlp_receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Mesh]:
     mesh = await start_mesh(
-        database_url, otlp_receiver, tmp_path_factory.mktemp("events-mesh"), env=FAST_RETRIES
+        events_database, otlp_receiver, tmp_path_factory.mktemp("events-mesh"), env=FAST_RETRIES
     )
     yield mesh
     await mesh.stop()

@@ -209,8 +209,9 @@ async def _used_link_page(browser: Browser, url: str, shot: Shots) -> None:
 async def _sign_in_for_real(context: BrowserContext, mesh: Mesh, email: str) -> Page:
     page = await context.new_page()
     await page.goto(f"{mesh.gateway_url}/login")
-    await page.keyboard.type(email)
-    await page.keyboard.press("Enter")
+    # fill, not typing: keys typed before the field has focus would be lost.
+    await page.fill("#email", email)
+    await page.press("#email", "Enter")
     return page
 
 
