@@ -94,7 +94,11 @@ class LocalPostgres:
             )  # fmt: skip
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data_dir}"
         if not self.durable:
+            # A test cluster: nothing to keep, and room for every mesh a suite runs at once (each
+            # holds pools of directory, auth and the deliverer; a full run peaks near 100, the
+            # server default).
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            options += " -c max_connections=400"
         log = self.data_dir / "server.log"
         self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(log), "-o", options, "-w", "start")
         return self.url
