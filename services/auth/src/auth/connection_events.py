@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 
 from auth.feed import report
+from auth.sso.servicer import Sso
 from idmesh.auth.v1 import auth_pb2
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -34,13 +35,12 @@ def snapshot(connection: auth_pb2.Connection) -> dict[str, Any]:
 
 
 class ConnectionEvents:
-    sso: Any  # auth.sso.servicer.Sso: its channel to the directory
+    sso: Sso
 
     async def _report(
         self, account_id: str, action: str, connection_id: str, resource: dict[str, Any]
     ) -> None:
-        # Sso's own channel to the directory; none when a test gave Sso a directory stub.
-        channel = getattr(self.sso, "_channel", None)
+        channel = self.sso.directory_channel
         if channel is not None:
             await report(channel, account_id, action, "connection", connection_id, resource)
 

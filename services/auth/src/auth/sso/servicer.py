@@ -145,10 +145,12 @@ class Sso:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
-        self._channel: grpc.aio.Channel | None = None
+        # The channel to directory this process opened (also the change feed's, see
+        # auth.connection_events); None when the caller handed in a directory stub.
+        self.directory_channel: grpc.aio.Channel | None = None
         if directory is None:
-            self._channel = connect(settings.directory_addr)
-            directory = directory_pb2_grpc.DirectoryServiceStub(self._channel)
+            self.directory_channel = connect(settings.directory_addr)
+            directory = directory_pb2_grpc.DirectoryServiceStub(self.directory_channel)
         self.directory = directory
         self.connections = ConnectionStore(pool)
         self.transactions = TransactionStore(pool)
@@ -238,8 +240,8 @@ class Sso:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.http.close()
-        if self._channel is not None:
-            await self._channel.close()
+        if self.directory_channel is not None:
+            await self.directory_channel.close()
 
 
 class SsoMethods:
