@@ -104,6 +104,25 @@ async def test_a_change_and_its_typed_event_commit_together_with_the_resource_af
     assert json_format.MessageToDict(deleted.resource)["id"] == user.id
 
 
+async def test_an_audited_user_change_whose_id_is_no_uuid_still_commits_with_what_it_says(
+    stubs: tuple[Stub, events_pb2_grpc.EventServiceAsyncStub], directory_pool: asyncpg.Pool
+) -> None:
+    """The feed's trigger runs at commit and finds the user by its key: an id that is not a uuid
+    finds no row (the event carries the id alone) and never aborts the change it belongs to."""
+    directory, feed = stubs
+    account = await new_account(directory)
+    await directory_pool.execute(
+        "INSERT INTO directory.audit_events (account_id, actor_type, action, target_type,"
+        " target_id) VALUES ($1, 'admin_api', 'user.updated', 'user', 'not-a-uuid')",
+        uuid.UUID(account.id),
+    )
+
+    (event,) = await _list(feed, account.id)
+
+    assert event.type == "user.updated"
+    assert json_format.MessageToDict(event.resource) == {"id": "not-a-uuid"}
+
+
 async def test_group_members_and_space_roles_become_one_event_each(
     stubs: tuple[Stub, events_pb2_grpc.EventServiceAsyncStub],
 ) -> None:
