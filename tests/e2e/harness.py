@@ -18,10 +18,12 @@ START_TIMEOUT = 60.0
 def mesh_env(receiver: OtlpReceiver) -> dict[str, str]:
     """What every e2e mesh process runs with: JSON logs (as in production), spans exported to
     ``receiver`` within ~100 ms of ending, webhooks allowed to the tests' receivers on
-    127.0.0.1."""
+    127.0.0.1, and every access line written (the tests read them; production samples
+    successes)."""
     return {
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "info",
+        "ACCESS_LOG_SAMPLE": "1",
         "WEBHOOK_ALLOW_PRIVATE": "1",
         **receiver.exporter_env(),
     }

@@ -18,7 +18,8 @@ from tests.e2e.tenants import SECRET_PATTERN, Tenant, create_tenant
 
 pytestmark = pytest.mark.e2e
 
-AIOHTTP_SERVER = "opentelemetry.instrumentation.aiohttp_server"
+# The gateway traces its HTTP requests itself (gateway.tracing).
+HTTP_SERVER = "gateway.http"
 GRPC_CLIENT = "meshkit.client"
 # meshkit traces gRPC itself: channels.CallObserver (client) and call_guard (server).
 GRPC_SERVER = "meshkit.server"
@@ -27,9 +28,8 @@ GET_ACCOUNT = "/idmesh.directory.v1.DirectoryService/GetAccount"
 VERIFY_API_TOKEN = "/idmesh.auth.v1.AuthService/VerifyApiToken"
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 PROBES = ("/healthz", "/readyz")
-# Where the HTTP instrumentation records the path: url.path (stable semantic conventions),
-# http.target (the old ones, 0.66b1's default), http.url (old, full URL).
-PATH_ATTRIBUTES = ("url.path", "http.target", "http.url")
+# Where the request's path is recorded: url.path (stable semantic conventions).
+PATH_ATTRIBUTES = ("url.path",)
 
 
 def request_path(span: ReceivedSpan) -> str:
@@ -104,7 +104,7 @@ async def test_one_request_through_the_gateway_to_directory_is_one_chained_trace
         "gateway SERVER span",
         trace,
     )
-    assert gateway_server.scope == AIOHTTP_SERVER
+    assert gateway_server.scope == HTTP_SERVER
     assert gateway_server.parent_span_id == "", "the request's span must be the trace's root"
     assert [s for s in trace if not s.parent_span_id] == [gateway_server], "one root, one trace"
 

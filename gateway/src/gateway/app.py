@@ -6,27 +6,27 @@ import asyncio
 
 from aiohttp import web
 
-from gateway.access_log import access_log_middleware
+from gateway.access_log import AccessLog
 from gateway.admin import add_admin_routes
 from gateway.api import add_api_routes
 from gateway.auth import VERIFIED_TOKENS
 from gateway.clients import Clients
 from gateway.config import MAX_REQUEST_BYTES, GatewayConfig
 from gateway.errors import error_middleware
+from gateway.front_door import front_door_middleware
 from gateway.health import add_health_routes
 from gateway.oauth import add_oauth_routes
 from gateway.oauth.keys import AccessTokenKeys
-from gateway.overload import InFlightLimit, overload_middleware
+from gateway.overload import InFlightLimit
 from gateway.pages import templates
 from gateway.pages.static import add_static_routes
 from gateway.protocol_errors import close_after_unread_body
-from gateway.request_id import install_log_field, request_id_middleware
+from gateway.request_id import install_log_field
 from gateway.scim import add_scim_routes
 from gateway.setup import add_setup_routes
 from gateway.sso import add_sign_in_routes
 from gateway.state import CLIENTS, CONFIG, STOPPING
 from gateway.token_cache import TokenCache
-from gateway.tracing import tracing_middleware
 from idmesh.auth.v1 import auth_pb2
 
 
@@ -34,20 +34,20 @@ def create_app(config: GatewayConfig, clients: Clients) -> web.Application:
     """The application serving ``config`` with ``clients``; the caller owns both (and closes the
     clients after the application has stopped).
 
-    Middlewares, outermost first: the tracing span (so everything below, logs included, carries
-    the trace id), the request id, the access log, load shedding (the in-flight cap and the
-    request deadline: gateway.overload), and the error mapping closest to the handlers (so the
-    access log and the span see the status actually sent). Log records made while a
+    Middlewares, outermost first: the front door (the request's span, its id, load shedding and
+    its access-log line: gateway.front_door), then the error mapping closest to the handlers (so
+    the access log and the span see the status actually sent). Log records made while a
     request is handled carry its ``request_id`` from then on (a process-wide log record factory,
     installed once)."""
     install_log_field()
     app = web.Application(
         client_max_size=MAX_REQUEST_BYTES,
         middlewares=[
-            tracing_middleware(),
-            request_id_middleware,
-            access_log_middleware,
-            overload_middleware(InFlightLimit(config.max_in_flight), config.request_timeout),
+            front_door_middleware(
+                InFlightLimit(config.max_in_flight),
+                config.request_timeout,
+                AccessLog(config.access_log_sample),
+            ),
             error_middleware,
         ],
     )

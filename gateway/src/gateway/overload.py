@@ -5,22 +5,21 @@ would pile up (each holding its body, up to MAX_REQUEST_BYTES, and its downstrea
 memory or latency gave out. Beyond the cap a request is answered 503 with ``Retry-After``
 immediately, without queueing (RFC 9110 §15.6.4); a request still running at its deadline is
 cancelled and answered 504, so nothing waits forever. Both answers go through the error
-renderer of the path (SCIM clients get RFC 7644 §3.12 bodies). The probes are exempt: a busy
-gateway is alive, and its readiness reports its peers, not its own load.
+renderer of the path (SCIM clients get RFC 7644 §3.12 bodies). The probes are exempt
+(gateway.front_door): a busy gateway is alive, and its readiness reports its peers, not its own
+load.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
+from aiohttp.typedefs import Handler
 
 from gateway.errors import Problem, renderer_for
 from meshkit.telemetry import current_trace_id
 
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
 BUSY_RETRY_AFTER = "1"
 """Seconds a shed client waits: requests last tens of milliseconds, so a slot frees soon."""
 
@@ -46,39 +45,31 @@ class InFlightLimit:
         self.current -= 1
 
 
-def overload_middleware(
-    limit: InFlightLimit, deadline_seconds: float, *, exempt: Collection[str] = EXEMPT_PATHS
-) -> Middleware:
-    """A middleware shedding requests beyond ``limit`` (503, ``Retry-After``) and cancelling
-    those running longer than ``deadline_seconds`` (504); paths in ``exempt`` pass untouched.
-    Place it outside the error middleware: it renders its own answers."""
-    skipped = frozenset(exempt)
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in skipped:
+async def within_limits(
+    request: web.Request, handler: Handler, limit: InFlightLimit, deadline_seconds: float
+) -> web.StreamResponse:
+    """``handler``'s answer to ``request``, or 503 (``Retry-After``) at once when ``limit`` is
+    reached, or 504 when it runs longer than ``deadline_seconds``. Called outside the error
+    middleware: it renders its own answers."""
+    if not limit.try_enter():
+        busy = Problem(
+            503,
+            "The server is busy; retry later.",
+            headers={"Retry-After": BUSY_RETRY_AFTER},
+            trace_id=current_trace_id(),
+        )
+        return renderer_for(request)(request, busy)
+    try:
+        async with asyncio.timeout(deadline_seconds) as deadline:
             return await handler(request)
-        if not limit.try_enter():
-            busy = Problem(
-                503,
-                "The server is busy; retry later.",
-                headers={"Retry-After": BUSY_RETRY_AFTER},
-                trace_id=current_trace_id(),
-            )
-            return renderer_for(request)(request, busy)
-        try:
-            async with asyncio.timeout(deadline_seconds) as deadline:
-                return await handler(request)
-        except TimeoutError:
-            if not deadline.expired():
-                raise
-            late = Problem(
-                504,
-                "The request took too long and was stopped; retry later.",
-                trace_id=current_trace_id(),
-            )
-            return renderer_for(request)(request, late)
-        finally:
-            limit.leave()
-
-    return middleware
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        late = Problem(
+            504,
+            "The request took too long and was stopped; retry later.",
+            trace_id=current_trace_id(),
+        )
+        return renderer_for(request)(request, late)
+    finally:
+        limit.leave()

@@ -1,5 +1,6 @@
 """Request ids: one per request, taken from a sane incoming ``X-Request-ID`` or generated,
-echoed in the response and stamped on every log record written while the request is handled.
+echoed in the response and stamped on every log record written while the request is handled
+(bound by gateway.front_door).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from contextvars import ContextVar
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
-from opentelemetry import trace
 
 HEADER = "X-Request-ID"
 # What a proxy or a client may pass on: 1 to 128 of letters, digits, dot, underscore, hyphen.
@@ -29,28 +28,6 @@ def sanitise_request_id(incoming: str | None) -> str:
     if incoming is not None and _SANE.fullmatch(incoming):
         return incoming
     return uuid.uuid4().hex
-
-
-@web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Binds the request id for the duration of the request and echoes it in the response
-    (also on error responses, which the error middleware inside has already rendered)."""
-    request_id = sanitise_request_id(request.headers.get(HEADER))
-    request[REQUEST_ID] = request_id
-    span = trace.get_current_span()
-    if span.is_recording():
-        span.set_attribute("idmesh.request_id", request_id)
-    token = current_request_id.set(request_id)
-    try:
-        response = await handler(request)
-    except web.HTTPException as passing:
-        # Redirects and other non-error exceptions travel up as exceptions; tag them too.
-        passing.headers[HEADER] = request_id
-        raise
-    finally:
-        current_request_id.reset(token)
-    response.headers[HEADER] = request_id
-    return response
 
 
 _installed = False

@@ -1,73 +1,61 @@
-"""Server spans for incoming HTTP requests (opentelemetry-instrumentation-aiohttp-server).
+"""The server span of an HTTP request: named ``GET /api/v1/accounts/{name}`` after its route
+template, child of the caller's W3C ``traceparent`` when one came, parent of every downstream
+gRPC call (meshkit.channels), per the HTTP semantic conventions.
 
-The gRPC client interceptors on our channels (meshkit.channels) then make every downstream call
-a child of the request's span, and W3C ``traceparent`` headers from the caller are honoured.
+Ours rather than opentelemetry-instrumentation-aiohttp-server: that middleware computes its
+attributes and records its metrics on every request, sampled or not, and copies the query
+string (OAuth codes, SAML artefacts, SCIM filters with emails) into ``url.query``. Here the
+attributes are set only on a span that records, the query string never, and with tracing off
+(meshkit.telemetry) nothing is made at all. Request and response headers are never recorded.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Collection
-from typing import Any
-
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
+from opentelemetry import context, propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
-UNTRACED_PATHS = frozenset({"/healthz", "/readyz"})
-"""Probes hit these every few seconds; their spans would drown the logins SREs look for."""
+from gateway.access_log import route_template
 
-_globals_ready = False
-
-
-def _prepare_instrumentation() -> Any:
-    """The instrumentation module, with its module globals filled in.
-
-    In 0.66b1 the middleware reads its tracer, its meters and its excluded-URL list from module
-    globals that only ``AioHttpServerInstrumentor.instrument()`` fills, and ``instrument()`` also
-    swaps ``aiohttp.web.Application`` for a subclass that inserts the middleware into every
-    application created afterwards, sub-applications included (each would open a second, nested
-    server span). So we instrument once to fill the globals, restore ``web.Application`` at once,
-    and add the middleware explicitly to the root application only."""
-    global _globals_ready
-    from opentelemetry.instrumentation import aiohttp_server
-
-    if not _globals_ready:
-        instrumentor = aiohttp_server.AioHttpServerInstrumentor()
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            with warnings.catch_warnings():
-                # Its subclass of web.Application (unused here) draws aiohttp's warning.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                instrumentor.instrument()
-            instrumentor.uninstrument()
-        _globals_ready = True
-    return aiohttp_server
+SCOPE = "gateway.http"
 
 
-def tracing_middleware(untraced: Collection[str] = UNTRACED_PATHS) -> Middleware:
-    """A middleware that opens a SERVER span per request (named ``GET /api/v1/accounts/{name}``,
-    with no query string in its attributes), except for the paths in ``untraced``.
-    OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS still excludes more. Request and response headers
-    are recorded only when OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_* ask for them: never set
-    those to include Authorization or Cookie."""
-    instrumented: Any = _prepare_instrumentation().create_aiohttp_middleware()
-    skipped = frozenset(untraced)
+class ServerSpans:
+    """Starts and ends the SERVER span of each traced request."""
 
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in skipped:
-            return await handler(request)
-        if not request.query_string:
-            traced: web.StreamResponse = await instrumented(request, handler)
-            return traced
+    def __init__(self) -> None:
+        self._tracer = trace.get_tracer(SCOPE)
 
-        # The instrumentation copies the query string into http.target / url.query and redacts
-        # only a few AWS/Google signature names; OAuth codes, SAML artefacts and SCIM filters
-        # (emails) travel there. It sees a copy without the query; the handler gets the request.
-        async def original(_: web.Request) -> web.StreamResponse:
-            return await handler(request)
+    def start(self, request: web.Request) -> tuple[trace.Span, object]:
+        """The request's span, current from now on; pass both to ``end``."""
+        parent = propagate.extract(request.headers)
+        span = self._tracer.start_span(
+            f"{request.method} {route_template(request)}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    "http.request.method": request.method,
+                    "url.scheme": request.scheme,
+                    "url.path": request.path,
+                    "http.route": route_template(request),
+                    "server.address": request.host,
+                    "user_agent.original": request.headers.get("User-Agent", ""),
+                }
+            )
+        token = context.attach(trace.set_span_in_context(span, parent))
+        return span, token
 
-        without_query = request.clone(rel_url=request.rel_url.with_query(None))
-        response: web.StreamResponse = await instrumented(without_query, original)
-        return response
-
-    return middleware
+    @staticmethod
+    def end(span: trace.Span, token: object, status: int) -> None:
+        """Records the status sent (5xx marks the span failed) and ends the span."""
+        if span.is_recording():
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+        span.end()
+        context.detach(token)  # type: ignore[arg-type]

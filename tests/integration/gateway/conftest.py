@@ -67,7 +67,10 @@ def gateway(mesh: FakeMesh, spans: InMemorySpanExporter) -> GatewayFactory:
             directory_addr=merged["directory"], auth_addr=merged["auth"], scim_addr=merged["scim"]
         )
         # Token caching off unless a test asks: most tests change what auth answers.
-        config = load_gateway_config({"PORT": "0", "TOKEN_CACHE_TTL": token_cache_ttl})
+        # Every access line written: the tests read them (production samples successes).
+        config = load_gateway_config(
+            {"PORT": "0", "TOKEN_CACHE_TTL": token_cache_ttl, "ACCESS_LOG_SAMPLE": "1"}
+        )
         app = create_app(config, clients)
         if setup is not None:
             setup(app)

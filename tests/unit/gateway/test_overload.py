@@ -1,4 +1,4 @@
-"""gateway.overload: the in-flight cap and the request deadline. The issue's requirement:
+"""gateway.overload through the front door: the in-flight cap and the request deadline. The issue's requirement:
 "bounded queues and request deadlines everywhere so that overload sheds load instead of piling
 up memory". Handlers are driven directly (no sockets); the only waiting is on events the test
 sets, and the one deadline is far shorter than anything else the test waits for."""
@@ -13,7 +13,9 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from gateway.errors import use_error_renderer
-from gateway.overload import InFlightLimit, overload_middleware
+from gateway.access_log import AccessLog
+from gateway.front_door import front_door_middleware
+from gateway.overload import InFlightLimit
 from gateway.scim import render_scim_error
 
 
@@ -34,7 +36,7 @@ async def test_requests_beyond_the_cap_are_answered_503_at_once_with_retry_after
     """RFC 9110 §15.6.4 503 with §10.2.3 Retry-After, immediately: nothing queues behind a
     full gateway, and a slot freed serves the next request."""
     limit = InFlightLimit(2)
-    middleware = overload_middleware(limit, 60.0)
+    middleware = front_door_middleware(limit, 60.0, AccessLog(0.0))
     release, both_inside = asyncio.Event(), asyncio.Event()
     inside = 0
 
@@ -67,7 +69,9 @@ async def test_a_shed_scim_request_gets_a_scim_error_body() -> None:
     use_error_renderer(app, render_scim_error, prefix="/scim/v2")
     limit = InFlightLimit(1)
     assert limit.try_enter()
-    shed = await overload_middleware(limit, 60.0)(_request("/scim/v2/Users", app), _never)
+    shed = await front_door_middleware(limit, 60.0, AccessLog(0.0))(
+        _request("/scim/v2/Users", app), _never
+    )
     assert shed.status == 503
     body = json.loads(shed.body)  # type: ignore[attr-defined]
     assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
@@ -82,7 +86,7 @@ async def test_probes_are_never_shed() -> None:
     async def ok(request: web.Request) -> web.StreamResponse:
         return web.Response(text="ok")
 
-    middleware = overload_middleware(limit, 60.0)
+    middleware = front_door_middleware(limit, 60.0, AccessLog(0.0))
     assert (await middleware(_request("/healthz"), ok)).status == 200
     assert (await middleware(_request("/readyz"), ok)).status == 200
 
@@ -100,7 +104,9 @@ async def test_a_request_past_its_deadline_is_cancelled_and_answered_504() -> No
             cancelled.set()
         raise AssertionError("unreachable")
 
-    late = await overload_middleware(limit, 0.01)(_request("/api/v1/users"), stuck)
+    late = await front_door_middleware(limit, 0.01, AccessLog(0.0))(
+        _request("/api/v1/users"), stuck
+    )
     assert late.status == 504
     assert cancelled.is_set()
     assert limit.current == 0
@@ -112,7 +118,7 @@ async def test_a_timeout_raised_by_the_handler_itself_is_not_taken_for_the_deadl
 
     limit = InFlightLimit(1)
     with pytest.raises(TimeoutError):
-        await overload_middleware(limit, 60.0)(_request("/api/v1/users"), failing)
+        await front_door_middleware(limit, 60.0, AccessLog(0.0))(_request("/api/v1/users"), failing)
     assert limit.current == 0
 
 

@@ -11,6 +11,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from meshkit.server import MAX_MESSAGE_BYTES
+from meshkit.telemetry import tracing_on
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 
@@ -23,7 +24,8 @@ class CallObserver(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamCli
     forever) and carries the W3C trace context in its metadata. Unary calls also get a CLIENT
     span per the RPC semantic conventions, named like the server's span. One interceptor does
     all of it because each layer costs every call; the generic OpenTelemetry interceptors cost
-    more CPU per call than our handlers (health checks: deadline only, no span)."""
+    more CPU per call than our handlers (health checks, and every call while tracing is off:
+    deadline only, no span and no context)."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -55,7 +57,7 @@ class CallObserver(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamCli
         request: Any,
     ) -> Any:
         method = _method_name(client_call_details.method)
-        if method.startswith(_HEALTH_PREFIX):
+        if method.startswith(_HEALTH_PREFIX) or not tracing_on():
             return await continuation(self._details(client_call_details, None), request)
         service, _, name = method[1:].rpartition("/")
         with self._tracer.start_as_current_span(
@@ -81,7 +83,8 @@ class CallObserver(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamCli
     ) -> Any:
         # A stream outlives this method: it carries the context, and the server's span is its
         # record in the trace.
-        return await continuation(self._details(client_call_details, self._context()), request)
+        context = self._context() if tracing_on() else None
+        return await continuation(self._details(client_call_details, context), request)
 
 
 def _method_name(method: str | bytes) -> str:

@@ -4,6 +4,12 @@ Standard variables drive it: OTEL_TRACES_EXPORTER (otlp | console | none), OTEL_
 OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG), OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_BSP_*.
 W3C trace context travels in gRPC metadata and HTTP headers (the SDK's default propagator).
 Health checks are never traced: they would drown the logins SREs look for.
+
+Tracing is off when nothing would read a span (OTEL_TRACES_EXPORTER=none and no
+OTEL_TRACES_SAMPLER): then no tracer provider is installed and the per-request code (the
+gateway's server span, meshkit's gRPC interceptors, the asyncpg instrumentation) asks
+``tracing_on()`` once and creates no span, context or propagation header at all. Request ids
+(X-Request-ID) still tie a request's log lines together.
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ from opentelemetry.sdk.trace.export import (
     ConsoleSpanExporter,
     SpanExporter,
 )
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from meshkit.config import ConfigError
 
@@ -36,13 +41,15 @@ def _exporter(name: str) -> SpanExporter | None:
     return OTLPSpanExporter()
 
 
-def setup_tracing(service_name: str, *, processor: SpanProcessor | None = None) -> TracerProvider:
-    """Installs the global tracer provider for ``service_name`` (once per process).
+def setup_tracing(
+    service_name: str, *, processor: SpanProcessor | None = None
+) -> TracerProvider | None:
+    """Installs the global tracer provider for ``service_name`` (once per process), or none when
+    tracing is off: ``none`` as the exporter and no OTEL_TRACES_SAMPLER (then nothing would ever
+    read a span, and creating unread spans cost about a tenth of every request's CPU).
 
     ``processor`` replaces the exporter chosen by OTEL_TRACES_EXPORTER (tests pass an in-memory
-    one). With ``none`` and no OTEL_TRACES_SAMPLER, nothing would ever read a recorded span, so
-    spans are sampled off: they still carry valid trace ids (into logs, error pages and
-    downstream calls) but skip the recording work (~20% of a SCIM request's CPU)."""
+    one). Returns the provider, or None when tracing is off."""
     global _provider
     if _provider is not None:
         return _provider
@@ -52,9 +59,9 @@ def setup_tracing(service_name: str, *, processor: SpanProcessor | None = None) 
             [f"OTEL_TRACES_EXPORTER is invalid: expected one of {', '.join(_EXPORTERS)}"]
         )
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
-    unread = processor is None and exporter_name == "none"
-    sampler = ALWAYS_OFF if unread and not os.environ.get("OTEL_TRACES_SAMPLER") else None
-    provider = TracerProvider(resource=resource, sampler=sampler)
+    if processor is None and exporter_name == "none" and not os.environ.get("OTEL_TRACES_SAMPLER"):
+        return None
+    provider = TracerProvider(resource=resource)
     if processor is not None:
         provider.add_span_processor(processor)
     else:
@@ -66,6 +73,12 @@ def setup_tracing(service_name: str, *, processor: SpanProcessor | None = None) 
     return provider
 
 
+def tracing_on() -> bool:
+    """Whether spans are made in this process: a real (SDK) tracer provider is installed, by
+    setup_tracing or by a test. Cheap enough to ask per call (a global read and a type check)."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
 def shutdown_tracing() -> None:
     """Flushes pending spans; called on graceful shutdown."""
     if _provider is not None:
@@ -73,7 +86,10 @@ def shutdown_tracing() -> None:
 
 
 def instrument_asyncpg() -> None:
-    """Spans for every PostgreSQL query (statement text only: parameters are never recorded)."""
+    """Spans for every PostgreSQL query (statement text only: parameters are never recorded),
+    when tracing is on; with it off, the instrumentation's wrapper would cost every query."""
+    if not tracing_on():
+        return
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
     instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
