@@ -29,6 +29,9 @@ from meshkit.config import ConfigError
 
 _EXPORTERS = ("otlp", "console", "none")
 _provider: TracerProvider | None = None
+# Set when setup_tracing turned tracing off: then tracing_on() answers without asking the API,
+# whose get_tracer_provider() reads os.environ on every call while no provider is installed.
+_off = False
 
 
 def _exporter(name: str) -> SpanExporter | None:
@@ -60,6 +63,8 @@ def setup_tracing(
         )
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
     if processor is None and exporter_name == "none" and not os.environ.get("OTEL_TRACES_SAMPLER"):
+        global _off
+        _off = True
         return None
     provider = TracerProvider(resource=resource)
     if processor is not None:
@@ -76,6 +81,8 @@ def setup_tracing(
 def tracing_on() -> bool:
     """Whether spans are made in this process: a real (SDK) tracer provider is installed, by
     setup_tracing or by a test. Cheap enough to ask per call (a global read and a type check)."""
+    if _off:
+        return False
     return isinstance(trace.get_tracer_provider(), TracerProvider)
 
 

@@ -23,10 +23,13 @@ class Row(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
 
-def user_access(user: asyncpg.Record, grants: Sequence[asyncpg.Record]) -> pb.GetUserAccessResponse:
-    """GetUserAccess from the store's rows: ``user`` (user and "role_"-prefixed account role)
-    and ``grants`` (one row per role grant, ordered by space; group columns set for grants
-    through a group, space columns NULL for a group that grants no space role)."""
+def user_access(rows: Sequence[asyncpg.Record]) -> pb.GetUserAccessResponse:
+    """GetUserAccess from the store's rows: each carries the user and its "role_"-prefixed
+    account role, and one grant (ordered by space; group columns set for grants through a
+    group, space columns NULL for a group that grants no space role), but a lone row with no
+    grant (``grant_kind`` NULL)."""
+    user = rows[0]
+    grants = [row for row in rows if row["grant_kind"] is not None]
     spaces: dict[UUID, pb.SpaceAccess] = {}
     permissions: dict[UUID, set[str]] = {}
     groups: dict[UUID, pb.Group] = {}
@@ -51,8 +54,8 @@ def user_access(user: asyncpg.Record, grants: Sequence[asyncpg.Record]) -> pb.Ge
                 pb.GroupSpaceRole(
                     space_id=str(space_id),
                     space_name=row["space_name"],
-                    role_id=str(row["role_id"]),
-                    role_name=row["role_name"],
+                    role_id=str(row["grant_role_id"]),
+                    role_name=row["grant_role_name"],
                 )
             )
         if space_id not in spaces:
@@ -60,8 +63,8 @@ def user_access(user: asyncpg.Record, grants: Sequence[asyncpg.Record]) -> pb.Ge
             permissions[space_id] = set()
         spaces[space_id].roles.append(
             pb.RoleGrant(
-                role_id=str(row["role_id"]),
-                role_name=row["role_name"],
+                role_id=str(row["grant_role_id"]),
+                role_name=row["grant_role_name"],
                 source=convert.source_value(row["source"]),
                 group_id=str(group_id) if group_id is not None else "",
                 group_name=row["group_name"] or "",

@@ -635,11 +635,11 @@ class DirectoryServicer(
     ) -> pb.GetUserAccessResponse:
         """The user, its account role, every space it holds a role in (each grant with its
         source, group grants with the group) with the union of permissions, and its groups."""
-        user, grants = await self.stores.access.user_access(
+        rows = await self.stores.access.user_access(
             validate.account_id(request.account_id),
             validate.target_id(request.user_id, "user_id", "user"),
         )
-        return access.user_access(user, grants)
+        return access.user_access(rows)
 
     async def CheckAccess(
         self, request: pb.CheckAccessRequest, context: Context

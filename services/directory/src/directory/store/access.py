@@ -1,5 +1,5 @@
-"""The reads behind GetUserAccess and CheckAccess: a user's roles everywhere, in two queries
-(GetUserAccess) or one (CheckAccess), never one query per space or group."""
+"""The reads behind GetUserAccess and CheckAccess: a user's roles everywhere, in one query
+each, never one query per space or group."""
 
 from __future__ import annotations
 
@@ -13,46 +13,49 @@ from meshkit.errors import NotFound
 
 _U_COLUMNS = ", ".join(f"u.{c}" for c in USER_COLUMNS)
 
-# The user and its account role (role columns prefixed "role_").
-_USER_AND_ROLE = f"""
+# The user with its account role (role columns prefixed "role_"), joined to one row per role
+# grant: direct memberships (group columns NULL), then one row per space role of each group the
+# user is in, and one row with NULL space for a group that grants none, so that the user's
+# groups come with the same query. A user with neither is one row with NULL grant columns. One
+# statement, one round trip: the user's columns repeat on each row, which costs less than a
+# second query.
+_USER_ACCESS = f"""
 SELECT {_U_COLUMNS}, r.name AS account_role_name,
     r.id AS role_id, r.name AS role_name, r.scope AS role_scope,
     r.permissions AS role_permissions, r.built_in AS role_built_in,
     r.description AS role_description, r.create_time AS role_create_time,
-    r.update_time AS role_update_time, r.version AS role_version
+    r.update_time AS role_update_time, r.version AS role_version,
+    grant_.grant_kind, grant_.space_id, grant_.space_name, grant_.grant_role_id,
+    grant_.grant_role_name, grant_.permissions, grant_.source, grant_.group_id,
+    grant_.group_name, grant_.group_idp_identifier, grant_.group_member_count,
+    grant_.group_create_time, grant_.group_update_time, grant_.group_version
 FROM directory.users u
 JOIN directory.roles r ON r.account_id = u.account_id AND r.id = u.account_role_id
-WHERE u.account_id = $1 AND u.id = $2
-"""  # noqa: S608
-
-# One row per role grant: direct memberships (group columns NULL), then one row per space role
-# of each group the user is in, and one row with NULL space for a group that grants none, so
-# that the user's groups come with the same query.
-_GRANTS_AND_GROUPS = """
-WITH my_groups AS (
-    SELECT DISTINCT group_id FROM directory.group_members WHERE account_id = $1 AND user_id = $2
-)
-SELECT * FROM (
-    SELECT m.space_id, s.name AS space_name, m.role_id, r.name AS role_name, r.permissions,
-        m.source, NULL::uuid AS group_id, NULL::text AS group_name,
-        NULL::text AS group_idp_identifier, NULL::bigint AS group_member_count,
-        NULL::timestamptz AS group_create_time, NULL::timestamptz AS group_update_time,
-        NULL::bigint AS group_version
+LEFT JOIN LATERAL (
+    SELECT 'direct' AS grant_kind, m.space_id, s.name AS space_name, m.role_id AS grant_role_id,
+        gr.name AS grant_role_name, gr.permissions, m.source, NULL::uuid AS group_id,
+        NULL::text AS group_name, NULL::text AS group_idp_identifier,
+        NULL::bigint AS group_member_count, NULL::timestamptz AS group_create_time,
+        NULL::timestamptz AS group_update_time, NULL::bigint AS group_version
     FROM directory.space_memberships m
     JOIN directory.spaces s ON s.account_id = m.account_id AND s.id = m.space_id
-    JOIN directory.roles r ON r.account_id = m.account_id AND r.id = m.role_id
-    WHERE m.account_id = $1 AND m.user_id = $2
+    JOIN directory.roles gr ON gr.account_id = m.account_id AND gr.id = m.role_id
+    WHERE m.account_id = u.account_id AND m.user_id = u.id
     UNION ALL
-    SELECT x.space_id, s.name, x.role_id, r.name, r.permissions, 'group', g.id, g.display_name,
-        g.idp_identifier, g.member_count, g.create_time, g.update_time, g.version
-    FROM my_groups mg
-    JOIN directory.groups g ON g.account_id = $1 AND g.id = mg.group_id
-    LEFT JOIN directory.group_space_roles x ON x.account_id = $1 AND x.group_id = g.id
-    LEFT JOIN directory.spaces s ON s.account_id = $1 AND s.id = x.space_id
-    LEFT JOIN directory.roles r ON r.account_id = $1 AND r.id = x.role_id
-) grants
-ORDER BY lower(space_name), space_id, group_id NULLS FIRST, lower(role_name)
-"""
+    SELECT 'group', x.space_id, s.name, x.role_id, gr.name, gr.permissions, 'group', g.id,
+        g.display_name, g.idp_identifier, g.member_count, g.create_time, g.update_time,
+        g.version
+    FROM (SELECT DISTINCT gm.group_id FROM directory.group_members gm
+          WHERE gm.account_id = u.account_id AND gm.user_id = u.id) mg
+    JOIN directory.groups g ON g.account_id = u.account_id AND g.id = mg.group_id
+    LEFT JOIN directory.group_space_roles x ON x.account_id = u.account_id AND x.group_id = g.id
+    LEFT JOIN directory.spaces s ON s.account_id = u.account_id AND s.id = x.space_id
+    LEFT JOIN directory.roles gr ON gr.account_id = u.account_id AND gr.id = x.role_id
+) grant_ ON TRUE
+WHERE u.account_id = $1 AND u.id = $2
+ORDER BY lower(grant_.space_name), grant_.space_id, grant_.group_id NULLS FIRST,
+    lower(grant_.grant_role_name)
+"""  # noqa: S608
 
 # The user's status and account role, the space ($3, may be NULL), and every role the user holds
 # in it, directly or through a group: one row per grant, or one row with NULL grant columns.
@@ -85,16 +88,13 @@ class AccessStore:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
-    async def user_access(
-        self, account_id: UUID, user_id: UUID
-    ) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
-        """The user with its account role, and its grant and group rows (_GRANTS_AND_GROUPS)."""
-        async with self.pool.acquire() as conn:
-            user = await conn.fetchrow(_USER_AND_ROLE, account_id, user_id)
-            if user is None:
-                raise NotFound("user not found")
-            grants = await conn.fetch(_GRANTS_AND_GROUPS, account_id, user_id)
-        return user, grants
+    async def user_access(self, account_id: UUID, user_id: UUID) -> list[asyncpg.Record]:
+        """The rows of _USER_ACCESS: the user's columns on each, and one grant or group on each
+        but a lone row with none (``grant_kind`` NULL)."""
+        rows = await self.pool.fetch(_USER_ACCESS, account_id, user_id)
+        if not rows:
+            raise NotFound("user not found")
+        return rows
 
     async def check_rows(
         self, account_id: UUID, user_id: UUID, space_id: UUID | None
