@@ -18,6 +18,8 @@ from typing import Any, Final
 import aiohttp
 import yarl
 
+from meshkit.telemetry import tracing_on
+
 MAX_BODY_BYTES: Final = 1024 * 1024
 USER_AGENT: Final = "idmesh-auth/1 (OIDC relying party)"
 
@@ -44,6 +46,10 @@ def _strip_query(url: yarl.URL) -> str:
 
 
 def _trace_configs() -> list[aiohttp.TraceConfig]:
+    """A CLIENT span per IdP call when tracing is on; none at all when it is off (its hooks
+    would run on every call for nothing)."""
+    if not tracing_on():
+        return []
     from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 
     return [create_trace_config(url_filter=_strip_query)]
