@@ -187,7 +187,9 @@ class Deliverer:
         try:
             secrets = signing_secrets(self.secretbox, endpoint, datetime.now(UTC))
         except SecretBoxError as error:
-            logger.warning("webhook endpoint %s: its signing secret: %s", endpoint["id"], error)
+            logger.warning(
+                "webhook endpoint %s: signing secret unavailable: %s", endpoint["id"], error
+            )
             return Outcome(False, error="signing secret unavailable")
         headers = {
             **signing.headers(secrets, str(event["id"]), int(time.time()), body),
