@@ -10,9 +10,10 @@ benchmarks, so that all three exercise exactly the way the services are started 
     await mesh.stop()             # SIGTERM in dependency order, SIGKILL after the grace period
 
 Each process gets its own environment: the caller's, minus the variables the launcher owns
-(``HOST``, ``PORT``, peer addresses, ``DATABASE_URL``, ``OTEL_SERVICE_NAME``), plus the launcher's
-values and ``env_overrides``. Output goes to ``<log_dir>/<service>.log`` or, without a log folder,
-to our stdout line by line with a service prefix.
+(``HOST``, ``PORT``, peer addresses, ``DATABASE_URL``, ``IDMESH_ENCRYPTION_KEY``,
+``OTEL_SERVICE_NAME``), plus the launcher's values and ``env_overrides``. Output goes to
+``<log_dir>/<service>.log`` or, without a log folder, to our stdout line by line with a service
+prefix.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import aiohttp
 
 from meshkit.channels import connect, is_serving
 from meshkit.ports import EXIT_PORT_TAKEN
+from meshkit.secretbox import new_key
 
 # The deliverer (webhook deliveries of the change feed) is a worker of directory: it serves only
 # gRPC health, on its own port.
@@ -51,7 +53,8 @@ DEFAULT_PORTS = {
 MODULES = {"deliverer": "directory.webhooks"}
 # The front door first so that no new work arrives, the store last so in-flight work finishes.
 STOP_ORDER = (("gateway", "deliverer"), ("scim", "auth"), ("directory",))
-# Only the services that own a schema get the database URL: least privilege, even locally.
+# Only the services that own a schema get the database URL and the key that seals the secrets
+# stored there (IDMESH_ENCRYPTION_KEY): least privilege, even locally.
 _STORING = frozenset({"directory", "deliverer", "auth"})
 # Set by the launcher for each process; an inherited value would point every process at the same
 # port or give them all the same service name in traces.
@@ -60,6 +63,7 @@ _OWNED_VARIABLES = frozenset(
         "HOST",
         "PORT",
         "DATABASE_URL",
+        "IDMESH_ENCRYPTION_KEY",
         "DIRECTORY_ADDR",
         "AUTH_ADDR",
         "SCIM_ADDR",
@@ -136,6 +140,10 @@ class Mesh:
     each was given its address). ``ports`` (and ``moved``) say where everything listens
     in the end. ``env_overrides`` applies to every process, ``service_env`` to one.
 
+    ``encryption_key`` is the ``IDMESH_ENCRYPTION_KEY`` of the storing services (one key, as in
+    production: directory seals webhook secrets that the deliverer opens); by default a fresh
+    one for this mesh, kept across restarts of its processes.
+
     ``own_session``: each process in a session of its own, so that a terminal's Ctrl-C reaches
     only the launcher, which then stops them in order (``make run``). Off by default (tests): the
     processes share the caller's process group, so a CI timeout or a Ctrl-C that kills the test
@@ -154,6 +162,7 @@ class Mesh:
         preferred_ports: Mapping[str, int] | None = None,
         env_overrides: Mapping[str, str] | None = None,
         service_env: Mapping[str, Mapping[str, str]] | None = None,
+        encryption_key: str | None = None,
         log_dir: Path | None = None,
         host: str = "127.0.0.1",
         own_session: bool = False,
@@ -182,6 +191,7 @@ class Mesh:
                     self.moved[service] = preferred
                 self.ports[service] = self._another_port()
         self.env_overrides = dict(env_overrides or {})
+        self.encryption_key = encryption_key or new_key()
         self.service_env = {svc: dict(env) for svc, env in (service_env or {}).items()}
         self.log_dir = log_dir
         self.own_session = own_session
@@ -241,6 +251,7 @@ class Mesh:
         )
         if service in _STORING:
             env["DATABASE_URL"] = self.database_url
+            env["IDMESH_ENCRYPTION_KEY"] = self.encryption_key
         if service == "gateway":
             env["PUBLIC_URL"] = self.gateway_url
         env.update(self.env_overrides)

@@ -13,7 +13,8 @@ then the embedded PostgreSQL.
 Environment: DATABASE_URL, GATEWAY_PORT (default 8080), LOG_FORMAT (default plain), LOG_LEVEL,
 OTEL_TRACES_EXPORTER (default none) and the other OTEL_* variables, passed to every service;
 IDMESH_DATA_DIR (default .data of the checkout) for the embedded cluster and the pid file;
-IDMESH_ENCRYPTION_KEY (default: a key generated once into the data folder); DNS_NAMESERVERS
+IDMESH_ENCRYPTION_KEY (default: a key generated once into the data folder), given to directory,
+its deliverer and auth, which seal secrets with it; DNS_NAMESERVERS
 (default the system resolver), DOMAIN_RECHECK_INTERVAL and DOMAIN_GRACE_PERIOD, passed to
 directory for domain verification.
 """
@@ -21,11 +22,9 @@ directory for domain verification.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import importlib.util
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from idmesh_cli.local_mesh import STATE_FILE, write_state
 from infra.dev.mesh import DEFAULT_PORTS, Mesh, MeshError, port_is_free
 from meshkit.localdb import LocalPostgres
 from meshkit.migrate import apply_migrations
+from meshkit.secretbox import new_key
 from meshkit.testing import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,14 +225,15 @@ Ctrl-C stops everything.
 
 def development_encryption_key() -> str:
     """IDMESH_ENCRYPTION_KEY when set; otherwise a key generated once into the data folder
-    (readable by its owner only), so SSO connections created under make run survive restarts."""
+    (readable by its owner only), so SSO connections and webhook endpoints created under make
+    run survive restarts."""
     configured = os.environ.get("IDMESH_ENCRYPTION_KEY", "").strip()
     if configured:
         return configured
     path = DATA_DIR / "encryption.key"
     if not path.exists():
         DATA_DIR.mkdir(parents=True, exist_ok=True)
-        key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        key = new_key()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:
             file.write(key)
@@ -290,10 +291,10 @@ async def serve() -> int:
             env_overrides={
                 "OTEL_TRACES_EXPORTER": tracing,
                 "LOG_FORMAT": log_format,
-                "IDMESH_ENCRYPTION_KEY": development_encryption_key(),
                 # A developer's webhook receiver runs on this machine, over plain http.
                 "WEBHOOK_ALLOW_PRIVATE": os.environ.get("WEBHOOK_ALLOW_PRIVATE", "1"),
             },
+            encryption_key=development_encryption_key(),
             own_session=True,
             on_spawn=spawned,
         )

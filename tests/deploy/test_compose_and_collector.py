@@ -57,6 +57,18 @@ def test_compose_configures_each_service_like_kubernetes() -> None:
         assert compose[service].command == k8s[service].command
 
 
+def test_compose_gives_directory_and_the_deliverer_auths_encryption_key_only() -> None:
+    """Webhook signing secrets are sealed by directory and opened by the deliverer with the key
+    auth seals its secrets with (one knob, IDMESH_ENCRYPTION_KEY); scim and gateway store
+    nothing and never see it."""
+    services = compose_services()
+    key = services["auth"]["environment"]["IDMESH_ENCRYPTION_KEY"]
+    for name in ("directory", "deliverer"):
+        assert services[name]["environment"]["IDMESH_ENCRYPTION_KEY"] == key, name
+    for name in ("scim", "gateway"):
+        assert "IDMESH_ENCRYPTION_KEY" not in services[name]["environment"], name
+
+
 def test_compose_runs_migrations_once_before_the_storing_services() -> None:
     """Issue 7: migrations as a one-shot service the storing services depend on with
     `condition: service_completed_successfully`, after PostgreSQL is healthy."""

@@ -23,6 +23,7 @@ from tests.deploy.manifests import (
     overlay_names,
     pod_spec,
     rendered,
+    resolve_env,
 )
 
 OVERLAYS = overlay_names()
@@ -235,8 +236,37 @@ def test_auth_has_slots_for_the_encryption_key_and_the_signing_keys(overlay: str
     secret = volumes[mount["name"]]["secret"]
     assert re.fullmatch(r"idmesh-auth-keys(-[a-z0-9]{10})?", secret["secretName"])
     assert secret["items"] == [{"key": "signing-jwks.json", "path": "signing-jwks.json"}]
-    for service in ("directory", "scim", "gateway"):
+    for service in ("scim", "gateway"):
         assert "IDMESH_ENCRYPTION_KEY" not in runs[service].env
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_directory_and_the_deliverer_read_auths_encryption_key_and_scim_and_gateway_do_not(
+    overlay: str,
+) -> None:
+    """Webhook signing secrets are encrypted at rest (docs/events.md): directory seals them and
+    the deliverer opens them, with the key and the previous keys of the idmesh-auth-keys Secret
+    that auth reads, one key for every service storing sealed secrets; the services that store
+    nothing never see it."""
+    docs = rendered(overlay)
+    _, runs = kubernetes_runs(overlay)
+    deliverer = app_container(docs, "deliverer")
+    _, deliverer_sources = resolve_env(docs, deliverer, pod_name="deliverer-x", namespace="idmesh")
+    auth_key = runs["auth"].sources["IDMESH_ENCRYPTION_KEY"]
+    for sources in (runs["directory"].sources, deliverer_sources):
+        key = sources["IDMESH_ENCRYPTION_KEY"]
+        assert (key.kind, key.reference) == (auth_key.kind, auth_key.reference)
+        assert key.reference == "idmesh-auth-keys/encryption-key"
+    for container in (app_container(docs, "directory"), deliverer):
+        (previous,) = [
+            e for e in container["env"] if e["name"] == "IDMESH_ENCRYPTION_PREVIOUS_KEYS"
+        ]
+        ref = previous["valueFrom"]["secretKeyRef"]
+        assert (ref["key"], ref["optional"]) == ("previous-encryption-keys", True)
+    for service in ("scim", "gateway"):
+        assert not {"IDMESH_ENCRYPTION_KEY", "IDMESH_ENCRYPTION_PREVIOUS_KEYS"} & set(
+            runs[service].env
+        )
 
 
 def _secret_keys_read(docs: tuple[Obj, ...]) -> set[tuple[str, str]]:

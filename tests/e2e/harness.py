@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from auth.secretbox import new_key
 from infra.dev.mesh import Mesh
 from tests.dns.server import LoopbackDns
 from tests.e2e.otlp_receiver import OtlpReceiver
@@ -55,15 +54,10 @@ async def start_mesh_with_secrets(
     *,
     env: Mapping[str, str] | None = None,
 ) -> Mesh:
-    """A ready mesh whose auth holds a fresh IDMESH_ENCRYPTION_KEY, as SSO connections need
-    (client secrets and SAML SP keys are sealed with it); the caller stops it."""
-    return await start_mesh(
-        database_url,
-        receiver,
-        log_dir,
-        env=env,
-        service_env={"auth": {"IDMESH_ENCRYPTION_KEY": new_key()}},
-    )
+    """A ready mesh for SSO connections, whose client secrets and SAML SP keys auth seals with
+    IDMESH_ENCRYPTION_KEY: every mesh has one (the launcher's fresh key for auth, directory and
+    the deliverer); the caller stops it."""
+    return await start_mesh(database_url, receiver, log_dir, env=env)
 
 
 def dns_env(
@@ -89,7 +83,7 @@ async def start_mesh_with_dns(
     env: Mapping[str, str] | None = None,
 ) -> Mesh:
     """A ready mesh whose directory verifies domains against ``dns`` (re-checking verified ones
-    every ``recheck_interval``) and whose auth holds a fresh IDMESH_ENCRYPTION_KEY (SSO
+    every ``recheck_interval``); its auth holds the mesh's IDMESH_ENCRYPTION_KEY (SSO
     connections, for home-realm discovery); the caller stops it."""
     return await start_mesh(
         database_url,
@@ -97,7 +91,6 @@ async def start_mesh_with_dns(
         log_dir,
         env=env,
         service_env={
-            "directory": dns_env(dns, recheck_interval=recheck_interval, grace_period=grace_period),
-            "auth": {"IDMESH_ENCRYPTION_KEY": new_key()},
+            "directory": dns_env(dns, recheck_interval=recheck_interval, grace_period=grace_period)
         },
     )

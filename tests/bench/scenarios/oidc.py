@@ -36,7 +36,6 @@ from typing import Final
 import aiohttp
 import psutil
 
-from auth.secretbox import new_key
 from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
 from infra.dev.mesh import SERVICES, Mesh
@@ -235,7 +234,6 @@ async def run(ctx: BenchContext) -> None:
         mesh = Mesh(
             database.url,
             env_overrides=environment,
-            service_env={"auth": {"IDMESH_ENCRYPTION_KEY": new_key()}},
             log_dir=log_dir,
         )
         await mesh.start(timeout=60)

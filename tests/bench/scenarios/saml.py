@@ -29,7 +29,6 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 from lxml import etree
 
-from auth.secretbox import new_key
 from auth.sso.saml.validator import Expectations, validate_response
 from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
@@ -244,7 +243,6 @@ async def run(ctx: BenchContext) -> None:
         mesh = Mesh(
             database.url,
             env_overrides=mesh_environment(settings.exporter),
-            service_env={"auth": {"IDMESH_ENCRYPTION_KEY": new_key()}},
             log_dir=log_dir,
         )  # fmt: skip
         await mesh.start(timeout=60)

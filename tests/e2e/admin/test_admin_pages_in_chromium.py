@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from auth.secretbox import new_key
 from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
 from infra.dev.mesh import Mesh
 from meshkit.channels import connect
@@ -65,14 +64,9 @@ async def chromium() -> AsyncIterator[Browser]:
 async def admin_mesh(
     database_url: str, otlp_receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Mesh]:
-    """The real processes, auth with IDMESH_ENCRYPTION_KEY (a connection's client secret is
-    stored sealed, so adding one needs the key the shared ``mesh`` does not set)."""
-    mesh = await start_mesh(
-        database_url,
-        otlp_receiver,
-        tmp_path_factory.mktemp("admin-mesh"),
-        service_env={"auth": {"IDMESH_ENCRYPTION_KEY": new_key()}},
-    )
+    """The real processes; auth seals a connection's client secret with the mesh's
+    IDMESH_ENCRYPTION_KEY."""
+    mesh = await start_mesh(database_url, otlp_receiver, tmp_path_factory.mktemp("admin-mesh"))
     yield mesh
     await mesh.stop()
 

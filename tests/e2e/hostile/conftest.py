@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 async def mesh(
     database_url: str, otlp_receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Mesh]:
-    """The real processes for this package alone; auth with IDMESH_ENCRYPTION_KEY."""
+    """The real processes for this package alone (auth with the mesh's IDMESH_ENCRYPTION_KEY)."""
     running = await start_mesh_with_secrets(
         database_url, otlp_receiver, tmp_path_factory.mktemp("hostile-mesh")
     )

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from auth.secretbox import new_key
 from infra.dev.mesh import Mesh
 from tests.e2e.harness import start_mesh
 from tests.e2e.oidc.helpers import OidcTenantFactory, make_tenant_factory
@@ -35,17 +34,13 @@ async def oidc_provider(
 async def sso_mesh(
     database_url: str, otlp_receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Mesh]:
-    """directory, auth, scim and gateway as real processes; auth with IDMESH_ENCRYPTION_KEY."""
+    """directory, auth, scim and gateway as real processes (auth seals client secrets with the
+    mesh's IDMESH_ENCRYPTION_KEY)."""
     mesh = await start_mesh(
         database_url,
         otlp_receiver,
         tmp_path_factory.mktemp("sso-mesh"),
-        service_env={
-            "auth": {
-                "IDMESH_ENCRYPTION_KEY": new_key(),
-                "JWKS_MIN_REFETCH_INTERVAL": JWKS_MIN_REFETCH,
-            }
-        },
+        service_env={"auth": {"JWKS_MIN_REFETCH_INTERVAL": JWKS_MIN_REFETCH}},
     )
     yield mesh
     await mesh.stop()

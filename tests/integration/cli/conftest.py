@@ -4,6 +4,7 @@ session PostgreSQL), each on a meshkit GrpcServer bound to 127.0.0.1:0. Commands
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -16,6 +17,7 @@ from idmesh.directory.v1 import directory_pb2_grpc
 from idmesh_cli.__main__ import run
 from meshkit.channels import connect
 from meshkit.database import create_pool
+from meshkit.secretbox import SecretBox
 from meshkit.server import GrpcServer
 from tests.support.directory import Stub
 
@@ -28,6 +30,7 @@ async def directory_server(database_url: str) -> AsyncIterator[tuple[str, Stub]]
         pool,
         host="127.0.0.1",
         port=0,
+        secretbox=SecretBox(os.urandom(32)),
         server=GrpcServer("127.0.0.1", 0, drain_seconds=0, grace_seconds=1),
     )
     port = await server.start()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -19,6 +20,7 @@ from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
 from idmesh_cli.__main__ import run
 from meshkit.channels import connect
 from meshkit.database import create_pool
+from meshkit.secretbox import SecretBox
 from meshkit.server import GrpcServer
 from tests.support.directory import audit_events
 
@@ -32,7 +34,9 @@ def _server() -> GrpcServer:
 @pytest.fixture
 async def services(database_url: str) -> AsyncIterator[dict[str, str]]:
     pool = await create_pool(database_url, min_size=1, max_size=4)
-    directory = build_server(pool, host="127.0.0.1", port=0, server=_server())
+    directory = build_server(
+        pool, host="127.0.0.1", port=0, secretbox=SecretBox(os.urandom(32)), server=_server()
+    )
     auth = build_app(pool, host="127.0.0.1", port=0, server=_server())
     env = {
         "DIRECTORY_ADDR": f"127.0.0.1:{await directory.start()}",

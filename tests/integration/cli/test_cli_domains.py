@@ -5,6 +5,7 @@ published, --verified is the operator's audited bootstrap, --json everywhere."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -17,6 +18,7 @@ from idmesh.directory.v1 import directory_pb2_grpc
 from idmesh_cli.__main__ import run
 from meshkit.channels import connect
 from meshkit.database import create_pool
+from meshkit.secretbox import SecretBox
 from meshkit.server import GrpcServer
 from tests.dns.server import LoopbackDns
 from tests.support.directory import audit_events, details, new_account
@@ -29,6 +31,7 @@ async def services(database_url: str, dns_server: LoopbackDns) -> AsyncIterator[
         pool,
         host="127.0.0.1",
         port=0,
+        secretbox=SecretBox(os.urandom(32)),
         server=GrpcServer("127.0.0.1", 0, drain_seconds=0, grace_seconds=1),
         dns=DnsChecker(parse_nameservers(dns_server.nameserver)),
     )

@@ -18,6 +18,7 @@ from directory.store.events import EventStore
 from idmesh.directory.v1 import directory_pb2 as pb
 from idmesh.directory.v1 import directory_pb2_grpc, events_pb2, events_pb2_grpc
 from meshkit.channels import connect
+from meshkit.secretbox import SecretBox
 from meshkit.server import GrpcServer
 from tests.support.directory import (
     ADMIN,
@@ -34,12 +35,13 @@ SCIM = pb.Actor(type=pb.ACTOR_TYPE_SCIM_TOKEN, id="token-42", display_name="Entr
 
 @pytest.fixture(scope="module")
 async def stubs(
-    directory_pool: asyncpg.Pool,
+    directory_pool: asyncpg.Pool, secretbox: SecretBox
 ) -> AsyncIterator[tuple[Stub, events_pb2_grpc.EventServiceAsyncStub]]:
     server = build_server(
         directory_pool,
         host="127.0.0.1",
         port=0,
+        secretbox=secretbox,
         server=GrpcServer("127.0.0.1", 0, drain_seconds=0, grace_seconds=1),
     )
     port = await server.start()

@@ -7,6 +7,7 @@ account, so tests share the servers and never see each other's rows.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from idmesh.directory.v1 import directory_pb2_grpc
 from idmesh.scim.v1 import scim_pb2_grpc
 from meshkit.channels import connect
 from meshkit.database import create_pool
+from meshkit.secretbox import SecretBox
 from meshkit.server import GrpcServer
 from scim.app import build_server as build_scim
 from scim.directory import Directory
@@ -39,6 +41,7 @@ async def directory(directory_pool: asyncpg.Pool) -> AsyncIterator[Stub]:
         directory_pool,
         host="127.0.0.1",
         port=0,
+        secretbox=SecretBox(os.urandom(32)),
         server=GrpcServer("127.0.0.1", 0, drain_seconds=0, grace_seconds=1),
     )
     port = await server.start()

@@ -19,7 +19,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from auth.app import build_app
-from auth.secretbox import SecretBox, new_key, parse_key
 from auth.sso.servicer import SsoSettings
 from directory.app import build_server
 from gateway.app import create_app
@@ -30,6 +29,7 @@ from idmesh.directory.v1 import directory_pb2_grpc
 from infra.dev.mesh import free_port
 from meshkit.channels import connect
 from meshkit.database import create_pool
+from meshkit.secretbox import SecretBox, new_key, parse_key
 from meshkit.server import GrpcServer
 from meshkit.telemetry import setup_tracing
 from tests.idps.oidc.fake_idp import FakeIdp
@@ -72,7 +72,8 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest.fixture(scope="module")
 async def directory_address(pool: asyncpg.Pool) -> AsyncIterator[str]:
-    server = build_server(pool, host="127.0.0.1", port=0, server=_server())
+    secretbox = SecretBox(parse_key(ENCRYPTION_KEY))
+    server = build_server(pool, host="127.0.0.1", port=0, secretbox=secretbox, server=_server())
     port = await server.start()
     yield f"127.0.0.1:{port}"
     await server.stop()

@@ -12,12 +12,12 @@ import grpc
 import pytest
 
 from auth.app import build_app
-from auth.secretbox import SecretBox
 from auth.sso.servicer import SsoSettings
 from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from idmesh.directory.v1 import directory_pb2
 from meshkit.channels import connect
 from meshkit.database import create_pool
+from meshkit.secretbox import SecretBox
 from meshkit.server import GrpcServer
 from tests.idps.saml.metadata import idp_metadata
 from tests.idps.saml.responses import ResponseSpec, build, encode, sign

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import grpc
 
-from auth.secretbox import Sealed, SecretBox
 from auth.sso.connection_store import secret_associated_data
 from idmesh.auth.v1 import auth_pb2
+from meshkit.secretbox import Sealed, SecretBox
 from tests.idps.oidc.fake_idp import FakeIdp
 from tests.integration.sso.harness import Tenant, verify_domain
 from tests.support.directory import Stub, failure, new_account

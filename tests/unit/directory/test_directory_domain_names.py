@@ -11,6 +11,10 @@ from directory.domains.names import FREE_MAIL_DOMAINS, claimable, is_consumer, n
 from infra.dev.mesh import Mesh
 from meshkit.config import ConfigError, load_config
 from meshkit.errors import InvalidArgument
+from meshkit.secretbox import new_key
+
+# What DirectoryConfig requires besides the settings under test.
+REQUIRED = {"DATABASE_URL": "postgresql://x/y", "IDMESH_ENCRYPTION_KEY": new_key()}
 
 
 @pytest.mark.parametrize(
@@ -106,19 +110,19 @@ def test_dns_nameservers_take_hosts_and_ports() -> None:
 
 @pytest.mark.parametrize("value", ["127.0.0.1:0", "127.0.0.1:99999", ":53", "host:port"])
 def test_a_malformed_nameserver_is_a_configuration_error(value: str) -> None:
-    with pytest.raises(ConfigError):
-        load_config(DirectoryConfig, {"DATABASE_URL": "postgresql://x/y", "DNS_NAMESERVERS": value})
+    with pytest.raises(ConfigError, match="DNS_NAMESERVERS"):
+        load_config(DirectoryConfig, {**REQUIRED, "DNS_NAMESERVERS": value})
 
 
 def test_the_recheck_runs_daily_with_three_days_of_grace_by_default() -> None:
-    config = load_config(DirectoryConfig, {"DATABASE_URL": "postgresql://x/y"})
+    config = load_config(DirectoryConfig, REQUIRED)
     assert config.dns_nameservers == ()
     assert config.domain_recheck_interval == 24 * 3600
     assert config.domain_grace_period == 72 * 3600
     short = load_config(
         DirectoryConfig,
         {
-            "DATABASE_URL": "postgresql://x/y",
+            **REQUIRED,
             "DOMAIN_RECHECK_INTERVAL": "2s",
             "DOMAIN_GRACE_PERIOD": "0",
         },

@@ -25,6 +25,11 @@ class ConfigError(Exception):
         self.problems = problems
 
 
+class PlainValueError(ValueError):
+    """A parse error whose message never quotes the value: shown even for a secret variable
+    (any other parse error of a secret is reported without its message)."""
+
+
 def setting(
     env: str,
     *,
@@ -105,8 +110,10 @@ def load_config(cls: type[T], environ: Mapping[str, str] | None = None) -> T:
         try:
             values[field.name] = meta["parse"](raw)
         except ValueError as error:
-            # A parser's message may quote the value (int() does): never for a secret.
-            problems.append(f"{name} is invalid" + ("" if meta["secret"] else f": {error}"))
+            # A parser's message may quote the value (int() does): never for a secret, unless
+            # the parser promises it does not.
+            shown = not meta["secret"] or isinstance(error, PlainValueError)
+            problems.append(f"{name} is invalid" + (f": {error}" if shown else ""))
     if problems:
         raise ConfigError(problems)
     return cls(**values)

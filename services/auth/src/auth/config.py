@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from auth.cache import MAX_TTL_SECONDS
-from auth.secretbox import SecretBox, parse_key, parse_keys
 from auth.sso.servicer import SsoSettings
 from meshkit.config import ConfigError, parse_bool, parse_duration, parse_port, setting
+from meshkit.secretbox import SecretBox, parse_key, parse_keys
 
 
 def parse_pool_size(raw: str) -> int:

@@ -1,5 +1,6 @@
 """``python -m directory`` (console script idmesh-directory): the directory gRPC service, and
-the background re-check of verified domains."""
+the background re-check of verified domains. At start-up, before serving, it seals any webhook
+signing secret still stored in plaintext (migration 0007)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from directory.config import DirectoryConfig
 from directory.domains.dns import DnsChecker
 from directory.domains.recheck import DomainRecheck
 from directory.store.domains import DomainStore
+from directory.webhooks.secrets import seal_plaintext_secrets
 from meshkit.config import load_config
 from meshkit.database import create_pool
 from meshkit.service import run_service
@@ -20,6 +22,7 @@ from meshkit.service import run_service
 async def serve() -> None:
     """Serves DirectoryService on HOST:PORT until SIGTERM or SIGINT."""
     config = load_config(DirectoryConfig)
+    secretbox = config.secretbox()
     pool = await create_pool(
         config.database_url, min_size=config.db_pool_min, max_size=config.db_pool_max
     )
@@ -32,10 +35,12 @@ async def serve() -> None:
     )
     recheck_task: asyncio.Task[None] | None = None
     try:
+        await seal_plaintext_secrets(pool, secretbox)
         server = build_server(
             pool,
             host=config.host,
             port=config.port,
+            secretbox=secretbox,
             dns=dns,
             allow_private_webhooks=config.webhook_allow_private,
         )

@@ -14,6 +14,7 @@ from directory.servicer import DirectoryServicer
 from directory.store import Pool, Stores
 from directory.wakeups import Wakeups
 from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc, events_pb2, events_pb2_grpc
+from meshkit.secretbox import SecretBox
 from meshkit.server import GrpcServer
 
 SERVICE_NAME: Final = directory_pb2.DESCRIPTOR.services_by_name["DirectoryService"].full_name
@@ -25,14 +26,15 @@ def build_server(
     *,
     host: str,
     port: int,
+    secretbox: SecretBox,
     server: GrpcServer | None = None,
     dns: DnsChecker | None = None,
     allow_private_webhooks: bool = False,
 ) -> GrpcServer:
     """DirectoryService and EventService on ``host:port`` (or on ``server``) backed by
-    ``pool``; schema directory must be migrated. ``dns`` verifies domains (default: the system
-    resolver)."""
-    stores = Stores.on(pool)
+    ``pool``; schema directory must be migrated. ``secretbox`` seals webhook signing secrets
+    (IDMESH_ENCRYPTION_KEY); ``dns`` verifies domains (default: the system resolver)."""
+    stores = Stores.on(pool, secretbox)
     servicer = DirectoryServicer(stores, dns)
     events = EventServicer(stores, Wakeups(pool), allow_private=allow_private_webhooks)
     grpc_server = server or GrpcServer(host, port)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from directory.domains.dns import Nameserver
 from meshkit.config import ConfigError, parse_bool, parse_duration, parse_port, setting
+from meshkit.secretbox import SecretBox, parse_key, parse_keys
 
 
 def parse_pool_size(raw: str) -> int:
@@ -77,6 +78,20 @@ class DirectoryConfig:
         parse=parse_duration,
         description="how long a verified domain may fail its checks before it returns to pending",
     )
+    encryption_key: bytes = setting(
+        "IDMESH_ENCRYPTION_KEY",
+        parse=parse_key,
+        secret=True,
+        description="32 bytes in base64url: seals webhook signing secrets at rest (AES-256-GCM);"
+        " the deliverer needs the same key",
+    )
+    previous_encryption_keys: tuple[bytes, ...] = setting(
+        "IDMESH_ENCRYPTION_PREVIOUS_KEYS",
+        default=(),
+        parse=parse_keys,
+        secret=True,
+        description="comma-separated older keys, still used to decrypt during a rotation",
+    )
     webhook_allow_private: bool = setting(
         "WEBHOOK_ALLOW_PRIVATE",
         default=False,
@@ -87,3 +102,6 @@ class DirectoryConfig:
     def __post_init__(self) -> None:
         if self.db_pool_min > self.db_pool_max:
             raise ConfigError(["DB_POOL_MIN must not exceed DB_POOL_MAX"])
+
+    def secretbox(self) -> SecretBox:
+        return SecretBox(self.encryption_key, self.previous_encryption_keys)

@@ -19,7 +19,6 @@ from google.protobuf import timestamp_pb2
 
 from auth.app import build_app
 from auth.permissions import KNOWN_PERMISSIONS
-from auth.secretbox import SecretBox
 from auth.sso.servicer import SsoSettings
 from directory.app import build_server
 from directory.config import parse_nameservers
@@ -35,6 +34,7 @@ from idmesh.directory.v1 import directory_pb2 as pb
 from idmesh.directory.v1 import directory_pb2_grpc
 from meshkit.channels import connect
 from meshkit.database import create_pool
+from meshkit.secretbox import SecretBox
 from meshkit.server import GrpcServer
 from tests.support.directory import Stub
 from tests.support.gateway_peers import GatewayClient, unused_address
@@ -348,17 +348,19 @@ async def start_stack(
     ``port``, the gateway listens there and knows it as its public URL (a browser's Origin
     then matches, as the forms' same-origin check requires)."""
     pool = await create_pool(database_url, min_size=1, max_size=10)
+    # A throwaway encryption key, so that connections (with sealed client secrets) and webhook
+    # endpoints (with sealed signing secrets) can be made.
+    secretbox = SecretBox(os.urandom(32))
     directory_server = build_server(
         pool,
         host="127.0.0.1",
         port=0,
+        secretbox=secretbox,
         server=_fast_server(),
         dns=DnsChecker(parse_nameservers(dns_nameservers)),
     )
     directory_port = await directory_server.start()
-    # A throwaway encryption key, so that connections (with sealed client secrets) can be made;
-    # the real directory, so that sessions validate (the admin pages sign in with them).
-    secretbox = SecretBox(os.urandom(32))
+    # The real directory, so that sessions validate (the admin pages sign in with them).
     auth_app = build_app(
         pool,
         host="127.0.0.1",

@@ -12,11 +12,11 @@ from typing import Final
 
 import asyncpg
 
-from auth.secretbox import Sealed
 from auth.sso.connections import ConnectionChange, ConnectionDraft
 from auth.sso.models import AttributeMapping, Connection, OidcConfig, SamlConfig
 from auth.sso.paging import Cursor
 from meshkit.errors import AlreadyExists, FailedPrecondition, NotFound
+from meshkit.secretbox import Sealed
 
 _COLUMNS: Final = """
 c.id, c.account_id, c.name, c.display_name, c.protocol, c.attribute_mapping,

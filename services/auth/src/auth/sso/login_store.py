@@ -10,7 +10,6 @@ from typing import Any, Final
 
 import asyncpg
 
-from auth.secretbox import Sealed
 from auth.sso.models import (
     KIND_LOGIN,
     LoginTrace,
@@ -20,6 +19,7 @@ from auth.sso.models import (
     StoredLogout,
 )
 from auth.sso.paging import Cursor
+from meshkit.secretbox import Sealed
 
 # -- login transactions -------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from auth.secretbox import Sealed
+from meshkit.secretbox import Sealed
 
 # Stored spellings.
 VENDOR_GENERIC: Final = "generic"

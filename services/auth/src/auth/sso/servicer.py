@@ -21,7 +21,6 @@ import asyncpg
 import grpc
 
 from auth.convert import optional_datetime
-from auth.secretbox import SecretBox
 from auth.sso import convert, paging
 from auth.sso import domains as sso_domains
 from auth.sso.claims import email_domain
@@ -63,6 +62,7 @@ from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
 from meshkit.channels import connect
 from meshkit.errors import FailedPrecondition, InvalidArgument, NotFound
+from meshkit.secretbox import SecretBox
 
 if TYPE_CHECKING:
     from idmesh.directory.v1.directory_pb2_grpc import DirectoryServiceAsyncStub

@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Final
 
 import grpc
 
-from auth.secretbox import SecretBox
 from auth.sso.identity import LogoutHandle
 from auth.sso.login_store import NewTrace, SessionStart, SessionStore
 from auth.sso.models import Session, StoredLogout
 from idmesh.directory.v1 import directory_pb2
 from meshkit.errors import Unauthenticated, Unavailable
+from meshkit.secretbox import SecretBox
 
 if TYPE_CHECKING:
     from idmesh.directory.v1.directory_pb2_grpc import DirectoryServiceAsyncStub

@@ -24,6 +24,7 @@ from directory.store.roles import RoleStore
 from directory.store.spaces import SpaceStore
 from directory.store.users import UserStore
 from directory.store.webhooks import WebhookStore
+from meshkit.secretbox import SecretBox
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,8 @@ class Stores:
     webhooks: WebhookStore
 
     @classmethod
-    def on(cls, pool: Pool) -> Stores:
+    def on(cls, pool: Pool, secretbox: SecretBox) -> Stores:
+        """The stores on ``pool``; ``secretbox`` seals the secrets they keep (webhooks)."""
         return cls(
             accounts=AccountStore(pool),
             users=UserStore(pool),
@@ -55,5 +57,5 @@ class Stores:
             logins=LoginStore(pool),
             domains=DomainStore(pool),
             events=EventStore(pool),
-            webhooks=WebhookStore(pool),
+            webhooks=WebhookStore(pool, secretbox),
         )

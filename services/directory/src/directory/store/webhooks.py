@@ -1,26 +1,29 @@
 """Webhook endpoints, their delivery log and resend requests (the admin side; the deliverer's
-queries are in directory.webhooks.queue)."""
+queries are in directory.webhooks.queue). Signing secrets are stored sealed
+(directory.webhooks.secrets), never in plaintext."""
 
 from __future__ import annotations
 
 import builtins
 from datetime import datetime
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 
 from directory.models import Actor
 from directory.store.base import Pool, record_event
+from directory.webhooks import secrets
 from meshkit.errors import NotFound
+from meshkit.secretbox import SecretBox
 
 COLUMNS = (
     "account_id, id, url, types, description, enabled, disabled_reason, delivered_seq,"
     " failing_since, create_time"
 )
 _CREATE = f"""
-INSERT INTO directory.webhook_endpoints (account_id, url, types, description, secret,
-    delivered_seq)
-SELECT $1, $2, $3, $4, $5,
+INSERT INTO directory.webhook_endpoints (account_id, id, url, types, description,
+    secret_sealed, secret_key_id, delivered_seq)
+SELECT $1, $2, $3, $4, $5, $6, $7,
     COALESCE((SELECT last_seq FROM directory.event_cursors WHERE account_id = $1), 0)
 RETURNING {COLUMNS}
 """  # noqa: S608
@@ -29,10 +32,13 @@ _LIST = f"""
 SELECT {COLUMNS} FROM directory.webhook_endpoints WHERE account_id = $1 ORDER BY create_time, id
 """  # noqa: S608
 _DELETE = "DELETE FROM directory.webhook_endpoints WHERE account_id = $1 AND id = $2 RETURNING id"
+# The plaintext columns are cleared too: a row an older release wrote in plaintext (sealed at
+# the next start-up otherwise) is sealed from here on, its previous secret not kept.
 _ROTATE = f"""
 UPDATE directory.webhook_endpoints
-SET previous_secret = secret, previous_secret_expire_time = $4, secret = $3,
-    version = version + 1, update_time = now()
+SET previous_secret_sealed = secret_sealed, previous_secret_key_id = secret_key_id,
+    previous_secret_expire_time = $5, secret_sealed = $3, secret_key_id = $4,
+    secret = '', previous_secret = '', version = version + 1, update_time = now()
 WHERE account_id = $1 AND id = $2
 RETURNING {COLUMNS}
 """  # noqa: S608
@@ -53,8 +59,9 @@ _EVENT_EXISTS = "SELECT 1 FROM directory.events WHERE account_id = $1 AND id = $
 
 
 class WebhookStore:
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, box: SecretBox) -> None:
         self.pool = pool
+        self.box = box
 
     async def create(
         self,
@@ -65,10 +72,16 @@ class WebhookStore:
         secret: str,
         actor: Actor,
     ) -> asyncpg.Record:
-        """A new endpoint receives the events committed after it."""
+        """A new endpoint receives the events committed after it. ``secret`` is stored sealed,
+        bound to the endpoint's id (chosen here, so that it is known before the insert)."""
+        webhook_id = uuid4()
+        sealed = secrets.seal(self.box, account_id, webhook_id, secret)
         async with self.pool.acquire() as conn, conn.transaction():
             try:
-                row = await conn.fetchrow(_CREATE, account_id, url, types, description, secret)
+                row = await conn.fetchrow(
+                    _CREATE, account_id, webhook_id, url, types, description, sealed.ciphertext,
+                    sealed.key_id,
+                )  # fmt: skip
             except asyncpg.ForeignKeyViolationError:
                 raise NotFound("account not found") from None
             assert row is not None
@@ -104,9 +117,13 @@ class WebhookStore:
         actor: Actor,
     ) -> asyncpg.Record:
         """The new secret signs from now on; the previous one signs too until
-        ``previous_until``, so receivers switch without missing a delivery."""
+        ``previous_until``, so receivers switch without missing a delivery. Both stay sealed:
+        the previous one's ciphertext moves without being decrypted."""
+        sealed = secrets.seal(self.box, account_id, webhook_id, secret)
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(_ROTATE, account_id, webhook_id, secret, previous_until)
+            row = await conn.fetchrow(
+                _ROTATE, account_id, webhook_id, sealed.ciphertext, sealed.key_id, previous_until
+            )
             if row is None:
                 raise NotFound("webhook not found")
             await record_event(

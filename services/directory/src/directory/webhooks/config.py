@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from directory.config import parse_pool_size
 from meshkit.config import parse_bool, parse_duration, parse_port, setting
+from meshkit.secretbox import SecretBox, parse_key, parse_keys
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,15 @@ class DelivererConfig:
     database_url: str = setting(
         "DATABASE_URL", secret=True, description="PostgreSQL URL; schema directory, migrated"
     )
+    encryption_key: bytes = setting(
+        "IDMESH_ENCRYPTION_KEY", parse=parse_key, secret=True,
+        description="32 bytes in base64url: opens the webhook signing secrets directory sealed"
+        " (directory's key)",
+    )  # fmt: skip
+    previous_encryption_keys: tuple[bytes, ...] = setting(
+        "IDMESH_ENCRYPTION_PREVIOUS_KEYS", default=(), parse=parse_keys, secret=True,
+        description="comma-separated older keys, still used to decrypt during a rotation",
+    )  # fmt: skip
     workers: int = setting(
         "WEBHOOK_WORKERS", default=4, parse=parse_pool_size,
         description="deliveries in flight at once (each to another endpoint)",
@@ -45,3 +55,6 @@ class DelivererConfig:
     prune_every: float = setting("EVENT_PRUNE_EVERY", default=3600.0, parse=parse_duration)
     # One connection per worker in flight, the LISTEN connection and the pruner's.
     db_pool_max: int = setting("DB_POOL_MAX", default=6, parse=parse_pool_size)
+
+    def secretbox(self) -> SecretBox:
+        return SecretBox(self.encryption_key, self.previous_encryption_keys)

@@ -8,6 +8,10 @@ or a second passes. A failure leaves the cursor where it was and makes
 the endpoint due again after an exponential delay with jitter (``WEBHOOK_RETRY_BASE`` doubling
 up to ``WEBHOOK_RETRY_MAX``); an endpoint failing for ``WEBHOOK_DISABLE_AFTER`` (3 days) is
 disabled and the account is told through its audit log and its feed (``webhook.disabled``).
+
+Signing secrets are stored sealed (directory.webhooks.secrets); each delivery opens them with
+``IDMESH_ENCRYPTION_KEY``. One that does not open (a missing key, a row tampered with) fails
+that delivery like an unreachable endpoint, and the log names the endpoint and the key id only.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from directory.webhooks import queue, signing
 from directory.webhooks.addresses import Refused, connector_options
 from directory.webhooks.config import DelivererConfig
 from directory.webhooks.payload import event_body
+from directory.webhooks.secrets import seal_plaintext_secrets, signing_secrets
+from meshkit.secretbox import SecretBoxError
 
 logger = logging.getLogger(__name__)
 SYSTEM = Actor(type="system", id="webhook-deliverer", display_name="webhook deliverer")
@@ -63,6 +69,7 @@ class Deliverer:
     def __init__(self, pool: Pool, config: DelivererConfig) -> None:
         self.pool = pool
         self.config = config
+        self.secretbox = config.secretbox()
         self.wakeups = Wakeups(pool, channel=WEBHOOKS_CHANNEL)
         self._more = asyncio.Event()
         self._resends_checked = 0.0
@@ -177,10 +184,13 @@ class Deliverer:
     async def _post(self, endpoint: asyncpg.Record, event: asyncpg.Record) -> Outcome:
         assert self._session is not None
         body = event_body(event)
-        secrets = [endpoint["secret"]]
-        until = endpoint["previous_secret_expire_time"]
-        if endpoint["previous_secret"] and until is not None and until > datetime.now(UTC):
-            secrets.append(endpoint["previous_secret"])
+        try:
+            secrets = signing_secrets(self.secretbox, endpoint, datetime.now(UTC))
+        except SecretBoxError as error:
+            logger.warning(
+                "webhook endpoint %s: signing secret unavailable: %s", endpoint["id"], error
+            )
+            return Outcome(False, error="signing secret unavailable")
         headers = {
             **signing.headers(secrets, str(event["id"]), int(time.time()), body),
             "Content-Type": "application/json",
@@ -230,9 +240,13 @@ class Deliverer:
         logger.warning("webhook endpoint %s disabled: %s", endpoint["id"], reason)
 
     async def _prune(self) -> None:
+        """Upkeep, at start and every EVENT_PRUNE_EVERY: secrets still stored in plaintext
+        (rows from before migration 0007, or from an older directory replica during the rolling
+        upgrade) are sealed, and old events and delivery logs go."""
         events = EventStore(self.pool)
         while True:
             with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await seal_plaintext_secrets(self.pool, self.secretbox)
                 cutoff = datetime.now(UTC) - timedelta(seconds=self.config.retention)
                 pruned = await events.prune(cutoff)
                 await self.pool.execute(queue.PRUNE_LOG, cutoff)

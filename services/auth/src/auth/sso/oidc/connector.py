@@ -30,7 +30,6 @@ from urllib.parse import urlsplit
 import yarl
 from joserfc import jwk
 
-from auth.secretbox import SecretBox, SecretBoxError
 from auth.sso import claims as shared_claims
 from auth.sso.connection_store import secret_associated_data
 from auth.sso.connector import (
@@ -59,6 +58,7 @@ from auth.sso.refusal import Refusal
 from auth.sso.saml.replay import ReplayCache
 from auth.sso.traces import STAGE_CLAIMS, STAGE_ID_TOKEN, STAGE_TOKEN, STAGE_USERINFO, Attempt
 from meshkit.errors import InvalidArgument
+from meshkit.secretbox import SecretBox, SecretBoxError
 
 _ERROR_CODE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 

@@ -36,7 +36,6 @@ from xml.sax.saxutils import quoteattr
 
 import yarl
 
-from auth.secretbox import SecretBox, SecretBoxError
 from auth.sso.claims import ClaimError
 from auth.sso.connector import (
     IdpLogout,
@@ -70,6 +69,7 @@ from auth.sso.saml.logout import (
 from auth.sso.saml.replay import ReplayCache
 from auth.sso.saml.validator import Expectations, SamlError, ValidAssertion, validate_response
 from auth.sso.traces import STAGE_CLAIMS, Attempt
+from meshkit.secretbox import SecretBox, SecretBoxError
 
 STAGE_ACS: Final = "acs"
 STAGE_ASSERTION: Final = "assertion"

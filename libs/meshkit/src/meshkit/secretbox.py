@@ -1,4 +1,9 @@
-"""Encryption at rest of connection secrets (OIDC client secrets): AES-256-GCM.
+"""Encryption at rest of the secrets the mesh must be able to read back: AES-256-GCM.
+
+Auth seals IdP client secrets, SAML SP keys and ID tokens with it; directory seals webhook
+signing secrets (the deliverer opens them to sign each delivery). One implementation, one key
+format, one key id: an operator sets the same ``IDMESH_ENCRYPTION_KEY`` on every service that
+holds sealed secrets.
 
 The key comes from the environment (``IDMESH_ENCRYPTION_KEY``, 32 bytes in base64url), never
 from the database it protects. Each ciphertext is stored beside the id of the key that made it,
@@ -7,8 +12,10 @@ so keys rotate without a flag day: the new key encrypts, and the previous keys
 
 A key id is derived from the key (a truncated SHA-256 under a fixed label), so it names the key
 without revealing it and two deployments with the same key agree on its id. Every ciphertext is
-bound to its row through the associated data (the connection id and its account): a ciphertext
-copied into another row does not decrypt.
+bound through the associated data to its purpose and its row (e.g. ``idmesh connection
+client_secret|<account>|<connection>``): a ciphertext copied into another row, or into a column
+holding another kind of secret, does not decrypt. Callers spell out that label; the box only
+requires one.
 
 Stored form: 12-byte random nonce || ciphertext || 16-byte tag (AESGCM's output).
 """
@@ -26,9 +33,16 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from meshkit.config import PlainValueError
+
 KEY_BYTES: Final = 32
 NONCE_BYTES: Final = 12
 _KEY_ID_LABEL: Final = b"idmesh secretbox key id v1\x00"
+
+
+class KeyFormatError(PlainValueError):
+    """A key that is not 32 bytes of base64url; the message never quotes the value, so the
+    configuration may show it for this secret variable."""
 
 
 class SecretBoxError(Exception):
@@ -44,9 +58,9 @@ def parse_key(raw: str) -> bytes:
             text.replace("+", "-").replace("/", "_") + "=" * (-len(text) % 4)
         )
     except (binascii.Error, ValueError):
-        raise ValueError("expected 32 bytes in base64url") from None
+        raise KeyFormatError(f"expected {KEY_BYTES} bytes in base64url") from None
     if len(key) != KEY_BYTES:
-        raise ValueError(f"expected {KEY_BYTES} bytes in base64url, got {len(key)}")
+        raise KeyFormatError(f"expected {KEY_BYTES} bytes in base64url, got {len(key)}")
     return key
 
 
@@ -87,7 +101,9 @@ class SecretBox:
         return self._current_id
 
     def seal(self, plaintext: str, associated: bytes) -> Sealed:
-        """Encrypts ``plaintext`` bound to ``associated`` (e.g. the row's ids)."""
+        """Encrypts ``plaintext`` bound to ``associated`` (its purpose and its row's ids)."""
+        if not associated:
+            raise ValueError("a sealed secret must be bound to its purpose and row")
         nonce = os.urandom(NONCE_BYTES)
         ciphertext = self._keys[self._current_id].encrypt(nonce, plaintext.encode(), associated)
         return Sealed(self._current_id, nonce + ciphertext)

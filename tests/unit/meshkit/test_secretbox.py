@@ -1,14 +1,39 @@
-"""Client secrets at rest: AES-256-GCM with a key from the environment, its id stored beside the
-ciphertext so keys rotate (docs/sso-security.md §3: "secrets stored per connection,
-encrypted")."""
+"""Secrets at rest (IdP client secrets in auth, webhook signing secrets in directory): AES-256-GCM
+with a key from the environment, its id stored beside the ciphertext so keys rotate
+(docs/sso-security.md §3: "secrets stored per connection, encrypted"; docs/events.md, "Secrets at
+rest")."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
-from auth.secretbox import SecretBox, SecretBoxError, key_id, new_key, parse_key, parse_keys
+from meshkit.config import ConfigError, load_config, setting
+from meshkit.secretbox import (
+    Sealed,
+    SecretBox,
+    SecretBoxError,
+    key_id,
+    new_key,
+    parse_key,
+    parse_keys,
+)
 
 ROW = b"idmesh connection client_secret|account|connection"
+# Sealed by auth's secretbox before it moved into meshkit (key: bytes 0..31): the rows auth stored
+# then must still open.
+STORED_BEFORE = Sealed(
+    "309763e32e43e27a",
+    bytes.fromhex(
+        "e7bb2b6911a1f1041a99bfe2da9b0ba2bc2d98b30c78c5ecbb7e12489fe71d5b03ac083a318dc66e2d6aa6"
+        "e62f19cd409e0567d905"
+    ),
+)
+STORED_BEFORE_ROW = (
+    b"idmesh connection client_secret|11111111-1111-1111-1111-111111111111"
+    b"|22222222-2222-2222-2222-222222222222"
+)
 
 
 def test_a_sealed_secret_opens_with_the_same_key_and_row() -> None:
@@ -80,3 +105,34 @@ def test_keys_parse_padded_or_not_and_as_a_comma_list() -> None:
     assert parse_key(raw) == parse_key(raw + "=")
     other = new_key()
     assert parse_keys(f"{raw}, {other},") == (parse_key(raw), parse_key(other))
+
+
+def test_a_secret_auth_sealed_before_the_box_moved_to_meshkit_still_opens() -> None:
+    """One implementation for auth and directory, and no re-encryption: the stored form and the
+    key id are unchanged."""
+    box = SecretBox(bytes(range(32)))
+    assert box.current_key_id == STORED_BEFORE.key_id
+    assert box.open(STORED_BEFORE, STORED_BEFORE_ROW) == "client-secret-from-before"
+
+
+def test_a_secret_bound_to_nothing_is_refused() -> None:
+    """The associated data names the purpose and the row; without it a ciphertext could be
+    moved anywhere."""
+    with pytest.raises(ValueError, match="bound"):
+        SecretBox(parse_key(new_key())).seal("secret", b"")
+
+
+@dataclass(frozen=True)
+class _KeyConfig:
+    key: bytes = setting("IDMESH_ENCRYPTION_KEY", parse=parse_key, secret=True)
+
+
+def test_a_malformed_key_is_a_configuration_error_that_says_why_without_the_value() -> None:
+    """The key's parse errors never quote it, so the configuration shows them, unlike other
+    secret variables' errors."""
+    raw = "c2hvcnQta2V5LW9mLTE2LWI"
+    with pytest.raises(ConfigError) as raised:
+        load_config(_KeyConfig, {"IDMESH_ENCRYPTION_KEY": raw})
+    (problem,) = raised.value.problems
+    assert problem.startswith("IDMESH_ENCRYPTION_KEY is invalid: expected 32 bytes")
+    assert raw not in str(raised.value)
