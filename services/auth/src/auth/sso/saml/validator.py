@@ -45,6 +45,10 @@ from lxml import etree
 from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
+from auth.sso.saml.schemas import compile_schemas_once
+
+compile_schemas_once()
+
 # Bindings 3.5.4 HTTP-POST: a base64 form field; 256 KiB covers an Entra response with 150 groups
 # several times over.
 MAX_RESPONSE_BYTES: Final = 256 * 1024
