@@ -94,13 +94,17 @@ class Replicas:
         for attempt in range(1, _ATTEMPTS + 1):
             self.meshes = self._launchers(self._ports())
             try:
-                await asyncio.gather(*(mesh.start(timeout=START_TIMEOUT) for mesh in self.meshes))
-            except MeshError as error:
+                # A TaskGroup: when one replica fails to start, the other's start is cancelled
+                # (and stops what it started) instead of running on.
+                async with asyncio.TaskGroup() as group:
+                    for mesh in self.meshes:
+                        group.create_task(mesh.start(timeout=START_TIMEOUT))
+            except BaseExceptionGroup as failed:
                 await self._stop_meshes()
-                taken = error.code == EXIT_PORT_TAKEN or "already in use" in str(error)
-                if not taken or attempt == _ATTEMPTS:
+                error = _first(failed)
+                if not _port_taken(error) or attempt == _ATTEMPTS:
                     await self.balancer.stop()
-                    raise
+                    raise error from None
                 continue
             except BaseException:
                 await self.stop()
@@ -152,3 +156,17 @@ class Replicas:
             )
             for index, replica_ports in enumerate(ports)
         ]
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+def _port_taken(error: BaseException) -> bool:
+    """Whether another process took one of the chosen ports (worth another try elsewhere)."""
+    return isinstance(error, MeshError) and (
+        error.code == EXIT_PORT_TAKEN or "already in use" in str(error)
+    )
