@@ -12,16 +12,29 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
-from infra.dev.mesh import Mesh
 from meshkit.channels import connect
 
 # What a SCIM client's token carries (seed guides); any valid token may read its own account.
 DEFAULT_PERMISSIONS = ("users:manage",)
 # An API token secret as auth mints it: idm_<token id, 32 hex>_<43 url-safe characters>.
 SECRET_PATTERN = re.compile(r"idm_(?P<token_id>[0-9a-f]{32})_(?P<random>[A-Za-z0-9_-]{43})")
+
+
+class MeshAccess(Protocol):
+    """What tests use of a running mesh: where its gateway and its services answer, and the
+    environment a client (the ``idmesh`` CLI) needs. An infra.dev.mesh.Mesh is one; the two
+    replicas of tests/e2e/replicas are another."""
+
+    @property
+    def gateway_url(self) -> str: ...
+
+    def address(self, service: str) -> str: ...
+
+    def client_env(self) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -49,7 +62,7 @@ def unique_name(prefix: str = "acct") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-async def create_account(mesh: Mesh, name: str) -> str:
+async def create_account(mesh: MeshAccess, name: str) -> str:
     """Creates account ``name`` through directory's gRPC API; returns its id."""
     async with connect(mesh.address("directory")) as channel:
         stub = directory_pb2_grpc.DirectoryServiceStub(channel)
@@ -65,7 +78,7 @@ async def create_account(mesh: Mesh, name: str) -> str:
     return response.account.id
 
 
-async def verify_domain(mesh: Mesh, account_id: str, domain: str) -> None:
+async def verify_domain(mesh: MeshAccess, account_id: str, domain: str) -> None:
     """``domain`` verified for the account, as an operator bootstraps it (ClaimDomain with
     verified) over directory's gRPC API: a login links or creates by email only inside it."""
     async with connect(mesh.address("directory")) as channel:
@@ -82,7 +95,7 @@ async def verify_domain(mesh: Mesh, account_id: str, domain: str) -> None:
         )
 
 
-async def account_id_of(mesh: Mesh, name: str) -> str:
+async def account_id_of(mesh: MeshAccess, name: str) -> str:
     """The id of account ``name``, read through directory's gRPC API."""
     async with connect(mesh.address("directory")) as channel:
         stub = directory_pb2_grpc.DirectoryServiceStub(channel)
@@ -91,7 +104,7 @@ async def account_id_of(mesh: Mesh, name: str) -> str:
 
 
 async def create_token(
-    mesh: Mesh, account_id: str, permissions: Sequence[str] = DEFAULT_PERMISSIONS
+    mesh: MeshAccess, account_id: str, permissions: Sequence[str] = DEFAULT_PERMISSIONS
 ) -> str:
     """Creates an API token through auth's gRPC API; returns its secret."""
     async with connect(mesh.address("auth")) as channel:
@@ -108,7 +121,7 @@ async def create_token(
 
 
 async def create_tenant(
-    mesh: Mesh, name: str | None = None, permissions: Sequence[str] = DEFAULT_PERMISSIONS
+    mesh: MeshAccess, name: str | None = None, permissions: Sequence[str] = DEFAULT_PERMISSIONS
 ) -> Tenant:
     """A new account and a token for it, over gRPC."""
     name = name or unique_name()
@@ -117,7 +130,7 @@ async def create_tenant(
 
 
 async def run_cli(
-    mesh: Mesh,
+    mesh: MeshAccess,
     *args: str,
     timeout: float = 30.0,  # noqa: ASYNC109
     stdin: str | None = None,
@@ -153,7 +166,7 @@ async def run_cli(
 
 
 async def create_tenant_with_cli(
-    mesh: Mesh, name: str | None = None, permissions: Sequence[str] = DEFAULT_PERMISSIONS
+    mesh: MeshAccess, name: str | None = None, permissions: Sequence[str] = DEFAULT_PERMISSIONS
 ) -> Tenant:
     """A new account and token through ``idmesh account create NAME`` and ``idmesh token create
     --account NAME --permission P...``; the secret is read from the command's output."""

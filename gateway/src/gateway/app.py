@@ -24,6 +24,7 @@ from gateway.protocol_errors import close_after_unread_body
 from gateway.request_id import install_log_field
 from gateway.scim import add_scim_routes
 from gateway.setup import add_setup_routes
+from gateway.shared_ratelimit import lease_from_auth
 from gateway.sso import add_sign_in_routes
 from gateway.state import CLIENTS, CONFIG, STOPPING
 from gateway.token_cache import TokenCache
@@ -72,6 +73,7 @@ def create_app(config: GatewayConfig, clients: Clients) -> web.Application:
     add_oauth_routes(
         app,
         AccessTokenKeys(signing_keys, issuer=config.public_url, audience=config.public_url),
+        lease=lease_from_auth(clients),
         rate=config.token_rate_limit,
         burst=config.token_rate_burst,
     )

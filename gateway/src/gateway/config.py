@@ -77,11 +77,12 @@ class GatewayConfig:
         parse=parse_public_url,
         description="external base URL; default http://127.0.0.1:<PORT>",
     )
-    # Per account, per gateway replica; chosen from what one tenant's tools send (README,
-    # "Configuration"): the burst holds a whole run of the largest public SCIM test tool
-    # (scim2-tester: ~830 requests from one token, 160 in its busiest second) at any speed, and
-    # the rate is 8x Entra's 25/s gallery floor yet about half of what one 2-core replica serves
-    # (317 creates/s in the benchmark), so one tenant alone cannot saturate a replica.
+    # Per account, one total across gateway replicas (gateway.shared_ratelimit); chosen from
+    # what one tenant's tools send (README, "Configuration"): the burst holds a whole run of the
+    # largest public SCIM test tool (scim2-tester: ~830 requests from one token, 160 in its
+    # busiest second) at any speed, and the rate is 8x Entra's 25/s gallery floor yet about half
+    # of what one 2-core replica serves (317 creates/s in the benchmark), so one tenant alone
+    # cannot saturate a replica.
     scim_rate_limit: float = setting(
         "SCIM_RATE_LIMIT",
         default=200.0,

@@ -1,9 +1,13 @@
-"""Token-bucket rate limits keyed by a string (an account id, an OAuth client id, a sign-in
-identity), in process memory: the one limiter every rate-limited endpoint of the gateway uses.
+"""Rate limits keyed by a string (an account id, an OAuth client id, a sign-in identity): the
+one interface every rate-limited endpoint of the gateway uses, ``RateLimit.take(key)`` → the
+seconds to wait (0: go ahead), and the token bucket in this process's memory behind it.
 
-Per gateway replica: with N replicas a key may reach N times the rate. That is fine for limits
-whose job is to stop a runaway or hostile loop and to shed overload, not to meter usage; a
-shared store (and a network hop on every request) would buy exactness nobody needs here.
+Two implementations: ``LocalRateLimit`` (this module) counts in one process, so N replicas (or
+worker processes) would let a key reach N times the rate; ``SharedRateLimit``
+(gateway.shared_ratelimit) holds one total across every replica and worker, leasing tokens in
+small batches from a bucket in auth's PostgreSQL. The SCIM and token endpoint limits are
+shared; the admin sign-in limiter (gateway.admin.ratelimit) stays local and synchronous on
+``TokenBucket``: a few more guesses per replica are within its purpose.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 DEFAULT_MAX_KEYS: Final = 10_000
 """Buckets kept per limiter: ~100 bytes each, so about a megabyte however many keys are tried."""
@@ -75,6 +79,50 @@ class TokenBucket:
         self._buckets[key] = (tokens, now)
         while len(self._buckets) > self._max_keys:
             self._buckets.popitem(last=False)
+
+
+class RateLimit(Protocol):
+    """``rate`` requests a second per key, in bursts of up to ``burst``."""
+
+    @property
+    def rate(self) -> float: ...
+
+    @property
+    def burst(self) -> float: ...
+
+    async def take(self, key: str) -> float:
+        """0 when ``key`` may proceed now (and spends one of its tokens), else the seconds
+        until a token is back (a refused request spends nothing)."""
+        ...
+
+
+class LocalRateLimit:
+    """A RateLimit on one TokenBucket of this process: per replica and per worker."""
+
+    def __init__(self, bucket: TokenBucket) -> None:
+        self.bucket = bucket
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        rate: float,
+        burst: float,
+        max_keys: int = DEFAULT_MAX_KEYS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> LocalRateLimit:
+        return cls(TokenBucket(rate=rate, burst=burst, max_keys=max_keys, clock=clock))
+
+    @property
+    def rate(self) -> float:
+        return self.bucket.rate
+
+    @property
+    def burst(self) -> float:
+        return self.bucket.burst
+
+    async def take(self, key: str) -> float:
+        return self.bucket.take(key)
 
 
 def retry_after(seconds: float) -> str:

@@ -4,9 +4,10 @@ Order matters for security: every request under the prefix is authenticated firs
 catch-all route, so no spelling of a path can reach a resource without the token check:
 Zitadel CVE-2026-32130, docs/scim-clients.md §7), then its path is percent-decoded and
 normalised, then forwarded. The token names the account; the scim service sees nothing else.
-Each account has its own rate limit (SCIM_RATE_LIMIT, gateway.ratelimit), checked right after
-authentication so one tenant's burst never slows another's. Failures raised here answer
-RFC 7644 §3.12 error bodies, like the scim service's own.
+Each account has its own rate limit (SCIM_RATE_LIMIT), one total across every gateway replica
+(gateway.shared_ratelimit), checked right after authentication so one tenant's burst never
+slows another's. Failures raised here answer RFC 7644 §3.12 error bodies, like the scim
+service's own.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from aiohttp import web
 from gateway.access_log import name_route
 from gateway.auth import authenticate
 from gateway.errors import HttpServiceError, Problem, use_error_renderer
-from gateway.ratelimit import TokenBucket, retry_after
+from gateway.ratelimit import RateLimit, retry_after
+from gateway.shared_ratelimit import SharedRateLimit, lease_from_auth
 from gateway.state import CLIENTS, CONFIG
 from idmesh.scim.v1 import scim_pb2
 from meshkit.errors import InvalidArgument, NotFound, ResourceExhausted
@@ -37,8 +39,8 @@ _ENDPOINTS = frozenset(
     {"Users", "Groups", "Me", "Bulk", "ServiceProviderConfig", "ResourceTypes", "Schemas"}
 )
 REQUIRED_PERMISSION = "users:manage"
-SCIM_RATE_LIMIT: web.AppKey[TokenBucket] = web.AppKey("scim_rate_limit", TokenBucket)
-"""The per-account token buckets of SCIM requests."""
+SCIM_RATE_LIMIT: web.AppKey[RateLimit] = web.AppKey("scim_rate_limit")
+"""The per-account rate limit of SCIM requests."""
 
 
 def normalised_path(raw_path: str) -> str:
@@ -71,11 +73,11 @@ def _check_content_type(request: web.Request) -> None:
         )
 
 
-def _check_rate_limit(limiter: TokenBucket, account_id: str) -> None:
+async def _check_rate_limit(limiter: RateLimit, account_id: str) -> None:
     """Raises 429 with ``Retry-After`` (RFC 6585 §4, RFC 9110 §10.2.3) when the account has
     used up its requests. Entra retries exactly the throttled requests after Retry-After
     (docs/scim-clients.md §6), so nothing is lost."""
-    wait = limiter.take(account_id)
+    wait = await limiter.take(account_id)
     if wait:
         raise HttpServiceError(
             ResourceExhausted(
@@ -115,7 +117,7 @@ async def handle_scim(request: web.Request) -> web.StreamResponse:
     name_route(request, resource_route(request.raw_path.split("?", 1)[0]))
     clients = request.config_dict[CLIENTS]
     principal = await authenticate(request, clients, REQUIRED_PERMISSION)
-    _check_rate_limit(request.config_dict[SCIM_RATE_LIMIT], principal.account_id)
+    await _check_rate_limit(request.config_dict[SCIM_RATE_LIMIT], principal.account_id)
     try:
         path = normalised_path(request.raw_path.split("?", 1)[0])
     except UnicodeDecodeError:
@@ -181,9 +183,14 @@ def render_scim_error(request: web.Request, problem: Problem) -> web.StreamRespo
 
 def add_scim_routes(app: web.Application) -> None:
     """Registers the catch-all SCIM route, its per-account rate limit (from the application's
-    configuration) and its error renderer on ``app``."""
+    configuration, shared through auth) and its error renderer on ``app``."""
     config = app[CONFIG]
-    app[SCIM_RATE_LIMIT] = TokenBucket(rate=config.scim_rate_limit, burst=config.scim_rate_burst)
+    app[SCIM_RATE_LIMIT] = SharedRateLimit(
+        "scim",
+        rate=config.scim_rate_limit,
+        burst=config.scim_rate_burst,
+        lease=lease_from_auth(app[CLIENTS]),
+    )
     app.router.add_route("*", PREFIX, handle_scim)
     app.router.add_route("*", PREFIX + "/{tail:.*}", handle_scim)
     use_error_renderer(app, render_scim_error, prefix=PREFIX)

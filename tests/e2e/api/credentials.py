@@ -12,8 +12,8 @@ from urllib.parse import quote_plus
 import aiohttp
 
 from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
-from infra.dev.mesh import Mesh
 from meshkit.channels import connect
+from tests.e2e.tenants import MeshAccess
 
 # What the connector does: read users and roles, read, grant and revoke space roles.
 GOVERNANCE_PERMISSIONS: tuple[str, ...] = (
@@ -25,7 +25,7 @@ GOVERNANCE_PERMISSIONS: tuple[str, ...] = (
 
 
 async def create_oauth_client(
-    mesh: Mesh, account_id: str, permissions: Sequence[str]
+    mesh: MeshAccess, account_id: str, permissions: Sequence[str]
 ) -> tuple[str, str]:
     """An OAuth client of ``account_id`` made through auth's gRPC API: (client id, secret)."""
     async with connect(mesh.address("auth")) as channel:
@@ -41,7 +41,7 @@ async def create_oauth_client(
 
 
 async def obtain_bearer_token(
-    mesh: Mesh, account_id: str, permissions: Sequence[str] = GOVERNANCE_PERMISSIONS
+    mesh: MeshAccess, account_id: str, permissions: Sequence[str] = GOVERNANCE_PERMISSIONS
 ) -> str:
     """A bearer token of ``account_id`` for the governance connector, from POST /oauth/token."""
     client_id, secret = await create_oauth_client(mesh, account_id, permissions)

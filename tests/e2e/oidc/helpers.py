@@ -18,9 +18,8 @@ import aiohttp
 from yarl import URL
 
 from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
-from infra.dev.mesh import Mesh
 from meshkit.channels import connect
-from tests.e2e.tenants import create_account, unique_name, verify_domain
+from tests.e2e.tenants import MeshAccess, create_account, unique_name, verify_domain
 from tests.idps.oidc.provider import SCOPES, Client, OidcProvider, sign_in_at_idp
 
 
@@ -37,7 +36,7 @@ class OidcTenant:
 OidcTenantFactory = Callable[..., Awaitable[OidcTenant]]
 
 
-async def run_idmesh(mesh: Mesh, *args: str, stdin: str = "", timeout: float = 30.0) -> str:  # noqa: ASYNC109
+async def run_idmesh(mesh: MeshAccess, *args: str, stdin: str = "", timeout: float = 30.0) -> str:  # noqa: ASYNC109
     """Runs the ``idmesh`` console script against ``mesh`` with ``stdin``; its stdout. Fails
     the test with the command's output when it exits non-zero."""
     script = Path(sys.executable).with_name("idmesh")
@@ -53,7 +52,7 @@ async def run_idmesh(mesh: Mesh, *args: str, stdin: str = "", timeout: float = 3
     return out.decode()
 
 
-def make_tenant_factory(mesh: Mesh, provider: OidcProvider) -> OidcTenantFactory:
+def make_tenant_factory(mesh: MeshAccess, provider: OidcProvider) -> OidcTenantFactory:
     async def make(*extra: str) -> OidcTenant:
         """A new account connected to the provider through ``idmesh connection add-oidc``."""
         name = unique_name("sso")
@@ -89,7 +88,7 @@ def browser() -> aiohttp.ClientSession:
 
 
 async def start_login(
-    session: aiohttp.ClientSession, mesh: Mesh, tenant: OidcTenant, **query: str
+    session: aiohttp.ClientSession, mesh: MeshAccess, tenant: OidcTenant, **query: str
 ) -> str:
     """GET the gateway's start URL; the IdP's authorization URL it redirects to."""
     url = URL(f"{mesh.gateway_url}/sso/oidc/{tenant.connection_id}/start").update_query(query)
@@ -99,7 +98,7 @@ async def start_login(
 
 
 async def login(
-    session: aiohttp.ClientSession, mesh: Mesh, tenant: OidcTenant, user: str, **query: str
+    session: aiohttp.ClientSession, mesh: MeshAccess, tenant: OidcTenant, user: str, **query: str
 ) -> aiohttp.ClientResponse:
     """A whole login in ``session``: start → IdP login and consent → callback; returns the
     callback's response (303 to return_to on success)."""
@@ -113,7 +112,7 @@ async def login(
         return response
 
 
-async def login_traces(mesh: Mesh, account_id: str) -> list[auth_pb2.LoginTrace]:
+async def login_traces(mesh: MeshAccess, account_id: str) -> list[auth_pb2.LoginTrace]:
     """The account's login traces, newest first, read over auth's gRPC API."""
     async with connect(mesh.address("auth")) as channel:
         stub = auth_pb2_grpc.AuthServiceStub(channel)

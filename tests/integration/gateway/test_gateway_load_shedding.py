@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.app import create_app
 from gateway.clients import Clients
 from gateway.config import load_gateway_config
-from gateway.ratelimit import TokenBucket
+from gateway.ratelimit import LocalRateLimit
 from gateway.scim import SCIM_RATE_LIMIT
 from tests.support.gateway_peers import (
     ACME_SECRET,
@@ -57,7 +57,7 @@ async def test_an_account_past_its_scim_limit_gets_429_and_others_do_not(
     clock = Clock()
 
     def small_limit(app: web.Application) -> None:
-        app[SCIM_RATE_LIMIT] = TokenBucket(rate=0.5, burst=2, clock=clock)
+        app[SCIM_RATE_LIMIT] = LocalRateLimit.of(rate=0.5, burst=2, clock=clock)
 
     async with gateway(setup=small_limit, token_cache_ttl="5s") as client:
         assert [(await _list_users(client, ACME_SECRET))[0] for _ in range(2)] == [200, 200]

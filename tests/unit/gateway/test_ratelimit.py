@@ -1,8 +1,8 @@
-"""gateway.ratelimit (the one token bucket of the gateway), the token endpoint's per-client and
-per-account limits (gateway.oauth.limits) and their configuration. The issue's requirement:
-"per-account rate limits on SCIM and the token endpoint answering 429 with Retry-After
-(generous enough for Entra's bursts and at least 25 requests per second per account)". Every
-test drives an injected clock: no sleeping, no timing to flake."""
+"""gateway.ratelimit (the in-process token bucket of the gateway), the token endpoint's
+per-client and per-account limits (gateway.oauth.limits) and their configuration. The issue's
+requirement: "per-account rate limits on SCIM and the token endpoint answering 429 with
+Retry-After (generous enough for Entra's bursts and at least 25 requests per second per
+account)". Every test drives an injected clock: no sleeping, no timing to flake."""
 
 from __future__ import annotations
 
@@ -173,36 +173,36 @@ def test_every_invalid_limit_is_reported_at_once() -> None:
     ]
 
 
-def test_the_token_endpoint_limits_each_client_id() -> None:
+async def test_the_token_endpoint_limits_each_client_id() -> None:
     """A client id unknown to the gateway is limited by itself; other clients go on."""
-    limits = TokenEndpointLimits(rate=1.0, burst=3, clock=Clock())
-    assert [limits.take("c1") for _ in range(3)] == [None, None, None]
-    throttled = limits.take("c1")
+    limits = TokenEndpointLimits.in_process(rate=1.0, burst=3, clock=Clock())
+    assert [await limits.take("c1") for _ in range(3)] == [None, None, None]
+    throttled = await limits.take("c1")
     assert throttled is not None
     assert throttled.scope == "client"
-    assert limits.take("c2") is None
+    assert await limits.take("c2") is None
 
 
-def test_the_token_endpoint_limits_all_clients_of_an_account_together() -> None:
+async def test_the_token_endpoint_limits_all_clients_of_an_account_together() -> None:
     """Per account (the issue): once a client has been issued a token the gateway knows its
     account, and the account's clients share the account's bucket; the first token of each
     client is charged to the account when it is issued."""
-    limits = TokenEndpointLimits(rate=1.0, burst=4, clock=Clock())
+    limits = TokenEndpointLimits.in_process(rate=1.0, burst=4, clock=Clock())
     for client in ("c1", "c2"):
-        assert limits.take(client) is None
-        limits.issued(client, "acme")
-    assert limits.take("c1") is None
-    assert limits.take("c2") is None
-    throttled = limits.take("c1")
+        assert await limits.take(client) is None
+        await limits.issued(client, "acme")
+    assert await limits.take("c1") is None
+    assert await limits.take("c2") is None
+    throttled = await limits.take("c1")
     assert throttled is not None
     assert throttled.scope == "account"
-    assert limits.take("c3") is None  # another account's client
+    assert await limits.take("c3") is None  # another account's client
 
 
-def test_the_token_endpoint_remembers_a_bounded_number_of_clients() -> None:
-    limits = TokenEndpointLimits(rate=1.0, burst=100, max_keys=2, clock=Clock())
+async def test_the_token_endpoint_remembers_a_bounded_number_of_clients() -> None:
+    limits = TokenEndpointLimits.in_process(rate=1.0, burst=100, max_keys=2, clock=Clock())
     for client in ("c1", "c2", "c3"):
-        limits.issued(client, f"account-of-{client}")
+        await limits.issued(client, f"account-of-{client}")
     assert len(limits._accounts) == 2
     assert "c1" not in limits._accounts
 

@@ -142,7 +142,7 @@ async def _issue(request: web.Request) -> web.Response:
     scope = _single(form, "scope")
     limits = request.config_dict[TOKEN_RATE_LIMIT]
     # Client ids are short; a longer string is not one, and must not grow the bucket keys.
-    throttled = limits.take(client_id[:64])
+    throttled = await limits.take(client_id[:64])
     if throttled is not None:
         return web.json_response(
             {
@@ -175,7 +175,7 @@ async def _issue(request: web.Request) -> web.Response:
             raise OAuthError("invalid_scope", refused.message) from None
         raise
     if issued.account_id:
-        limits.issued(client_id[:64], issued.account_id)
+        await limits.issued(client_id[:64], issued.account_id)
     return web.json_response(
         {
             "access_token": issued.access_token,

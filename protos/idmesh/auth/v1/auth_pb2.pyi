@@ -3048,3 +3048,60 @@ class VerifyLocalPasswordResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyLocalPasswordResponse: _TypeAlias = VerifyLocalPasswordResponse  # noqa: Y015
+
+@_typing.final
+class TakeRateTokensRequest(_message.Message):
+    """---------------------------------------------------------------------------------------------
+    Shared rate limits
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    WANT_FIELD_NUMBER: _builtins.int
+    RATE_FIELD_NUMBER: _builtins.int
+    BURST_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    """The bucket, named by its caller: the limit and whose it is ("scim:<account id>")."""
+    want: _builtins.int
+    rate: _builtins.float
+    """Tokens a second, and the most the bucket holds; the latest request's values apply."""
+    burst: _builtins.float
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        want: _builtins.int = ...,
+        rate: _builtins.float = ...,
+        burst: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["burst", b"burst", "key", b"key", "rate", b"rate", "want", b"want"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TakeRateTokensRequest: _TypeAlias = TakeRateTokensRequest  # noqa: Y015
+
+@_typing.final
+class TakeRateTokensResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANTED_FIELD_NUMBER: _builtins.int
+    RETRY_AFTER_SECONDS_FIELD_NUMBER: _builtins.int
+    granted: _builtins.int
+    retry_after_seconds: _builtins.float
+    """With granted 0: the seconds until one token is back; else 0."""
+    def __init__(
+        self,
+        *,
+        granted: _builtins.int = ...,
+        retry_after_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["granted", b"granted", "retry_after_seconds", b"retry_after_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TakeRateTokensResponse: _TypeAlias = TakeRateTokensResponse  # noqa: Y015

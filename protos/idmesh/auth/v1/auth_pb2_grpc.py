@@ -249,6 +249,11 @@ class AuthServiceStub:
                 request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.UpdateSetupLinkRequest.SerializeToString,
                 response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.UpdateSetupLinkResponse.FromString,
                 _registered_method=True)
+        self.TakeRateTokens = channel.unary_unary(
+                '/idmesh.auth.v1.AuthService/TakeRateTokens',
+                request_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.TakeRateTokensRequest.SerializeToString,
+                response_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.TakeRateTokensResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -558,6 +563,17 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TakeRateTokens(self, request, context):
+        """Shared rate limits: one token bucket per key (``rate`` tokens a second, up to ``burst``)
+        for every gateway replica and worker. Takes up to ``want`` whole tokens at once, refilling
+        first, in one atomic statement; ``granted`` may be fewer (0: none left, then
+        ``retry_after_seconds`` says when the next one is back). INVALID_ARGUMENT for an empty or
+        over-long key, a ``want`` outside 1..100000, a rate not above 0 or a burst below 1.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -775,6 +791,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.UpdateSetupLink,
                     request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.UpdateSetupLinkRequest.FromString,
                     response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.UpdateSetupLinkResponse.SerializeToString,
+            ),
+            'TakeRateTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.TakeRateTokens,
+                    request_deserializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.TakeRateTokensRequest.FromString,
+                    response_serializer=idmesh_dot_auth_dot_v1_dot_auth__pb2.TakeRateTokensResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1938,6 +1959,33 @@ class AuthService:
             '/idmesh.auth.v1.AuthService/UpdateSetupLink',
             idmesh_dot_auth_dot_v1_dot_auth__pb2.UpdateSetupLinkRequest.SerializeToString,
             idmesh_dot_auth_dot_v1_dot_auth__pb2.UpdateSetupLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TakeRateTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/idmesh.auth.v1.AuthService/TakeRateTokens',
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.TakeRateTokensRequest.SerializeToString,
+            idmesh_dot_auth_dot_v1_dot_auth__pb2.TakeRateTokensResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -139,6 +139,13 @@ class AuthServiceStub:
     """Records what the wizard configured through the link (its connection, its SCIM token) and
     its end (finish): the link is used up.
     """
+    TakeRateTokens: _grpc.UnaryUnaryMultiCallable[_auth_pb2.TakeRateTokensRequest, _auth_pb2.TakeRateTokensResponse]
+    """Shared rate limits: one token bucket per key (``rate`` tokens a second, up to ``burst``)
+    for every gateway replica and worker. Takes up to ``want`` whole tokens at once, refilling
+    first, in one atomic statement; ``granted`` may be fewer (0: none left, then
+    ``retry_after_seconds`` says when the next one is back). INVALID_ARGUMENT for an empty or
+    over-long key, a ``want`` outside 1..100000, a rate not above 0 or a burst below 1.
+    """
 
 @_typing.type_check_only
 class AuthServiceAsyncStub(AuthServiceStub):
@@ -247,6 +254,13 @@ class AuthServiceAsyncStub(AuthServiceStub):
     UpdateSetupLink: _aio.UnaryUnaryMultiCallable[_auth_pb2.UpdateSetupLinkRequest, _auth_pb2.UpdateSetupLinkResponse]  # type: ignore[assignment]
     """Records what the wizard configured through the link (its connection, its SCIM token) and
     its end (finish): the link is used up.
+    """
+    TakeRateTokens: _aio.UnaryUnaryMultiCallable[_auth_pb2.TakeRateTokensRequest, _auth_pb2.TakeRateTokensResponse]  # type: ignore[assignment]
+    """Shared rate limits: one token bucket per key (``rate`` tokens a second, up to ``burst``)
+    for every gateway replica and worker. Takes up to ``want`` whole tokens at once, refilling
+    first, in one atomic statement; ``granted`` may be fewer (0: none left, then
+    ``retry_after_seconds`` says when the next one is back). INVALID_ARGUMENT for an empty or
+    over-long key, a ``want`` outside 1..100000, a rate not above 0 or a burst below 1.
     """
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -611,6 +625,19 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_auth_pb2.UpdateSetupLinkResponse, _abc.Awaitable[_auth_pb2.UpdateSetupLinkResponse]]:
         """Records what the wizard configured through the link (its connection, its SCIM token) and
         its end (finish): the link is used up.
+        """
+
+    @_abc_1.abstractmethod
+    def TakeRateTokens(
+        self,
+        request: _auth_pb2.TakeRateTokensRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.TakeRateTokensResponse, _abc.Awaitable[_auth_pb2.TakeRateTokensResponse]]:
+        """Shared rate limits: one token bucket per key (``rate`` tokens a second, up to ``burst``)
+        for every gateway replica and worker. Takes up to ``want`` whole tokens at once, refilling
+        first, in one atomic statement; ``granted`` may be fewer (0: none left, then
+        ``retry_after_seconds`` says when the next one is back). INVALID_ARGUMENT for an empty or
+        over-long key, a ``want`` outside 1..100000, a rate not above 0 or a burst below 1.
         """
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -21,6 +21,7 @@ from auth.oauth.issuer import AccessTokenIssuer
 from auth.oauth.servicer import OAuth
 from auth.oauth.signing import SigningKeys
 from auth.oauth.store import OAuthClientStore
+from auth.rate_buckets.store import RateBuckets
 from auth.servicer import AuthServiceServicer
 from auth.setup.store import SetupLinkStore
 from auth.sso.servicer import Sso, SsoSettings
@@ -50,13 +51,16 @@ class AuthApp:
     verifier: ApiTokenVerifier
     sso: Sso
     oauth: OAuth
+    rate_buckets: RateBuckets
     expiry: ExpiryWatch | None = None
     _watching: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> int:
-        """Starts serving (and the SSO sweeper, and the expiry watch); returns the bound port."""
+        """Starts serving (and the SSO sweeper, the rate bucket sweeper, and the expiry watch);
+        returns the bound port."""
         port = await self.server.start()
         self.sso.start_janitor()
+        self._watching.append(asyncio.create_task(self.rate_buckets.sweep_forever()))
         if self.expiry is not None:
             self._watching.append(asyncio.create_task(self.expiry.run()))
         return port
@@ -97,8 +101,15 @@ def build_app(
     sso_components = Sso(pool, sso or SsoSettings())
     keys = signing_keys or SigningKeys(None, token_ttl_seconds=ACCESS_TOKEN_TTL_SECONDS)
     oauth = OAuth(OAuthClientStore(pool), AccessTokenIssuer(OAuthClientStore(pool), keys))
+    rate_buckets = RateBuckets(pool)
     servicer = AuthServiceServicer(
-        store, verifier, sso_components, oauth, LocalPasswords(pool), SetupLinkStore(pool)
+        store,
+        verifier,
+        sso_components,
+        oauth,
+        LocalPasswords(pool),
+        SetupLinkStore(pool),
+        rate_buckets,
     )
     grpc_server = server or GrpcServer(host, port)
     grpc_server.add_service(
@@ -109,5 +120,10 @@ def build_app(
         channel = connect(sso_components.settings.directory_addr)
         expiry = ExpiryWatch(pool, channel, expiry_check_every)
     return AuthApp(
-        server=grpc_server, verifier=verifier, sso=sso_components, oauth=oauth, expiry=expiry
+        server=grpc_server,
+        verifier=verifier,
+        sso=sso_components,
+        oauth=oauth,
+        rate_buckets=rate_buckets,
+        expiry=expiry,
     )

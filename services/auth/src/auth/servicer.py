@@ -20,6 +20,8 @@ from auth.local.passwords import LocalPasswordMethods, LocalPasswords
 from auth.models import NewApiToken
 from auth.oauth.servicer import OAuth, OAuthMethods
 from auth.permissions import validate_permissions
+from auth.rate_buckets.servicer import RateBucketMethods
+from auth.rate_buckets.store import RateBuckets
 from auth.setup.servicer import SetupLinkMethods
 from auth.setup.store import SetupLinkStore
 from auth.sso.checks import ConnectionChecks
@@ -41,11 +43,12 @@ class AuthServiceServicer(
     OAuthMethods,
     LocalPasswordMethods,
     SetupLinkMethods,
+    RateBucketMethods,
     auth_pb2_grpc.AuthServiceServicer,
 ):
     """idmesh.auth.v1.AuthService: API tokens here, SSO from SsoMethods (whose connection
     changes ConnectionEvents reports to the change feed), OAuth clients and access tokens from
-    OAuthMethods."""
+    OAuthMethods, the shared rate limits' buckets from RateBucketMethods."""
 
     def __init__(
         self,
@@ -55,6 +58,7 @@ class AuthServiceServicer(
         oauth: OAuth,
         local_passwords: LocalPasswords,
         setup_links: SetupLinkStore,
+        rate_buckets: RateBuckets,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -64,6 +68,7 @@ class AuthServiceServicer(
         self.oauth = oauth
         self.local_passwords = local_passwords
         self.setup_links = setup_links
+        self.rate_buckets = rate_buckets
         self._clock = clock
 
     async def CreateApiToken(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from google.protobuf import timestamp_pb2
 
@@ -29,6 +29,7 @@ from gateway.app import create_app
 from gateway.auth import has_permission
 from gateway.clients import Clients
 from gateway.config import load_gateway_config
+from gateway.protocol_errors import ProblemAppRunner
 from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from idmesh.directory.v1 import directory_pb2 as pb
 from idmesh.directory.v1 import directory_pb2_grpc
@@ -40,6 +41,17 @@ from tests.support.directory import Stub
 from tests.support.gateway_peers import GatewayClient, unused_address
 
 API = "/api/v1"
+
+
+class GatewayTestServer(TestServer):
+    """aiohttp's TestServer on the gateway's production runner (gateway.server): a request
+    aiohttp refuses before any handler (a malformed header) is answered as in production, an
+    RFC 9457 problem (gateway.protocol_errors), not aiohttp's text/plain page."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        return ProblemAppRunner(self.app, **kwargs)
+
+
 ALL_PERMISSIONS: frozenset[str] = KNOWN_PERMISSIONS
 SYSTEM = pb.Actor(type=pb.ACTOR_TYPE_SYSTEM, id="tests", display_name="API tests")
 
@@ -377,7 +389,7 @@ async def start_stack(
     settings = {"PORT": str(port)}
     if port:
         settings["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
-    server = TestServer(
+    server = GatewayTestServer(
         create_app(load_gateway_config(settings), clients), host="127.0.0.1", port=port
     )
     directory_channel = connect(f"127.0.0.1:{directory_port}")

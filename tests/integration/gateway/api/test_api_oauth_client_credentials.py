@@ -239,7 +239,7 @@ def token_limits(tenant: Tenant, rate: float, burst: int) -> Iterator[None]:
     assert app is not None
     limits = app[TOKEN_RATE_LIMIT]
     kept = limits.per_client, limits.per_account
-    frozen = TokenEndpointLimits(rate=rate, burst=burst, clock=lambda: 0.0)
+    frozen = TokenEndpointLimits.in_process(rate=rate, burst=burst, clock=lambda: 0.0)
     limits.per_client, limits.per_account = frozen.per_client, frozen.per_account
     try:
         yield
