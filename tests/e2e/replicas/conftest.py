@@ -23,7 +23,7 @@ from typing import Any, Final
 import pytest
 from joserfc.jwk import ECKey
 
-from auth.secretbox import new_key
+from meshkit.secretbox import new_key
 from tests.dns.server import LoopbackDns
 from tests.e2e.harness import dns_env, mesh_env
 from tests.e2e.otlp_receiver import OtlpReceiver

@@ -1,6 +1,6 @@
-"""gateway.overload through the front door: the in-flight cap and the request deadline. The issue's requirement:
-"bounded queues and request deadlines everywhere so that overload sheds load instead of piling
-up memory". Handlers are driven directly (no sockets); the only waiting is on events the test
+"""gateway.overload through the front door: the in-flight cap and the request deadline. The
+issue's requirement: "bounded queues and request deadlines everywhere so that overload sheds
+load instead of piling up memory". Handlers are driven directly (no sockets); the only waiting is on events the test
 sets, and the one deadline is far shorter than anything else the test waits for."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from gateway.errors import use_error_renderer
 from gateway.access_log import AccessLog
+from gateway.errors import use_error_renderer
 from gateway.front_door import front_door_middleware
 from gateway.overload import InFlightLimit
 from gateway.scim import render_scim_error

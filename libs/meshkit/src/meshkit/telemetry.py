@@ -15,6 +15,7 @@ gateway's server span, meshkit's gRPC interceptors, the asyncpg instrumentation)
 from __future__ import annotations
 
 import os
+from typing import overload
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -42,6 +43,14 @@ def _exporter(name: str) -> SpanExporter | None:
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
     return OTLPSpanExporter()
+
+
+@overload
+def setup_tracing(service_name: str, *, processor: SpanProcessor) -> TracerProvider: ...
+
+
+@overload
+def setup_tracing(service_name: str, *, processor: None = None) -> TracerProvider | None: ...
 
 
 def setup_tracing(
