@@ -23,7 +23,6 @@ from typing import Any, Final
 import pytest
 from joserfc.jwk import ECKey
 
-from meshkit.secretbox import new_key
 from tests.dns.server import LoopbackDns
 from tests.e2e.harness import dns_env, mesh_env
 from tests.e2e.otlp_receiver import OtlpReceiver
@@ -82,7 +81,6 @@ async def replicas(
         service_env={
             "directory": dns_env(dns_server),
             "auth": {
-                "IDMESH_ENCRYPTION_KEY": new_key(),
                 "IDMESH_SIGNING_KEYS_FILE": str(signing_keys_file),
                 "API_TOKEN_CACHE_TTL": f"{API_TOKEN_CACHE_SECONDS}s",
             },

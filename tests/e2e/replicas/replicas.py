@@ -23,6 +23,7 @@ from pathlib import Path
 
 from infra.dev.mesh import SERVICES, Mesh, MeshError, free_port
 from meshkit.ports import EXIT_PORT_TAKEN
+from meshkit.secretbox import new_key
 from tests.e2e.harness import START_TIMEOUT
 from tests.support.balancer import RoundRobinBalancer
 
@@ -58,6 +59,9 @@ class Replicas:
         }
         self.balancer = RoundRobinBalancer()
         self.meshes: list[Mesh] = []
+        # One IDMESH_ENCRYPTION_KEY for every replica's storing services, as one Kubernetes
+        # Secret gives them: what one replica seals, the other opens.
+        self.encryption_key = new_key()
 
     # -- what clients use (tests.e2e.tenants.MeshAccess) --------------------------------------
 
@@ -153,6 +157,7 @@ class Replicas:
                 },
                 service_env={**self.service_env, "gateway": gateway_env},
                 log_dir=self.log_dir / f"replica{index + 1}",
+                encryption_key=self.encryption_key,
             )
             for index, replica_ports in enumerate(ports)
         ]
