@@ -23,7 +23,7 @@ class Target:
         return value >= self.threshold if self.op == ">=" else value <= self.threshold
 
     def describe(self) -> str:
-        symbol = "≥" if self.op == ">=" else "<"
+        symbol = "≥" if self.op == ">=" else "≤"
         return f"{symbol} {self.threshold:,.{_decimals(self.threshold)}f}{self.suffix}"
 
 
