@@ -105,20 +105,6 @@ class BenchContext:
         self.report.lines.append(line)
         return line
 
-    def figure(self, name: str, row: Row, goal: Goal | None = None, note: str = "") -> Figure:
-        """Adds ``row``'s throughput to the summary table, with its latency, concurrency and
-        any disturbance in the note."""
-        load = row.load
-        parts = [
-            f"c={load.concurrency}, p50 {load.p50_ms or 0:.1f} ms, p99 {load.p99_ms or 0:.1f} ms"
-        ]
-        parts += [part for part in (note, disturbance(row)) if part]
-        figure = Figure(
-            name, load.requests_per_second, "req/s", goal, "; ".join(parts), busy=row.busy
-        )
-        self.report.figures.append(figure)
-        return figure
-
     def ratio(
         self,
         name: str,

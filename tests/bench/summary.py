@@ -96,11 +96,12 @@ def header_lines(report: RunReport) -> list[str]:
 
 def render_text(report: RunReport) -> str:
     figures = all_figures(report)
-    table = aligned(_COLUMNS, _cells(figures), right={1})
-    parts = [*header_lines(report), ""]
+    parts = [*header_lines(report)]
     if report.lines:
-        parts += [cost_table.render(report.lines), "", *_wrapped(cost_table.LEGEND), ""]
-    return "\n".join([*parts, table])
+        parts += ["", cost_table.render(report.lines), "", *_wrapped(cost_table.LEGEND)]
+    if figures:
+        parts += ["", aligned(_COLUMNS, _cells(figures), right={1})]
+    return "\n".join(parts)
 
 
 def _wrapped(text: str, width: int = 118) -> list[str]:

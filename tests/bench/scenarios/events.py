@@ -9,8 +9,8 @@ One endpoint is delivered to in order, one event at a time (the Standard Webhook
 this deliverer keeps); several endpoints go in parallel (WEBHOOK_WORKERS, 4).
 
 SCIM create cost: the same sequential POST /scim/v2/Users load twice, first with the trigger
-``audit_events_feed`` disabled (the audit event is still written: that is the "before" of this
-issue), then enabled; CPU time of the mesh's processes and of our PostgreSQL backends over the
+``audit_events_feed`` disabled (the audit event is still written: that is the cost before the
+change feed), then enabled; CPU time of the mesh's processes and of our PostgreSQL backends over the
 requests, divided by the requests.
 """
 

@@ -1,5 +1,4 @@
-"""Ory Polis's complete SAML login beside idmesh's, in the same run (issue 6: "if Ory Polis runs
-here, measure its SAML login and print the ratio").
+"""Ory Polis's complete SAML login beside idmesh's, in the same run, with the ratio of the two.
 
 Polis (npm @boxyhq/saml-jackson, tests/bench/polis/) runs as one node process with an in-memory
 store. One login is what its integrating app and a browser do: GET its OAuth authorize endpoint

@@ -7,7 +7,7 @@ without restarts (an idle mesh costs next to no CPU):
   samples everything off: trace ids exist, nothing is recorded);
 - "on": OTLP export to an in-process receiver that only counts what arrives (so the collector's
   work stays out of the measurement as far as a shared machine allows), sampler
-  parentbased_traceidratio at 0.1 — issue 6's production setting — and the SDK's batch defaults;
+  parentbased_traceidratio at 0.1 (a common production choice) and the SDK's batch defaults;
 - "full": every span sampled and kept with its timings, for the slowest hop of a SCIM create.
 
 SCIM filtered GETs (1k users), then SCIM creates, each run off, on, on, off (drift between rows

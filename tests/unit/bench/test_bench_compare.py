@@ -79,6 +79,16 @@ def test_cpu_per_request_lower_is_never_a_regression() -> None:
     assert not cheaper.regressions
 
 
+def test_a_cpu_rise_below_the_tick_noise_is_not_a_regression_however_large_its_ratio() -> None:
+    ticks = compare(
+        {"lines": [_line("SCIM create", 300.0, {"auth": 0.01})]},
+        {"lines": [_line("SCIM create", 300.0, {"auth": 0.04})]},
+    )
+    (auth,) = [c for c in ticks.changes if c.figure == "auth"]
+    assert auth.ratio == pytest.approx(4.0)
+    assert not auth.regression
+
+
 def test_lines_are_matched_by_case_system_and_concurrency() -> None:
     reference = _change("ref", system="scim2-server 0.8.3")
     assert reference.ratio == pytest.approx(1.0)
