@@ -9,7 +9,9 @@ throughput before → after, and the CPU milliseconds per request of each proces
 with the ratio. A change more than 10 % for the worse (CPU per request up, or throughput down)
 is flagged REGRESSION, unless CPU per request rose by less than 0.05 ms: /proc counts CPU in
 10 ms ticks, so a process that barely works (auth behind a cached token) jumps by whole ticks.
-Lines only one run has are listed. Two runs on a shared machine differ by
+Only idmesh's lines can regress; a reference that got worse (scim2-server, Ory Polis, the echo)
+is marked "worse (reference)": it says the machine changed, not the code. Lines only one run
+has are listed. Two runs on a shared machine differ by
 more than that for no reason at all, so a flag says "look", and the runs' busy flags say how
 much to trust it. ``--strict`` exits 1 when anything is flagged.
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from tests.bench.cost import LABELS
+from tests.bench.lines import IDMESH
 from tests.bench.report import aligned
 
 RESULTS: Final = Path(__file__).resolve().parents[2] / "tests" / "artifacts" / "bench"
@@ -54,13 +57,22 @@ class Change:
         return self.after / self.before if self.before else None
 
     @property
-    def regression(self) -> bool:
+    def worse(self) -> bool:
         ratio = self.ratio
         if ratio is None:
             return False
         if self.figure == THROUGHPUT:
             return ratio < 1.0 - THRESHOLD
         return ratio > 1.0 + THRESHOLD and self.after - self.before > MIN_CPU_MS
+
+    @property
+    def ours(self) -> bool:
+        """A line of idmesh (traced or not), as opposed to a reference's."""
+        return self.key[1].startswith(IDMESH)
+
+    @property
+    def regression(self) -> bool:
+        return self.ours and self.worse
 
 
 @dataclass(frozen=True)
@@ -125,8 +137,15 @@ def render(comparison: Comparison, before: str, after: str) -> str:
     cells = []
     for change in comparison.changes:
         name, system, concurrency = change.key
-        flags = [flag for flag, on in (("REGRESSION", change.regression), ("busy", change.busy))
-                 if on]  # fmt: skip
+        flags = [
+            flag
+            for flag, on in (
+                ("REGRESSION", change.regression),
+                ("worse (reference)", change.worse and not change.ours),
+                ("busy", change.busy),
+            )
+            if on
+        ]
         cells.append(
             [
                 name,

@@ -89,6 +89,15 @@ def test_a_cpu_rise_below_the_tick_noise_is_not_a_regression_however_large_its_r
     assert not auth.regression
 
 
+def test_a_reference_that_got_worse_is_marked_but_is_no_regression_of_ours() -> None:
+    reference = compare(
+        {"lines": [_line("SCIM create", 400.0, {"ref": 2.0}, system="scim2-server 0.8.3")]},
+        {"lines": [_line("SCIM create", 300.0, {"ref": 3.0}, system="scim2-server 0.8.3")]},
+    )
+    assert all(change.worse for change in reference.changes)
+    assert reference.regressions == []
+
+
 def test_lines_are_matched_by_case_system_and_concurrency() -> None:
     reference = _change("ref", system="scim2-server 0.8.3")
     assert reference.ratio == pytest.approx(1.0)
