@@ -95,6 +95,10 @@ run: setup ## The whole mesh on 127.0.0.1 (embedded PostgreSQL unless DATABASE_U
 bench: setup ## Benchmarks: print one table of figures from one run
 	$(RUN) python -m tests.bench
 
+.PHONY: bench-compare
+bench-compare: setup ## Compare the latest stored bench run with the previous one
+	$(RUN) python -m tests.bench.compare
+
 .PHONY: clean
 clean: ## Stop nothing, delete local state (IDMESH_DATA_DIR, default .data/)
 	rm -rf -- "$${IDMESH_DATA_DIR:-.data}"

@@ -1,17 +1,19 @@
-"""One bench run: wait for an idle machine, run every scenario, print one summary table (the
-detailed load and memory tables go to stderr), save Markdown and JSON in tests/artifacts/bench/.
+"""One bench run: wait for an idle machine, run every scenario, print the cost table (CPU ms per
+request of each process, per case, beside the reference's) and the targets table (the detailed
+load and memory tables go to stderr), save Markdown and JSON in tests/artifacts/bench/
+(``make bench-compare`` compares the last two).
 
-Environment: BENCH_SECONDS (measured seconds per row, default 5), BENCH_WARMUP (1),
-BENCH_CONCURRENCY (1,32), BENCH_TRACING (off | on), BENCH_BUSY_CPU (percent of one core used by
-other processes that makes the machine busy, 15), BENCH_IDLE_WAIT (30), BENCH_ROW_IDLE_WAIT (5),
-BENCH_IDLE_SETTLE (3), BENCH_BUSY_RETRIES (0), BENCH_WORKERS_PER_CHANNEL (8),
-BENCH_CALL_TIMEOUT (5), BENCH_SCENARIOS (comma-separated subset of directory, scim, tracing,
-oidc, saml, polis, events), BENCH_SCIM_CONCURRENCY, BENCH_OIDC_CONCURRENCY,
-BENCH_SAML_CONCURRENCY (16), BENCH_TRACE_SAMPLES (requests the slowest-hop figures are taken
-over, 50), TEST_DATABASE_URL (a PostgreSQL server to use instead of a throwaway cluster). The
-waits and retries are short by default so that a run stays within about ten minutes on a shared
-two-core machine; lengthen them (e.g. BENCH_BUSY_RETRIES=1) for steadier figures when time
-allows.
+Environment: BENCH_SECONDS (measured seconds per row, default 3), BENCH_WARMUP (1),
+BENCH_CONCURRENCY (levels of the gRPC rows, 1,32), BENCH_TRACING (off | on), BENCH_BUSY_CPU
+(percent of one core used by other processes that makes the machine busy, 15),
+BENCH_IDLE_WAIT (30), BENCH_ROW_IDLE_WAIT (5), BENCH_IDLE_SETTLE (3), BENCH_BUSY_RETRIES (0),
+BENCH_WORKERS_PER_CHANNEL (8), BENCH_CALL_TIMEOUT (5), BENCH_SCENARIOS (comma-separated subset
+of directory, scim, tokens, tracing, oidc, saml, polis, events), BENCH_SCIM_CONCURRENCY (the
+HTTP API rows too), BENCH_OIDC_CONCURRENCY, BENCH_SAML_CONCURRENCY (16), BENCH_TRACE_SAMPLES
+(requests the slowest-hop figures are taken over, 50), TEST_DATABASE_URL (a PostgreSQL server
+to use instead of a throwaway cluster). The waits and retries are short by default so that a
+run stays within about fifteen minutes on a shared two-core machine; lengthen them (e.g.
+BENCH_SECONDS=5 BENCH_BUSY_RETRIES=1) for steadier figures when time allows.
 """
 
 from __future__ import annotations

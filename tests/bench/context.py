@@ -1,15 +1,17 @@
 """What a scenario gets from the run: its settings, the report to add to, progress output, and
-``measure``, which turns one load into one table row with the CPU picture beside it."""
+``measure``, which turns one load into one table row with the CPU picture beside it: CPU seconds
+of each labelled process over the measured window, the load generator's included."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from tests.bench.cost import LOADGEN
 from tests.bench.figures import Figure
 from tests.bench.figures import Target as Goal
+from tests.bench.lines import IDMESH, Line, line_of
 from tests.bench.load import LoadResult, LoadSpec, Target, run_load
 from tests.bench.machine import (
     CpuSnapshot,
@@ -18,14 +20,12 @@ from tests.bench.machine import (
     cpu_snapshot,
     cpu_usage,
     our_tree,
+    process_tree,
     wait_for_idle,
 )
+from tests.bench.process_groups import Groups
 from tests.bench.report import Row, RunReport
 from tests.bench.settings import Settings
-
-# The processes a row's load runs through, by label ("server", "database"); resolved when the
-# measured window closes, so that connections opened during the warm-up are included.
-Groups = Callable[[], Awaitable[dict[str, set[int]]]]
 
 
 class _CpuProbe:
@@ -47,7 +47,7 @@ class _CpuProbe:
         if self._before is None:
             return
         groups = await self._groups()
-        groups["client"] = {self._client}
+        groups[LOADGEN] = process_tree(self._client) or {self._client}
         self.usage = cpu_usage(self._before, after, our_tree() | await self._owned(), groups)
 
 
@@ -94,19 +94,16 @@ class BenchContext:
         stamp = f"{int(elapsed // 60):02d}:{int(elapsed % 60):02d}"
         print(f"bench {stamp}: {message}", file=sys.stderr, flush=True)
 
-    def figure(self, name: str, row: Row, goal: Goal | None = None, note: str = "") -> Figure:
-        """Adds ``row``'s throughput to the summary table, with its latency, concurrency and
-        any disturbance in the note."""
-        load = row.load
-        parts = [
-            f"c={load.concurrency}, p50 {load.p50_ms or 0:.1f} ms, p99 {load.p99_ms or 0:.1f} ms"
-        ]
-        parts += [part for part in (note, disturbance(row)) if part]
-        figure = Figure(
-            name, load.requests_per_second, "req/s", goal, "; ".join(parts), busy=row.busy
-        )
-        self.report.figures.append(figure)
-        return figure
+    def line(self, name: str, row: Row, system: str = IDMESH, baseline: str | None = None) -> Line:
+        """Adds ``row`` to the cost table as case ``name`` served by ``system``, compared with
+        the line of ``baseline`` (a system) of the same name."""
+        line = line_of(name, row, system, baseline)
+        self.report.lines.append(line)
+        return line
+
+    def add_line(self, line: Line) -> Line:
+        self.report.lines.append(line)
+        return line
 
     def ratio(
         self,
@@ -120,17 +117,26 @@ class BenchContext:
         side was measured on a busy machine."""
         self.report.figures.append(Figure(name, value, "×", goal, note, busy=busy))
 
-    async def measure(self, scenario: str, target: Target, concurrency: int, groups: Groups) -> Row:
+    async def measure(
+        self,
+        scenario: str,
+        target: Target,
+        concurrency: int,
+        groups: Groups,
+        seconds: float | None = None,
+    ) -> Row:
         """Runs ``target`` at ``concurrency`` after a (short) wait for an idle machine, and
         appends the row to the report. A window that other processes made busy is measured
         again, up to BENCH_BUSY_RETRIES times; the row keeps the attempt they disturbed least
-        and says how many there were."""
+        and says how many there were. ``seconds`` lengthens the window of a slow load, whose
+        few requests would make a coarse CPU per request (BENCH_SECONDS by default)."""
         s = self.settings
-        idle_before, load, cpu = await self._attempt(scenario, target, concurrency, groups)
+        window = seconds or s.seconds
+        idle_before, load, cpu = await self._attempt(scenario, target, concurrency, groups, window)
         attempts = 1
         while cpu.busy(s.busy_cpu_percent) and attempts <= s.busy_retries:
             attempts += 1
-            again = await self._attempt(scenario, target, concurrency, groups)
+            again = await self._attempt(scenario, target, concurrency, groups, window)
             if again[2].other < cpu.other:
                 idle_before, load, cpu = again
         notes = []
@@ -150,7 +156,7 @@ class BenchContext:
         return row
 
     async def _attempt(
-        self, scenario: str, target: Target, concurrency: int, groups: Groups
+        self, scenario: str, target: Target, concurrency: int, groups: Groups, seconds: float
     ) -> tuple[bool, LoadResult, CpuUsage]:
         s = self.settings
 
@@ -164,14 +170,14 @@ class BenchContext:
             owned=owned,
         )
         self.progress(
-            f"{scenario} at concurrency {concurrency}: {s.warmup:g} s warm-up + {s.seconds:g} s"
+            f"{scenario} at concurrency {concurrency}: {s.warmup:g} s warm-up + {seconds:g} s"
         )
         probe = _CpuProbe(groups, self.owned)
         load = await run_load(
             LoadSpec(
                 target=target,
                 concurrency=concurrency,
-                seconds=s.seconds,
+                seconds=seconds,
                 warmup=s.warmup,
                 workers_per_channel=s.workers_per_channel,
             ),

@@ -1,4 +1,4 @@
-"""The figures of the summary table: one named value each, with the target an issue gave it.
+"""The figures of the targets table: one named value each, with the target set for it.
 
 Scenarios add figures as they measure (``report.figures``); the summary prints them in that
 order. A target is a comparison, never an assertion: the table says "pass" or "MISS" and the run
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Target:
-    """``value <op> threshold``, written the way the issue wrote it (e.g. "≥ 800")."""
+    """``value <op> threshold``, written as the target reads (e.g. "≤ 1.25×")."""
 
     op: str  # ">=" or "<="
     threshold: float
@@ -23,7 +23,7 @@ class Target:
         return value >= self.threshold if self.op == ">=" else value <= self.threshold
 
     def describe(self) -> str:
-        symbol = "≥" if self.op == ">=" else "<"
+        symbol = "≥" if self.op == ">=" else "≤"
         return f"{symbol} {self.threshold:,.{_decimals(self.threshold)}f}{self.suffix}"
 
 

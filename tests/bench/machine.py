@@ -138,8 +138,10 @@ class CpuUsage:
     """Who used the CPU between two snapshots, in percent of one core."""
 
     seconds: float
-    # Our processes by the labels the scenario gave them (e.g. mesh, database, client).
+    # Our processes by the labels the scenario gave them (gateway, pg, loadgen, ...), in percent
+    # of one core, and the CPU seconds behind each (what CPU per request is computed from).
     groups: dict[str, float]
+    group_seconds: dict[str, float]
     ours: float
     # other = other_running + other_exited: what the row's "other CPU%" shows and judges by.
     other: float
@@ -197,6 +199,8 @@ def cpu_usage(
     def percent(cpu: float) -> float:
         return 100.0 * cpu / seconds
 
+    spent = {label: sum(per_pid.get(pid, 0.0) for pid in pids) for label, pids in labelled.items()}
+
     kernel = sum(used for pid, used in per_pid.items() if after.processes[pid].kernel_thread)
     ours_total = sum(used for pid, used in per_pid.items() if pid in mine)
     others = {
@@ -210,10 +214,8 @@ def cpu_usage(
     top = sorted(others.items(), key=lambda item: item[1], reverse=True)[:5]
     return CpuUsage(
         seconds=seconds,
-        groups={
-            label: percent(sum(per_pid.get(pid, 0.0) for pid in pids))
-            for label, pids in labelled.items()
-        },
+        groups={label: percent(used) for label, used in spent.items()},
+        group_seconds=spent,
         ours=percent(ours_total),
         other=percent(running + exited),
         other_running=percent(running),

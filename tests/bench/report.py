@@ -1,5 +1,5 @@
 """What a run found: every load row with its CPU picture and the memory table, as aligned text
-(the detail behind the summary table, tests/bench/summary.py)."""
+(the detail behind the summary tables, tests/bench/summary.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tests.bench.cost import LABELS, per_request
 from tests.bench.figures import Figure
 from tests.bench.load import LoadResult
 from tests.bench.machine import CpuUsage, IdleWait, MachineInfo
 from tests.bench.memory import Memory
 from tests.bench.settings import Settings
 
-# CPU groups every row shows as its own column, in this order; a scenario labels its processes
-# with these names (a group it does not have shows as "-").
-CPU_COLUMNS = (("server", "server CPU%"), ("database", "db CPU%"), ("client", "client CPU%"))
+if TYPE_CHECKING:
+    from tests.bench.lines import Line
 
 
 @dataclass
@@ -29,9 +29,15 @@ class Row:
     cpu: CpuUsage
     busy: bool
     note: str = ""
-    # The scenario this row is compared with (the echo ceiling) and its figure relative to it.
+    # The scenario this row is compared with (the echo ceiling, the reference server) and its
+    # throughput relative to it.
     baseline: str | None = None
     ratio: float | None = None
+
+    @property
+    def cpu_ms(self) -> dict[str, float]:
+        """CPU milliseconds per completed request of each labelled process (tests.bench.cost)."""
+        return per_request(self.cpu.group_seconds, self.load.requests)
 
 
 @dataclass
@@ -54,8 +60,10 @@ class RunReport:
     memory: list[MemoryRow] = field(default_factory=list)
     # Facts a scenario wants beside its figures (which database, which tracing, ...).
     notes: list[str] = field(default_factory=list)
-    # The summary table's rows, in the order the scenarios measured them.
+    # The targets table's rows, in the order the scenarios measured them.
     figures: list[Figure] = field(default_factory=list)
+    # The cost table's lines, in the order they were measured.
+    lines: list[Line] = field(default_factory=list)
     # RSS MiB of each service: idle (the first mesh to record it), and the peak under each load.
     idle_rss: dict[str, float] = field(default_factory=dict)
     peak_rss: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -90,12 +98,16 @@ def _percent(value: float | None) -> str:
 
 
 def load_table(rows: Sequence[Row]) -> str:
+    """Every load row: throughput, latency, CPU ms per request of each labelled process (only
+    the labels some row has), the CPU% of ours and of other processes."""
+    labels = [label for label in LABELS if any(label in row.cpu_ms for row in rows)]
     headers = [
-        "scenario", "concurrency", "req/s", "p50 ms", "p99 ms", "errors", "vs echo",
-        *(title for _, title in CPU_COLUMNS), "other CPU%", "note",
+        "scenario", "c", "req/s", "p50 ms", "p99 ms", "errors", "vs base",
+        *(f"{label} ms" for label in labels), "ours CPU%", "other CPU%", "note",
     ]  # fmt: skip
     cells = []
     for row in rows:
+        cost = row.cpu_ms
         cells.append(
             [
                 row.scenario,
@@ -105,12 +117,13 @@ def load_table(rows: Sequence[Row]) -> str:
                 _ms(row.load.p99_ms),
                 str(row.load.errors),
                 "-" if row.ratio is None else f"{row.ratio:.2f}",
-                *(_percent(row.cpu.groups.get(group)) for group, _ in CPU_COLUMNS),
+                *(_ms(cost.get(label)) for label in labels),
+                _percent(row.cpu.ours),
                 _percent(row.cpu.other),
                 row.note,
             ]
         )
-    return aligned(headers, cells, right=set(range(1, 7 + len(CPU_COLUMNS) + 1)))
+    return aligned(headers, cells, right=set(range(1, len(headers) - 1)))
 
 
 def _mib(memory: Memory | None, uss: bool = False) -> str:
@@ -165,10 +178,12 @@ def header(report: RunReport) -> str:
         f"before     {report.idle_wait.describe(s.busy_cpu_percent)}",
         f"busy       {machine_state}",
         *(f"note       {note}" for note in report.notes),
-        "vs echo    req/s divided by the echo server's at the same concurrency (aim: 0.6 or more)",
+        "vs base    req/s divided by the baseline's (echo, reference server) in the same run",
+        "<x> ms     CPU milliseconds per completed request of process x over the measured window "
+        "(/proc; a service's worker children included); mesh = gateway+auth+scim+directory+pg",
         "CPU%       percent of one core over each measured window "
         f"({report.machine.logical_cores} cores = {100 * report.machine.logical_cores}%); "
-        "server = the processes under test; other = every process outside this run, "
+        "ours = every process of this run; other = every process outside it, "
         "including those that exited during the window (kernel threads excluded)",
     ]
     return "\n".join(lines)

@@ -103,7 +103,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     first unusable variable."""
     env = os.environ if environ is None else environ
     return Settings(
-        seconds=_number(env, "BENCH_SECONDS", 5.0, 0.5),
+        seconds=_number(env, "BENCH_SECONDS", 3.0, 0.5),
         warmup=_number(env, "BENCH_WARMUP", 1.0, 0.0),
         concurrencies=_concurrencies(env),
         workers_per_channel=int(_number(env, "BENCH_WORKERS_PER_CHANNEL", 8, 1)),

@@ -1,6 +1,8 @@
-"""The one table a run ends with: every figure the issues asked for, with its target and verdict,
-under a header saying where and when it was measured. Printed as text, and written as Markdown
-(to paste into the README) and JSON (every detail of the run) into tests/artifacts/bench/."""
+"""What a run ends with, under a header saying where and when it was measured: the cost table
+(every case: throughput, latency, CPU ms per request of each process, and the reference's),
+then the targets (each figure with its target and verdict) and the other figures. Printed as
+text, and written as Markdown (to paste into the README) and JSON (every detail of the run,
+what ``make bench-compare`` reads) into tests/artifacts/bench/."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from tests.bench import cost_table
 from tests.bench.figures import Figure
 from tests.bench.report import RunReport, aligned, plain
 
@@ -93,8 +96,23 @@ def header_lines(report: RunReport) -> list[str]:
 
 def render_text(report: RunReport) -> str:
     figures = all_figures(report)
-    table = aligned(_COLUMNS, _cells(figures), right={1})
-    return "\n".join([*header_lines(report), "", table])
+    parts = [*header_lines(report)]
+    if report.lines:
+        parts += ["", cost_table.render(report.lines), "", *_wrapped(cost_table.LEGEND)]
+    if figures:
+        parts += ["", aligned(_COLUMNS, _cells(figures), right={1})]
+    return "\n".join(parts)
+
+
+def _wrapped(text: str, width: int = 118) -> list[str]:
+    lines, current = [], ""
+    for word in text.split():
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    return [*lines, current] if current else lines
 
 
 def _escape(cell: str) -> str:
@@ -104,6 +122,8 @@ def _escape(cell: str) -> str:
 def render_markdown(report: RunReport) -> str:
     rows = _cells(all_figures(report))
     lines = [f"    {line}" for line in header_lines(report)]
+    if report.lines:
+        lines += ["", cost_table.render_markdown(report.lines), "", cost_table.LEGEND]
     lines += ["", "| " + " | ".join(_COLUMNS) + " |", "|---|---:|---|---|---|---|"]
     lines += ["| " + " | ".join(_escape(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
@@ -116,6 +136,8 @@ def save(report: RunReport, folder: Path) -> tuple[Path, Path]:
     stamp = report.started.strftime("%Y%m%dT%H%M%S%z")
     document = plain(report)
     document["busy"] = bool(report.busy_rows)
+    for row, stored in zip(report.rows, document["rows"], strict=True):
+        stored["cpu_ms"] = row.cpu_ms
     document["summary"] = [
         {**plain(figure), "verdict": figure.verdict, "shown": figure.shown_value()}
         for figure in all_figures(report)

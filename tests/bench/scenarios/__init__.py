@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from tests.bench.context import BenchContext
-from tests.bench.scenarios import directory, events, oidc, polis, saml, scim, tracing
+from tests.bench.scenarios import directory, events, oidc, polis, saml, scim, tokens, tracing
 
 Scenario = Callable[[BenchContext], Awaitable[None]]
 
 SCENARIOS: dict[str, Scenario] = {
     "directory": directory.run,
     "scim": scim.run,
+    "tokens": tokens.run,
     "tracing": tracing.run,
     "oidc": oidc.run,
     "saml": saml.run,

@@ -9,8 +9,8 @@ One endpoint is delivered to in order, one event at a time (the Standard Webhook
 this deliverer keeps); several endpoints go in parallel (WEBHOOK_WORKERS, 4).
 
 SCIM create cost: the same sequential POST /scim/v2/Users load twice, first with the trigger
-``audit_events_feed`` disabled (the audit event is still written: that is the "before" of this
-issue), then enabled; CPU time of the mesh's processes and of our PostgreSQL backends over the
+``audit_events_feed`` disabled (the audit event is still written: that is the cost before the
+change feed), then enabled; CPU time of the mesh's processes and of our PostgreSQL backends over the
 requests, divided by the requests.
 """
 
@@ -31,12 +31,13 @@ from aiohttp import web
 
 from idmesh.auth.v1 import auth_pb2, auth_pb2_grpc
 from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
-from infra.dev.mesh import SERVICES, Mesh, free_port
+from infra.dev.mesh import Mesh, free_port
 from meshkit.channels import connect
 from tests.bench.context import BenchContext
 from tests.bench.database import BenchDatabase
 from tests.bench.environment import mesh_environment
 from tests.bench.figures import Figure
+from tests.bench.process_groups import service_trees
 
 DELIVERED = "webhook events delivered /s"
 SCIM_BEFORE = "SCIM create CPU ms, feed off"
@@ -170,7 +171,8 @@ async def _scim_create_cpu_ms(
 
     for _ in range(20):  # warm-up: connections, statement caches
         await create()
-    pids = {pid for s in SERVICES if (pid := mesh.pid(s)) is not None}
+    # Each service with its worker children, and our PostgreSQL.
+    pids = set().union(*service_trees(mesh).values())
     pids |= await database.owned_pids()
     before = _cpu_seconds(pids)
     for _ in range(SCIM_REQUESTS):
