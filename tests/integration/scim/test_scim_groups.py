@@ -6,7 +6,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import asyncpg
+
 from idmesh.directory.v1 import directory_pb2 as pb
+from scim.groups import WHOLE_GROUP_MAX_MEMBERS
 from tests.support.directory import ADMIN, Stub, new_account
 
 from .harness import BASE_URL, Scim, created, okta_user
@@ -321,6 +324,54 @@ async def test_group_patch_answers_the_whole_group_unless_204_is_the_accounts_ch
         f"/Groups/{other['id']}", {"op": "replace", "path": "displayName", "value": "Y"}
     )
     assert reply.status == 200
+
+
+async def test_a_patch_to_a_group_of_more_than_a_thousand_members_answers_204(
+    scim: Scim, directory_pool: asyncpg.Pool
+) -> None:
+    """RFC 7644 §3.5.2 allows 204 for any PATCH; above WHOLE_GROUP_MAX_MEMBERS the member list
+    would cost in proportion to the group, and Microsoft advises 204 for large groups
+    (docs/scim-clients.md §2 row 12). A request that asks for attributes still gets 200."""
+    group = await new_group(scim)
+    account_id, group_id = uuid.UUID(scim.account_id), uuid.UUID(group["id"])
+    async with directory_pool.acquire() as conn, conn.transaction():
+        ids = await conn.fetch(
+            "INSERT INTO directory.users (account_id, user_name, account_role_id, status)"
+            " SELECT $1, 'member-' || i || '@large.example', r.id, 'pending'"
+            " FROM generate_series(1, $2::int) AS i, directory.roles r"
+            " WHERE r.account_id = $1 AND r.scope = 'account' AND r.name = 'Account Member'"
+            " RETURNING id",
+            account_id,
+            WHOLE_GROUP_MAX_MEMBERS,
+        )
+        await conn.execute(
+            "INSERT INTO directory.group_members (account_id, group_id, user_id, source)"
+            " SELECT $1, $2, unnest($3::uuid[]), 'scim'",
+            account_id,
+            group_id,
+            [row["id"] for row in ids],
+        )
+        await conn.execute(
+            "UPDATE directory.groups SET member_count = $3 WHERE account_id = $1 AND id = $2",
+            account_id,
+            group_id,
+            WHOLE_GROUP_MAX_MEMBERS,
+        )
+    [joining] = await users(scim, 1)
+
+    reply = await scim.patch(
+        f"/Groups/{group['id']}", {"op": "add", "path": "members", "value": [{"value": joining}]}
+    )
+
+    assert (reply.status, reply.body) == (204, None)
+    assert joining in await member_ids(scim, group["id"])
+    asked = await scim.request(
+        "PATCH",
+        f"/Groups/{group['id']}",
+        {"Operations": [{"op": "replace", "path": "displayName", "value": "Everyone"}]},
+        query={"excludedAttributes": "members"},
+    )
+    assert (asked.status, asked.body["displayName"]) == (200, "Everyone")
 
 
 async def _set_group_patch_answer(
