@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from meshkit.config import ConfigError
+from meshkit.workers import current
 
 _EXPORTERS = ("otlp", "console", "none")
 _provider: TracerProvider | None = None
@@ -51,7 +52,17 @@ def setup_tracing(service_name: str, *, processor: SpanProcessor | None = None) 
         raise ConfigError(
             [f"OTEL_TRACES_EXPORTER is invalid: expected one of {', '.join(_EXPORTERS)}"]
         )
-    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
+    identity = current()
+    # Which process served: the replica's host, the worker's group and index (so a trace of a
+    # service with several workers tells which one answered).
+    resource = Resource.create(
+        {
+            "service.name": os.environ.get("OTEL_SERVICE_NAME", service_name),
+            "service.instance.id": identity.instance_id,
+            "idmesh.worker.index": identity.index,
+            "process.pid": os.getpid(),
+        }
+    )
     unread = processor is None and exporter_name == "none"
     sampler = ALWAYS_OFF if unread and not os.environ.get("OTEL_TRACES_SAMPLER") else None
     provider = TracerProvider(resource=resource, sampler=sampler)

@@ -51,12 +51,15 @@ class AuthApp:
     sso: Sso
     oauth: OAuth
     expiry: ExpiryWatch | None = None
+    background_jobs: bool = True
     _watching: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> int:
-        """Starts serving (and the SSO sweeper, and the expiry watch); returns the bound port."""
+        """Starts serving (and, with ``background_jobs``, the SSO sweeper and metadata refresh;
+        and the expiry watch); returns the bound port."""
         port = await self.server.start()
-        self.sso.start_janitor()
+        if self.background_jobs:
+            self.sso.start_janitor()
         if self.expiry is not None:
             self._watching.append(asyncio.create_task(self.expiry.run()))
         return port
@@ -89,9 +92,12 @@ def build_app(
     sso: SsoSettings | None = None,
     signing_keys: SigningKeys | None = None,
     expiry_check_every: float | None = None,
+    background_jobs: bool = True,
 ) -> AuthApp:
     """The auth service on ``host:port`` backed by ``pool`` (schema auth already migrated);
-    with ``expiry_check_every``, it also tells the change feed what is about to expire."""
+    with ``expiry_check_every``, it also tells the change feed what is about to expire. Without
+    ``background_jobs`` (every worker but the first) it only serves calls: no sweeps of expired
+    rows and no SAML metadata refreshes."""
     store = ApiTokenStore(pool)
     verifier = ApiTokenVerifier(store, CredentialsCache(cache_ttl))
     sso_components = Sso(pool, sso or SsoSettings())
@@ -109,5 +115,10 @@ def build_app(
         channel = connect(sso_components.settings.directory_addr)
         expiry = ExpiryWatch(pool, channel, expiry_check_every)
     return AuthApp(
-        server=grpc_server, verifier=verifier, sso=sso_components, oauth=oauth, expiry=expiry
+        server=grpc_server,
+        verifier=verifier,
+        sso=sso_components,
+        oauth=oauth,
+        expiry=expiry,
+        background_jobs=background_jobs,
     )
