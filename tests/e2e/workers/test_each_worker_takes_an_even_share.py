@@ -114,7 +114,6 @@ async def test_each_worker_of_every_service_serves_within_a_fifth_of_an_even_sha
     await otlp_receiver.wait_for(complete, within=60.0)
     await asyncio.sleep(1.0)  # the directory's last spans of a cold cache, exported every 100 ms
     counted = shares(otlp_receiver.spans, wanted)
-    print("SHARES", {s: dict(c) for s, c in counted.items()})
     for service, by_worker in counted.items():
         total = sum(by_worker.values())
         even = total / WORKERS

@@ -133,10 +133,11 @@ class _Connection:
     """One channel of the pool (one connection, thanks to its local subchannel pool), the
     worker it reached, and the multicallables made on it."""
 
-    __slots__ = ("callables", "channel", "identity", "watcher")
+    __slots__ = ("callables", "channel", "identity", "retired", "watcher")
 
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self.channel = channel
+        self.retired = False
         self.identity: WorkerIdentity | None = None
         self.watcher: asyncio.Task[None] | None = None
         self.callables: dict[object, Any] = {}
@@ -311,14 +312,17 @@ class ChannelPool(grpc.aio.Channel):
             await self.wait_for_state_change(state)
 
     async def close(self, grace: float | None = None) -> None:
+        """Closes every connection (calls in flight get ``grace`` seconds), then ends the
+        watchers, which a closed channel wakes: grpc may swallow their cancellation while they
+        wait for a state change."""
         self._closed = True
         tasks = [c.watcher for c in self._connections if c.watcher is not None]
         if self._replacing is not None:
             tasks.append(self._replacing)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(c.channel.close(grace) for c in self._connections), *self._closing)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def __aenter__(self) -> ChannelPool:
         return self
@@ -347,15 +351,19 @@ class ChannelPool(grpc.aio.Channel):
 
     async def _watch(self, connection: _Connection) -> None:
         """Keeps the connection up and learns which worker it reached, again after every
-        reconnection."""
+        reconnection; ends when the connection is retired or the pool closed."""
         channel = connection.channel
         state = channel.get_state(try_to_connect=True)
-        while True:
+        while not (self._closed or connection.retired):
             connection.identity = None
             if state is grpc.ChannelConnectivity.READY:
                 connection.identity = await self._identify(channel)
             self._replan()
+            if state is grpc.ChannelConnectivity.SHUTDOWN:
+                return
             await channel.wait_for_state_change(state)
+            if self._closed or connection.retired:
+                return
             state = channel.get_state(try_to_connect=True)
 
     @staticmethod
@@ -395,6 +403,7 @@ class ChannelPool(grpc.aio.Channel):
                 return
             old = self._connections[rotation.replace]
             self._connections[rotation.replace] = self._open_connection()
+            old.retired = True
             if old.watcher is not None:
                 old.watcher.cancel()
             closing = asyncio.create_task(old.channel.close(_CLOSE_GRACE_SECONDS))

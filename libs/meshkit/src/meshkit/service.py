@@ -13,7 +13,7 @@ import uvloop
 from meshkit.config import ConfigError
 from meshkit.logs import setup_logging
 from meshkit.ports import EXIT_PORT_TAKEN, PortTakenError
-from meshkit.supervisor import supervise
+from meshkit.supervisor import exec_supervisor
 from meshkit.telemetry import setup_tracing, shutdown_tracing
 from meshkit.workers import WORKERS_VARIABLE, configured_workers, current, enter_worker
 
@@ -53,7 +53,7 @@ def run_service(
             workers = configured_workers()
             if workers > 1:
                 listening = config()
-                raise SystemExit(supervise(name, workers, listening.host, listening.port))
+                exec_supervisor(name, workers, listening.host, listening.port)
         elif os.environ.get(WORKERS_VARIABLE, "1").strip() not in ("", "1"):
             logger.info("%s runs as one process: WORKERS does not apply to it", name)
         setup_tracing(name)

@@ -1,12 +1,15 @@
 """The supervisor of a service's workers (``WORKERS`` above 1): it claims the port, starts the
 workers as fresh interpreters, forwards SIGTERM and SIGINT to them, and exits when they have.
 
-    supervise("scim", workers=4, host="0.0.0.0", port=50053)   # returns the exit code
+    exec_supervisor("scim", workers=4, host="0.0.0.0", port=50053)   # never returns
 
-Each worker is the same command line run again (``python -m scim`` or the console script) with
-``WORKER_INDEX`` set: a fresh interpreter, never a fork of this process (a fork of a process
-that has imported grpc may deadlock in grpc's fork handlers). It binds the port itself with
-SO_REUSEPORT, so the kernel spreads connections over the workers.
+The service's process, once its configuration is checked, replaces itself (same pid, so the
+orchestrator's signals still reach it) by ``python -m meshkit.supervisor``: a small program
+that imports none of the service's code, so the supervisor holds ~25 MiB instead of a whole
+idle copy of the service. Each worker is the service's own command line run again (``python -m
+scim`` or the console script) with ``WORKER_INDEX`` set: a fresh interpreter, never a fork (a
+fork of a process that has imported grpc may deadlock in grpc's fork handlers). It binds the
+port itself with SO_REUSEPORT, so the kernel spreads connections over the workers.
 
 The port is claimed before any worker starts, so that two processes never share a port
 silently although the workers share theirs: a plain bind test (no SO_REUSEPORT) fails when
@@ -40,11 +43,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NoReturn
 
-from meshkit.ports import PortTakenError
+from meshkit.logs import setup_logging
+from meshkit.ports import EXIT_PORT_TAKEN, PortTakenError
 from meshkit.workers import (
     INDEX_VARIABLE,
     SECRET_BYTES,
@@ -53,7 +57,7 @@ from meshkit.workers import (
     WORKERS_VARIABLE,
 )
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("meshkit.supervisor")  # also when run as __main__
 
 STOP_GRACE_SECONDS: Final = 20.0
 """How long the workers get to stop after SIGTERM before SIGKILL: each drains within its own
@@ -100,6 +104,30 @@ def worker_command() -> list[str]:
     return [sys.executable, *sys.orig_argv[1:]]
 
 
+def exec_supervisor(service: str, workers: int, host: str, port: int) -> NoReturn:
+    """Replaces this process by the supervisor of ``workers`` workers running this process's
+    command line (see the module docstring)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    arguments = [service, str(workers), host, str(port), "--", *worker_command()]
+    os.execv(sys.executable, [sys.executable, "-m", "meshkit.supervisor", *arguments])  # noqa: S606
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """``python -m meshkit.supervisor SERVICE WORKERS HOST PORT -- COMMAND...``"""
+    service, workers, host, port, separator, *command = sys.argv[1:] if argv is None else argv
+    if separator != "--" or not command:
+        raise SystemExit("usage: python -m meshkit.supervisor SERVICE WORKERS HOST PORT -- COMMAND")
+    setup_logging(service)
+    try:
+        code = supervise(service, int(workers), host, int(port), command)
+    except PortTakenError as error:
+        print(f"{service}: cannot listen: {error}", file=sys.stderr)
+        code = EXIT_PORT_TAKEN
+    logging.shutdown()
+    raise SystemExit(code)
+
+
 @contextlib.contextmanager
 def _signals_to_pipe() -> Iterator[int]:
     """SIGTERM, SIGINT and SIGCHLD written to a pipe (signal.set_wakeup_fd) instead of acting:
@@ -125,14 +153,17 @@ def _noted(signum: int, frame: object) -> None:
     ignore SIGCHLD) must not run."""
 
 
-def supervise(service: str, workers: int, host: str, port: int) -> int:
-    """Runs ``workers`` workers of ``service`` on ``host:port`` until they stop; the exit code:
-    0 after a clean stop on SIGTERM/SIGINT, a worker's own code (or 1) when one died on its
-    own. PortTakenError when the port is taken before any worker starts."""
+def supervise(
+    service: str, workers: int, host: str, port: int, command: Sequence[str] | None = None
+) -> int:
+    """Runs ``workers`` workers of ``service`` (``command``, default this process's command
+    line) on ``host:port`` until they stop; the exit code: 0 after a clean stop on
+    SIGTERM/SIGINT, a worker's own code (or 1) when one died on its own. PortTakenError when
+    the port is taken before any worker starts."""
     lock, port = claim_port(host, port)
     try:
         with _signals_to_pipe() as wakeups:
-            started = _start(workers, port)
+            started = _start(list(command or worker_command()), workers, port)
             logger.info(
                 "%d workers of %s on %s:%d: pids %s",
                 workers,
@@ -146,12 +177,12 @@ def supervise(service: str, workers: int, host: str, port: int) -> int:
         lock.close()
 
 
-def _start(workers: int, port: int) -> list[_Worker]:
+def _start(command: list[str], workers: int, port: int) -> list[_Worker]:
     started: list[_Worker] = []
     secret = secrets.token_bytes(SECRET_BYTES)  # one per supervisor: its workers derive alike
     try:
         for index in range(workers):
-            started.append(_spawn(index, workers, port, secret))
+            started.append(_spawn(command, index, workers, port, secret))
     except BaseException:
         for worker in started:
             worker.process.kill()
@@ -160,7 +191,7 @@ def _start(workers: int, port: int) -> list[_Worker]:
     return started
 
 
-def _spawn(index: int, workers: int, port: int, secret: bytes) -> _Worker:
+def _spawn(command: list[str], index: int, workers: int, port: int, secret: bytes) -> _Worker:
     secret_read, secret_write = os.pipe()
     try:
         # The pipe holds the secret until the worker reads it (it fits the pipe's buffer).
@@ -177,8 +208,8 @@ def _spawn(index: int, workers: int, port: int, secret: bytes) -> _Worker:
         "PORT": str(port),
     }
     try:
-        process = subprocess.Popen(  # noqa: S603 - our own command line, no shell
-            worker_command(),
+        process = subprocess.Popen(  # noqa: S603 - the service's own command line, no shell
+            command,
             env=environment,
             stdin=subprocess.DEVNULL,
             pass_fds=(secret_read,),
@@ -238,3 +269,7 @@ def _send(workers: list[_Worker], signum: signal.Signals) -> None:
     for worker in workers:
         with contextlib.suppress(ProcessLookupError):
             worker.process.send_signal(signum)
+
+
+if __name__ == "__main__":
+    main()
