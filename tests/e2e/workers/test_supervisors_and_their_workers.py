@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import uuid
@@ -28,7 +29,7 @@ from meshkit.ports import EXIT_PORT_TAKEN
 from meshkit.server import GrpcServer
 from meshkit.supervisor import EXIT_WORKER_FAILED
 from tests.e2e.api.credentials import create_oauth_client
-from tests.e2e.tenants import create_account, unique_name
+from tests.e2e.tenants import create_account, run_cli, unique_name
 from tests.e2e.workers.conftest import WORKERS
 from tests.e2e.workers.standalone import Standalone, listens
 from tests.support.held_directory import HeldDirectory
@@ -247,3 +248,47 @@ async def test_access_tokens_from_either_auth_worker_share_one_key_and_verify_an
             ) as response:
                 assert response.status == 200, await response.text()
     assert len({key_id(token) for token in tokens}) == 1
+
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+
+
+async def test_an_admin_form_rendered_by_one_gateway_worker_is_accepted_by_any_other(
+    workers_mesh: Mesh,
+) -> None:
+    """The admin pages' CSRF token is an HMAC of the session under the gateway's key; its
+    workers derive one key from their supervisor's secret (gateway.admin.guard), so the token a
+    page carries is the same whichever worker rendered it, and a form posted over another
+    connection (to another worker) is accepted. Eight pages over new connections: with a key
+    per worker, two different tokens would show in all but 1 run in 128."""
+    name = unique_name("workers")
+    await create_account(workers_mesh, name)
+    email = f"admin@{name}.example.com"
+    password = "a long bootstrap password"
+    await run_cli(
+        workers_mesh, "admin", "create", "--account", name, "--email", email, stdin=password + "\n"
+    )
+    base = workers_mesh.gateway_url
+    connector = aiohttp.TCPConnector(force_close=True)  # each request to any gateway worker
+    jar = aiohttp.CookieJar(unsafe=True)  # the session cookie of http://127.0.0.1
+    async with aiohttp.ClientSession(connector=connector, cookie_jar=jar) as http:
+        async with http.post(
+            f"{base}/admin/login",
+            data={"account": name, "email": email, "password": password},
+            headers={"Origin": base},
+            allow_redirects=False,
+        ) as response:
+            assert response.status in (302, 303), await response.text()
+        tokens = set()
+        for _ in range(8):
+            async with http.get(f"{base}/admin") as response:
+                assert response.status == 200, await response.text()
+                tokens.update(CSRF_INPUT.findall(await response.text()))
+        assert len(tokens) == 1
+        async with http.post(
+            f"{base}/admin/logout",
+            data={"csrf_token": tokens.pop()},
+            headers={"Origin": base},
+            allow_redirects=False,
+        ) as response:
+            assert response.status in (302, 303), await response.text()
