@@ -11,9 +11,14 @@ benchmarks, so that all three exercise exactly the way the services are started 
 
 Each process gets its own environment: the caller's, minus the variables the launcher owns
 (``HOST``, ``PORT``, peer addresses, ``DATABASE_URL``, ``IDMESH_ENCRYPTION_KEY``,
-``OTEL_SERVICE_NAME``), plus the launcher's values and ``env_overrides``. Output goes to
-``<log_dir>/<service>.log`` or, without a log folder, to our stdout line by line with a service
+``OTEL_SERVICE_NAME``, ``WORKERS``), plus the launcher's values and ``env_overrides``. Output goes
+to ``<log_dir>/<service>.log`` or, without a log folder, to our stdout line by line with a service
 prefix.
+
+Every service runs one process (``WORKERS=1``) unless ``env_overrides`` or ``service_env`` set
+``WORKERS``: then the process started is the service's supervisor and its workers are its
+children (meshkit.supervisor). ``start`` waits until every worker serves, ``kill`` with SIGKILL
+kills the supervisor and its workers, and a stop waits until the workers are gone too.
 """
 
 from __future__ import annotations
@@ -34,9 +39,10 @@ from typing import IO, Self
 
 import aiohttp
 
-from meshkit.channels import connect, is_serving
+from meshkit.channel_pool import probe_new_connection
 from meshkit.ports import EXIT_PORT_TAKEN
 from meshkit.secretbox import new_key
+from meshkit.workers import OWNED_VARIABLES, WORKERS_VARIABLE
 
 # The deliverer (webhook deliveries of the change feed) is a worker of directory: it serves only
 # gRPC health, on its own port.
@@ -69,12 +75,18 @@ _OWNED_VARIABLES = frozenset(
         "SCIM_ADDR",
         "PUBLIC_URL",
         "OTEL_SERVICE_NAME",
+        WORKERS_VARIABLE,
+        *OWNED_VARIABLES,
     }
 )
+# The gateway's health answers name the worker that answered (gateway.health).
+_WORKER_HEADER = "Idmesh-Worker"
 _TAIL_LINES = 40
 # Starts tried when another process takes a service's port between our check and its bind.
 _BIND_ATTEMPTS = 5
 _POLL_SECONDS = 0.1
+# How long a SIGKILLed supervisor's workers may take to die (PR_SET_PDEATHSIG, then our SIGKILL).
+_WORKERS_EXIT_SECONDS = 10.0
 
 
 # Every process a Mesh started and has not reaped; killed at interpreter exit as a last resort,
@@ -110,6 +122,41 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (a supervisor's workers), read from /proc."""
+    children = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        # "pid (command) state ppid ...": the command may hold spaces and parentheses.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            children.append(int(entry.name))
+    return children
+
+
+def is_alive(pid: int) -> bool:
+    """Whether any thread of process ``pid`` still runs. A zombie holds no port, but the main
+    thread of a killed process may be a zombie while its other threads (grpc's) still exit,
+    still holding the process's sockets."""
+    try:
+        tasks = list(os.scandir(f"/proc/{pid}/task"))
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            stat = Path(task.path, "stat").read_text()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -231,6 +278,11 @@ class Mesh:
         process = self._processes.get(service)
         return process.popen.pid if process is not None else None
 
+    def worker_pids(self, service: str) -> list[int]:
+        """The workers of ``service`` when it runs several (its supervisor's children)."""
+        pid = self.pid(service)
+        return child_pids(pid) if pid is not None and self.is_running(service) else []
+
     def is_running(self, service: str) -> bool:
         process = self._processes.get(service)
         return process is not None and process.popen.returncode is None
@@ -247,6 +299,8 @@ class Mesh:
                 "SCIM_ADDR": self.address("scim"),
                 # Logs must reach the file or the terminal as they are written, not at exit.
                 "PYTHONUNBUFFERED": "1",
+                # One process per service unless the caller asks for more.
+                WORKERS_VARIABLE: "1",
             }
         )
         if service in _STORING:
@@ -334,31 +388,44 @@ class Mesh:
         return codes
 
     async def stop_service(self, service: str, grace: float = 10.0) -> int:
-        """Graceful stop of one process: SIGTERM, then SIGKILL after ``grace`` seconds; returns
-        its exit code (the last one when it had already stopped)."""
+        """Graceful stop of one service: SIGTERM (a supervisor passes it to its workers), then
+        SIGKILL to the process and its workers after ``grace`` seconds; returns its exit code
+        (the last one when it had already stopped)."""
         process = self._started(service)
         if process is None:
             return self._last_code(service)
+        workers = child_pids(process.popen.pid) if process.popen.returncode is None else []
         if process.popen.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.popen.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(process.popen.wait(), grace)
             except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    process.popen.kill()
-        return await self._reap(service)
+                self._kill_all([process.popen.pid, *workers])
+        return await self._reap(service, workers)
 
     async def kill(self, service: str, sig: signal.Signals = signal.SIGKILL) -> int:
         """Sends ``sig`` (SIGKILL by default: a crash, no graceful shutdown) and waits for the
-        process to exit; returns its exit code (the last one when it had already stopped)."""
+        process to exit; returns its exit code (the last one when it had already stopped).
+        SIGKILL goes to the service's workers as well, as the kernel would to a whole pod;
+        another signal goes to the supervisor, which passes SIGTERM and SIGINT on."""
         process = self._started(service)
         if process is None:
             return self._last_code(service)
+        workers = child_pids(process.popen.pid) if process.popen.returncode is None else []
         if process.popen.returncode is None:
+            if sig == signal.SIGKILL:
+                self._kill_all([process.popen.pid, *workers])
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    process.popen.send_signal(sig)
+        return await self._reap(service, workers)
+
+    @staticmethod
+    def _kill_all(pids: list[int]) -> None:
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError):
-                process.popen.send_signal(sig)
-        return await self._reap(service)
+                os.kill(pid, signal.SIGKILL)
 
     async def restart(self, service: str, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """Stops ``service`` if it still runs, starts it again on the same port, and waits until
@@ -469,10 +536,20 @@ class Mesh:
             sys.stdout.write(prefix + line + "\n")
             sys.stdout.flush()
 
-    async def _reap(self, service: str) -> int:
+    async def _reap(self, service: str, workers: list[int] | None = None) -> int:
+        """Waits for the process to exit, then for its ``workers`` (which may outlive a
+        SIGKILLed supervisor by the moment their death signal takes) to be gone, so that the
+        port is free for a restart."""
         process = self._processes.pop(service)
         code = await process.popen.wait()
         _LIVE_PIDS.discard(process.popen.pid)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _WORKERS_EXIT_SECONDS
+        while any(is_alive(pid) for pid in workers or ()):
+            if loop.time() > deadline:
+                self._kill_all([pid for pid in workers or () if is_alive(pid)])
+                deadline = loop.time() + _WORKERS_EXIT_SECONDS
+            await asyncio.sleep(0.02)
         if process.pump is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await process.pump
@@ -511,33 +588,56 @@ class Mesh:
             raise first from None
 
     async def _wait_serving(self, service: str, deadline: float) -> None:
+        """Until every worker of ``service`` reports SERVING: each probe is a new connection,
+        which the kernel hands to any of the workers, so the probes go on until each one has
+        answered (a server that does not name its worker is one process)."""
         loop = asyncio.get_running_loop()
-        channel = connect(self.address(service))
-        try:
-            while True:
-                self._check_alive(service)
-                if await is_serving(channel, deadline=1.0):
+        heard: set[int] = set()
+        workers = 0
+        while True:
+            self._check_alive(service)
+            probed = await probe_new_connection(self.address(service), deadline=1.0)
+            if probed is not None and probed[0]:
+                identity = probed[1]
+                if identity is None:
                     return
-                if loop.time() > deadline:
-                    raise self._failure(service, "did not report SERVING in time")
-                await asyncio.sleep(_POLL_SECONDS)
-        finally:
-            await channel.close()
+                heard.add(identity.index)
+                workers = identity.count
+                if len(heard) >= workers:
+                    return
+            if loop.time() > deadline:
+                which = f" (heard from {len(heard)} of {workers} workers)" if workers else ""
+                raise self._failure(service, f"did not report SERVING in time{which}")
+            await asyncio.sleep(_POLL_SECONDS if probed is None or not probed[0] else 0.01)
 
     async def _wait_gateway_ready(self, deadline: float) -> None:
+        """Until every worker of the gateway answers /readyz 200, over a new connection per
+        probe (see _wait_serving)."""
         loop = asyncio.get_running_loop()
         url = f"{self.gateway_url}/readyz"
         last = "no answer"
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0)) as session:
+        heard: set[str] = set()
+        async with aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=2.0),
+            connector=aiohttp.TCPConnector(force_close=True),
+        ) as session:
             while True:
                 self._check_alive("gateway")
+                ready = False
                 try:
                     async with session.get(url) as response:
                         if response.status == 200:
-                            return
-                        last = f"{response.status}: {(await response.text())[:200]}"
+                            ready = True
+                            index, _, count = response.headers.get(_WORKER_HEADER, "0/1").partition(
+                                "/"
+                            )
+                            heard.add(index)
+                            if len(heard) >= int(count or 1):
+                                return
+                        else:
+                            last = f"{response.status}: {(await response.text())[:200]}"
                 except (aiohttp.ClientError, TimeoutError) as error:
                     last = type(error).__name__
                 if loop.time() > deadline:
                     raise self._failure("gateway", f"/readyz not 200 in time (last: {last})")
-                await asyncio.sleep(_POLL_SECONDS)
+                await asyncio.sleep(0.01 if ready else _POLL_SECONDS)

@@ -16,7 +16,8 @@ IDMESH_DATA_DIR (default .data of the checkout) for the embedded cluster and the
 IDMESH_ENCRYPTION_KEY (default: a key generated once into the data folder), given to directory,
 its deliverer and auth, which seal secrets with it; DNS_NAMESERVERS
 (default the system resolver), DOMAIN_RECHECK_INTERVAL and DOMAIN_GRACE_PERIOD, passed to
-directory for domain verification.
+directory for domain verification; WORKERS (default: one per CPU), the processes each of
+directory, auth, scim and the gateway runs behind its port.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ import asyncpg
 
 from idmesh_cli.local_mesh import STATE_FILE, write_state
 from infra.dev.mesh import DEFAULT_PORTS, Mesh, MeshError, port_is_free
+from meshkit.config import ConfigError
 from meshkit.localdb import LocalPostgres
 from meshkit.migrate import apply_migrations
 from meshkit.secretbox import new_key
 from meshkit.testing import database_url
+from meshkit.workers import configured_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 # IDMESH_DATA_DIR moves the local state elsewhere (the tests' make run uses a temporary folder).
@@ -189,7 +192,9 @@ def requested_ports() -> tuple[dict[str, int], dict[str, int]]:
     return {"gateway": int(requested)}, preferred
 
 
-def banner(mesh: Mesh, url: str, embedded: bool, tracing: str, log_format: str) -> str:
+def banner(
+    mesh: Mesh, url: str, embedded: bool, tracing: str, log_format: str, workers: int
+) -> str:
     where = f"embedded, data in {shown(PG_DIR)}" if embedded else "DATABASE_URL"
     if tracing == "none":
         tracing_line = (
@@ -211,6 +216,8 @@ idmesh is running
   tracing        {tracing_line}
   logs           LOG_FORMAT={log_format} (LOG_FORMAT=json for JSON lines), LOG_LEVEL to change
                  the level
+  workers        WORKERS={workers}: processes per service behind its port (one per CPU by
+                 default)
 
 A first account and an API token for it, from another terminal in this checkout (the token
 command prints only the secret on stdout, shown this once; the CLI finds these addresses in
@@ -278,6 +285,11 @@ async def serve() -> int:
             return 130
 
         fixed, preferred = requested_ports()
+        try:
+            workers = configured_workers()
+        except ConfigError as error:
+            say(str(error))
+            return 2
         pids: dict[str, int] = {}
 
         def spawned(service: str, pid: int) -> None:
@@ -293,6 +305,7 @@ async def serve() -> int:
                 "LOG_FORMAT": log_format,
                 # A developer's webhook receiver runs on this machine, over plain http.
                 "WEBHOOK_ALLOW_PRIVATE": os.environ.get("WEBHOOK_ALLOW_PRIVATE", "1"),
+                "WORKERS": str(workers),
             },
             encryption_key=development_encryption_key(),
             own_session=True,
@@ -316,7 +329,7 @@ async def serve() -> int:
         for service, port in mesh.moved.items():
             say(f"{service}: port {port} is taken, listening on {mesh.ports[service]}")
         write_state(DATA_DIR, mesh.addresses, mesh.gateway_url)
-        say(banner(mesh, url, cluster is not None, tracing, log_format))
+        say(banner(mesh, url, cluster is not None, tracing, log_format, workers))
         say(f"ready in {time.monotonic() - started:.1f}s")
         exited = asyncio.create_task(mesh.wait_any_exit())
         interrupted = asyncio.create_task(stop.wait())

@@ -4,7 +4,9 @@ and secrets live where they should."""
 
 from __future__ import annotations
 
+import math
 import re
+from pathlib import Path
 
 import pytest
 
@@ -354,3 +356,46 @@ def test_a_generated_configmap_is_found_under_its_hashed_name() -> None:
     """The helper the other tests rely on: kustomize suffixes generated names with a hash."""
     assert find_generated(rendered("dev"), "ConfigMap", "idmesh-common") is not None
     assert find_generated(rendered("dev"), "ConfigMap", "idmesh-commo") is None
+
+
+def _cpus(quantity: str) -> int:
+    """Whole CPUs of a Kubernetes CPU quantity ("1", "1500m"), rounded up."""
+    if quantity.endswith("m"):
+        return -(-int(quantity[:-1]) // 1000)
+    return math.ceil(float(quantity))
+
+
+def _env_value(container: Obj, name: str) -> str | None:
+    return next(
+        (item.get("value") for item in container.get("env", []) if item["name"] == name), None
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_runs_one_worker_per_cpu_of_its_limit(overlay: str) -> None:
+    """WORKERS matches the container's CPU limit (one event loop uses one core at most): more
+    would fight over the quota, fewer would leave it unused. Explicit rather than the default,
+    which would count the node's CPUs wherever the cgroup's quota cannot be read."""
+    docs = rendered(overlay)
+    for service in SERVICES:
+        container = app_container(docs, service)
+        assert _env_value(container, "WORKERS") == str(
+            _cpus(str(container["resources"]["limits"]["cpu"]))
+        ), service
+
+
+def test_the_connection_budget_in_the_docs_is_what_the_manifests_allow_at_most() -> None:
+    """docs/deployment.md's connection budget is Σ (maxReplicas + maxSurge) × WORKERS ×
+    DB_POOL_MAX over the services with a database pool (the deliverer runs one process)."""
+    docs = rendered("prod")
+    total = 0
+    for service in (*STORING_SERVICES, "deliverer"):
+        container = app_container(docs, service)
+        replicas = find(docs, "HorizontalPodAutoscaler", service)["spec"]["maxReplicas"]
+        surge = deployment(docs, service)["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+        workers = int(_env_value(container, "WORKERS") or 1)
+        total += (replicas + surge) * workers * int(_env_value(container, "DB_POOL_MAX") or 0)
+    text = (Path(__file__).resolve().parents[2] / "docs/deployment.md").read_text()
+    documented = re.search(r"= (\d+), so `max_connections`", text)
+    assert documented is not None
+    assert int(documented.group(1)) == total

@@ -81,7 +81,7 @@ class Runtime:
     def directory(self) -> Peer[DirectoryServiceAsyncStub]:
         if self._directory is None:
             address = self.config.directory_addr
-            channel = connect(address)
+            channel = connect(address, spread=False)
             self._directory = Peer(
                 "directory", address, channel, directory_pb2_grpc.DirectoryServiceStub(channel)
             )
@@ -98,7 +98,7 @@ class Runtime:
     def auth(self) -> Peer[AuthServiceAsyncStub]:
         if self._auth is None:
             address = self.config.auth_addr
-            channel = connect(address)
+            channel = connect(address, spread=False)
             self._auth = Peer("auth", address, channel, auth_pb2_grpc.AuthServiceStub(channel))
         return self._auth
 

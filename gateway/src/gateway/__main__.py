@@ -36,7 +36,7 @@ async def serve() -> None:
 
 def main() -> None:
     """The console script ``idmesh-gateway``."""
-    run_service("gateway", serve)
+    run_service("gateway", serve, config=load_gateway_config)
 
 
 if __name__ == "__main__":

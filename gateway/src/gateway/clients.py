@@ -1,7 +1,8 @@
 """Typed gRPC clients of every peer the gateway calls, in one place.
 
 One channel per peer (meshkit.channels.connect: tracing, a default deadline, round-robin over
-replicas), created at start-up, shared by every request and closed once on shutdown.
+replicas and over each replica's workers), created at start-up, shared by every request and
+closed once on shutdown.
 """
 
 from __future__ import annotations

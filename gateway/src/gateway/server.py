@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway.protocol_errors import ProblemAppRunner
 from gateway.state import STOPPING
 from meshkit.ports import PortTakenError
+from meshkit.workers import current
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ class HttpServer:
     async def start(self) -> int:
         """Binds and starts serving; returns the bound port."""
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
+        # Only the workers of one supervisor share the port; it made sure the port was free.
+        site = web.TCPSite(self._runner, self._host, self._port, reuse_port=current().supervised)
         try:
             await site.start()
         except OSError as error:

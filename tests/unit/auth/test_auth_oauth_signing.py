@@ -116,3 +116,17 @@ def test_without_a_key_file_a_process_key_is_generated(tmp_path: Path) -> None:
         (published,) = keys.public_jwks()["keys"]
         assert published["crv"] == "P-256"
         assert "d" not in published
+
+
+def test_workers_holding_one_seed_derive_one_signing_key_and_others_another() -> None:
+    """Without IDMESH_SIGNING_KEYS_FILE, auth's workers derive the key from their supervisor's
+    secret: the same seed is the same key (a token one worker signs, another publishes), a
+    different seed (another replica, a restart) a different one; each signs and verifies."""
+    from auth.oauth.signing import derive_key
+
+    seed = os.urandom(32)
+    first, again, other = derive_key(seed), derive_key(seed), derive_key(os.urandom(32))
+    assert first.kid == again.kid != other.kid
+    assert first.public() == again.public()
+    token = jwt.encode({"alg": "ES256", "kid": first.kid}, {"sub": "x"}, first.key)
+    assert jwt.decode(token, ECKey.import_key(again.public())).claims == {"sub": "x"}

@@ -1,7 +1,8 @@
 """gateway.overload through the front door: the in-flight cap and the request deadline. The
 issue's requirement: "bounded queues and request deadlines everywhere so that overload sheds
-load instead of piling up memory". Handlers are driven directly (no sockets); the only waiting is on events the test
-sets, and the one deadline is far shorter than anything else the test waits for."""
+load instead of piling up memory". Handlers are driven directly (no sockets); the only waiting
+is on events the test sets, and the one deadline is far shorter than anything else the test
+waits for."""
 
 from __future__ import annotations
 

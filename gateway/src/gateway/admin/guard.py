@@ -3,9 +3,11 @@ or one opened by the admin sign-in) whose user's account role grants the page's 
 on every POST, a synchronizer token bound to that session (OWASP CSRF Prevention Cheat Sheet,
 "Synchronizer Token Pattern") besides the same-origin check of the sign-in forms.
 
-The token is HMAC-SHA256 of the session id under a key made when the gateway process starts:
-nothing to store, different for every session, and unforgeable without the key. A restart
-changes the key; an open form then needs a reload, which is acceptable for admin pages.
+The token is HMAC-SHA256 of the session id under a key made when the gateway starts (one key
+for all its workers, derived from their supervisor's secret, since a form one worker rendered
+may be posted to another): nothing to store, different for every session, and unforgeable
+without the key. A restart changes the key; an open form then needs a reload, which is
+acceptable for admin pages.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from gateway.state import CLIENTS, CONFIG
 from idmesh.auth.v1 import auth_pb2
 from idmesh.directory.v1 import directory_pb2
 from meshkit.errors import PermissionDenied
+from meshkit.workers import shared_secret
 
 CSRF_FIELD: Final = "csrf_token"
 LOGIN_PATH: Final = "/admin/login"
@@ -40,7 +43,7 @@ class CsrfKey:
 
     @classmethod
     def generate(cls) -> CsrfKey:
-        return cls(secrets.token_bytes(32))
+        return cls(shared_secret("idmesh admin csrf key") or secrets.token_bytes(32))
 
     def token(self, session_id: str) -> str:
         return hmac.new(self.key, f"admin-csrf:{session_id}".encode(), hashlib.sha256).hexdigest()

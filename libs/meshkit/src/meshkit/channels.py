@@ -1,4 +1,5 @@
-"""Client channels to peer services: a default deadline and a span on every call, health checks."""
+"""Client channels to peer services: a default deadline and a span on every call, health checks,
+and calls spread over every worker of the peer (meshkit.channel_pool)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from meshkit.channel_pool import ChannelPool
 from meshkit.server import MAX_MESSAGE_BYTES
 from meshkit.telemetry import tracing_on
 
@@ -91,22 +93,32 @@ def _method_name(method: str | bytes) -> str:
     return method.decode() if isinstance(method, bytes) else method
 
 
-def connect(address: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> grpc.aio.Channel:
+def connect(
+    address: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS, spread: bool = True
+) -> grpc.aio.Channel:
     """A channel to ``address`` (host:port, or dns:///name:port for every replica behind a
-    headless Kubernetes Service, balanced round robin)."""
-    return grpc.aio.insecure_channel(
+    headless Kubernetes Service, balanced round robin). With ``spread`` (services' long-lived
+    channels) it is a pool of connections whose calls reach each of the peer's workers evenly
+    (meshkit.channel_pool); without (a one-shot command), one connection."""
+    observer = CallObserver(timeout)
+    options: list[tuple[str, Any]] = [
+        ("grpc.lb_policy_name", "round_robin"),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        # Fail fast while a peer restarts instead of queueing behind exponential back-off.
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.max_reconnect_backoff_ms", 2_000),
+    ]
+    if not spread:
+        return grpc.aio.insecure_channel(address, interceptors=[observer], options=options)
+    # Each channel of the pool its own connection: by default channels with the same target and
+    # options share one.
+    options.append(("grpc.use_local_subchannel_pool", 1))
+    return ChannelPool(
         address,
-        interceptors=[CallObserver(timeout)],
-        options=[
-            ("grpc.lb_policy_name", "round_robin"),
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.keepalive_timeout_ms", 10_000),
-            # Fail fast while a peer restarts instead of queueing behind exponential back-off.
-            ("grpc.initial_reconnect_backoff_ms", 200),
-            ("grpc.max_reconnect_backoff_ms", 2_000),
-        ],
+        lambda: grpc.aio.insecure_channel(address, interceptors=[observer], options=options),
     )
 
 

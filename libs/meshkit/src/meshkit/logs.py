@@ -1,5 +1,6 @@
 """Logging: JSON lines (LOG_FORMAT=json, the default in containers) or plain text, each record
-carrying the service name and the active trace and span ids so a log line leads to its trace.
+carrying the service name and the active trace and span ids so a log line leads to its trace,
+and, when the service runs several workers, the worker's index (meshkit.workers).
 
 Never log secrets, tokens, assertion bodies or request bodies; log ids and outcomes.
 """
@@ -14,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import trace
+
+from meshkit.workers import WorkerIdentity
 
 # Attributes every LogRecord has; anything else was passed in `extra=` and is emitted as a field.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
@@ -30,15 +33,17 @@ def _trace_fields() -> dict[str, str]:
 
 
 class JsonFormatter(logging.Formatter):
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, worker: int | None = None) -> None:
         super().__init__()
         self.service = service
+        self.worker = {} if worker is None else {"worker": worker}
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "service": self.service,
+            **self.worker,
             "logger": record.name,
             "message": record.getMessage(),
             **_trace_fields(),
@@ -50,8 +55,9 @@ class JsonFormatter(logging.Formatter):
 
 
 class PlainFormatter(logging.Formatter):
-    def __init__(self, service: str) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s " + service + " %(name)s: %(message)s")
+    def __init__(self, service: str, worker: int | None = None) -> None:
+        label = service if worker is None else f"{service}[{worker}]"
+        super().__init__("%(asctime)s %(levelname)-7s " + label + " %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
@@ -62,12 +68,16 @@ class PlainFormatter(logging.Formatter):
         return line
 
 
-def setup_logging(service: str) -> None:
-    """Configures the root logger from LOG_FORMAT (json | plain) and LOG_LEVEL (default info)."""
+def setup_logging(service: str, identity: WorkerIdentity | None = None) -> None:
+    """Configures the root logger from LOG_FORMAT (json | plain) and LOG_LEVEL (default info);
+    the lines of a supervised worker carry its index (``"worker": 1``, or ``gateway[1]``)."""
     fmt = os.environ.get("LOG_FORMAT", "json").strip().lower()
     level = os.environ.get("LOG_LEVEL", "info").strip().upper()
+    worker = identity.index if identity is not None and identity.supervised else None
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(PlainFormatter(service) if fmt == "plain" else JsonFormatter(service))
+    handler.setFormatter(
+        PlainFormatter(service, worker) if fmt == "plain" else JsonFormatter(service, worker)
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")

@@ -5,6 +5,10 @@ its errors (meshkit.call_guard), the standard health service, reflection, a boun
 in progress (RESOURCE_EXHAUSTED beyond it, never an unbounded queue), and graceful shutdown on
 SIGTERM: health turns NOT_SERVING first so load balancers and readiness probes stop sending
 work, then in-flight calls drain within a grace period.
+
+The workers of one service (meshkit.supervisor) share its port with SO_REUSEPORT, and each
+health check's answer names the worker that gave it (meshkit.workers.METADATA_KEY), which is
+how a client's channel pool learns which worker each of its connections reached.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -20,6 +25,7 @@ from grpc_reflection.v1alpha import reflection
 
 from meshkit.call_guard import CallGuard
 from meshkit.ports import PortTakenError
+from meshkit.workers import METADATA_KEY, WorkerIdentity, current
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +34,21 @@ DEFAULT_MAX_CONCURRENT_RPCS = 1000
 """Calls a server runs at once; beyond it grpc answers RESOURCE_EXHAUSTED at once instead of
 queueing without bound. Far above the 32 calls at once that saturate a service in the benchmark
 (README, Performance), so only a flood meets it."""
+
+
+class _IdentifyingHealth(health.aio.HealthServicer):
+    """The standard health service, whose Check answers also name this worker."""
+
+    def __init__(self, identity: WorkerIdentity) -> None:
+        super().__init__()
+        self._metadata = ((METADATA_KEY, identity.header()),)
+
+    async def Check(
+        self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Any:
+        await context.send_initial_metadata(self._metadata)
+        check: Any = super().Check  # typed as returning None; it returns the response
+        return await check(request, context)
 
 
 class GrpcServer:
@@ -48,15 +69,17 @@ class GrpcServer:
         self._drain_seconds = drain_seconds
         self._grace_seconds = grace_seconds
         self._services: list[str] = []
-        self._health = health.aio.HealthServicer()
+        identity = current()
+        self._health = _IdentifyingHealth(identity)
         self.server = grpc.aio.server(
             interceptors=[CallGuard()],
             maximum_concurrent_rpcs=max_concurrent_rpcs,
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                # Two processes must never share a port silently.
-                ("grpc.so_reuseport", 0),
+                # Two processes never share a port silently: only the workers of one supervisor,
+                # which made sure the port was free before starting them (meshkit.supervisor).
+                ("grpc.so_reuseport", 1 if identity.supervised else 0),
                 # Clients reconnect every few minutes and so re-resolve DNS: replicas added by a
                 # scale-out get their share of calls (dns:/// round robin over a headless Service).
                 ("grpc.max_connection_age_ms", 5 * 60 * 1000),

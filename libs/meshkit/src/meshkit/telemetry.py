@@ -27,6 +27,7 @@ from opentelemetry.sdk.trace.export import (
 )
 
 from meshkit.config import ConfigError
+from meshkit.workers import current
 
 _EXPORTERS = ("otlp", "console", "none")
 _provider: TracerProvider | None = None
@@ -70,7 +71,18 @@ def setup_tracing(
         raise ConfigError(
             [f"OTEL_TRACES_EXPORTER is invalid: expected one of {', '.join(_EXPORTERS)}"]
         )
-    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
+    identity = current()
+    # Which process served: the replica's host, the worker's group and index (so a trace of a
+    # service with several workers tells which one answered). An operator's own
+    # service.instance.id (OTEL_RESOURCE_ATTRIBUTES, e.g. the pod's name) is kept.
+    attributes: dict[str, str | int] = {
+        "service.name": os.environ.get("OTEL_SERVICE_NAME", service_name),
+        "idmesh.worker.index": identity.index,
+        "process.pid": os.getpid(),
+    }
+    if "service.instance.id=" not in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
+        attributes["service.instance.id"] = identity.instance_id
+    resource = Resource.create(attributes)
     if processor is None and exporter_name == "none" and not os.environ.get("OTEL_TRACES_SAMPLER"):
         global _off
         _off = True

@@ -11,6 +11,7 @@ from auth.oauth.signing import SigningKeys
 from meshkit.config import load_config
 from meshkit.database import create_pool
 from meshkit.service import run_service
+from meshkit.workers import current
 
 logger = logging.getLogger("auth")
 
@@ -18,9 +19,9 @@ logger = logging.getLogger("auth")
 async def serve() -> None:
     """Serves AuthService on HOST:PORT until SIGTERM or SIGINT."""
     config = load_config(AuthConfig)
-    pool = await create_pool(
-        config.database_url, min_size=config.db_pool_min, max_size=config.db_pool_max
-    )
+    min_size, max_size = config.pool_bounds()
+    pool = await create_pool(config.database_url, min_size=min_size, max_size=max_size)
+    background = current().runs_background_jobs
     try:
         if config.migrate_on_start:
             applied = await migrate(pool)
@@ -36,7 +37,9 @@ async def serve() -> None:
                 Path(config.signing_keys_file) if config.signing_keys_file else None,
                 token_ttl_seconds=ACCESS_TOKEN_TTL_SECONDS,
             ),
-            expiry_check_every=config.expiry_check_every,
+            # Sweeps, SAML metadata refreshes and expiry reminders: once, not once per worker.
+            expiry_check_every=config.expiry_check_every if background else None,
+            background_jobs=background,
         )
         if config.encryption_key is None:
             logger.warning(
@@ -52,7 +55,7 @@ async def serve() -> None:
 
 
 def main() -> None:
-    run_service("auth", serve)
+    run_service("auth", serve, config=lambda: load_config(AuthConfig))
 
 
 if __name__ == "__main__":

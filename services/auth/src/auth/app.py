@@ -53,14 +53,16 @@ class AuthApp:
     oauth: OAuth
     rate_buckets: RateBuckets
     expiry: ExpiryWatch | None = None
+    background_jobs: bool = True
     _watching: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> int:
-        """Starts serving (and the SSO sweeper, the rate bucket sweeper, and the expiry watch);
-        returns the bound port."""
+        """Starts serving (and, with ``background_jobs``, the SSO sweeper, metadata refresh and
+        the rate bucket sweeper; and the expiry watch); returns the bound port."""
         port = await self.server.start()
-        self.sso.start_janitor()
-        self._watching.append(asyncio.create_task(self.rate_buckets.sweep_forever()))
+        if self.background_jobs:
+            self.sso.start_janitor()
+            self._watching.append(asyncio.create_task(self.rate_buckets.sweep_forever()))
         if self.expiry is not None:
             self._watching.append(asyncio.create_task(self.expiry.run()))
         return port
@@ -93,9 +95,12 @@ def build_app(
     sso: SsoSettings | None = None,
     signing_keys: SigningKeys | None = None,
     expiry_check_every: float | None = None,
+    background_jobs: bool = True,
 ) -> AuthApp:
     """The auth service on ``host:port`` backed by ``pool`` (schema auth already migrated);
-    with ``expiry_check_every``, it also tells the change feed what is about to expire."""
+    with ``expiry_check_every``, it also tells the change feed what is about to expire. Without
+    ``background_jobs`` (every worker but the first) it only serves calls: no sweeps of expired
+    rows and no SAML metadata refreshes."""
     store = ApiTokenStore(pool)
     verifier = ApiTokenVerifier(store, CredentialsCache(cache_ttl))
     sso_components = Sso(pool, sso or SsoSettings())
@@ -126,4 +131,5 @@ def build_app(
         oauth=oauth,
         rate_buckets=rate_buckets,
         expiry=expiry,
+        background_jobs=background_jobs,
     )

@@ -7,8 +7,10 @@ from datetime import timedelta
 
 from auth.cache import MAX_TTL_SECONDS
 from auth.sso.servicer import SsoSettings
-from meshkit.config import ConfigError, parse_bool, parse_duration, parse_port, setting
+from meshkit.config import parse_bool, parse_duration, parse_port, setting
+from meshkit.database import pool_bounds
 from meshkit.secretbox import SecretBox, parse_key, parse_keys
+from meshkit.workers import current
 
 
 def parse_pool_size(raw: str) -> int:
@@ -34,8 +36,9 @@ class AuthConfig:
     database_url: str = setting(
         "DATABASE_URL", secret=True, description="PostgreSQL URL; the service uses schema auth"
     )
-    db_pool_min: int = setting("DB_POOL_MIN", default=2, parse=parse_pool_size)
-    db_pool_max: int = setting("DB_POOL_MAX", default=10, parse=parse_pool_size)
+    # Per worker; unset: meshkit.database.pool_bounds (10 ÷ WORKERS, at least 2).
+    db_pool_min: int | None = setting("DB_POOL_MIN", default=None, parse=parse_pool_size)
+    db_pool_max: int | None = setting("DB_POOL_MAX", default=None, parse=parse_pool_size)
     api_token_cache_ttl: float = setting(
         "API_TOKEN_CACHE_TTL",
         default=MAX_TTL_SECONDS,
@@ -111,8 +114,11 @@ class AuthConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.db_pool_min > self.db_pool_max:
-            raise ConfigError(["DB_POOL_MIN must not exceed DB_POOL_MAX"])
+        pool_bounds(self.db_pool_min, self.db_pool_max, workers=1)  # DB_POOL_MIN ≤ DB_POOL_MAX
+
+    def pool_bounds(self) -> tuple[int, int]:
+        """(min, max) connections of this worker's pool."""
+        return pool_bounds(self.db_pool_min, self.db_pool_max, current().count)
 
     def sso_settings(self) -> SsoSettings:
         box = None

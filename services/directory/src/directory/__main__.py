@@ -1,6 +1,7 @@
 """``python -m directory`` (console script idmesh-directory): the directory gRPC service, and
-the background re-check of verified domains. At start-up, before serving, it seals any webhook
-signing secret still stored in plaintext (migration 0007)."""
+the background re-check of verified domains (in worker 0 only when it runs several workers). At
+start-up, before serving, it seals any webhook signing secret still stored in plaintext
+(migration 0007)."""
 
 from __future__ import annotations
 
@@ -17,15 +18,15 @@ from directory.webhooks.secrets import seal_plaintext_secrets
 from meshkit.config import load_config
 from meshkit.database import create_pool
 from meshkit.service import run_service
+from meshkit.workers import current
 
 
 async def serve() -> None:
     """Serves DirectoryService on HOST:PORT until SIGTERM or SIGINT."""
     config = load_config(DirectoryConfig)
     secretbox = config.secretbox()
-    pool = await create_pool(
-        config.database_url, min_size=config.db_pool_min, max_size=config.db_pool_max
-    )
+    min_size, max_size = config.pool_bounds()
+    pool = await create_pool(config.database_url, min_size=min_size, max_size=max_size)
     dns = DnsChecker(config.dns_nameservers)
     recheck = DomainRecheck(
         DomainStore(pool),
@@ -45,7 +46,8 @@ async def serve() -> None:
             allow_private_webhooks=config.webhook_allow_private,
         )
         await server.start()
-        recheck_task = asyncio.create_task(recheck.run_forever(), name="domain-recheck")
+        if current().runs_background_jobs:
+            recheck_task = asyncio.create_task(recheck.run_forever(), name="domain-recheck")
         await server.serve_until_signal()
     finally:
         if recheck_task is not None:
@@ -56,7 +58,7 @@ async def serve() -> None:
 
 
 def main() -> None:
-    run_service("directory", serve)
+    run_service("directory", serve, config=lambda: load_config(DirectoryConfig))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from directory.domains.dns import Nameserver
-from meshkit.config import ConfigError, parse_bool, parse_duration, parse_port, setting
+from meshkit.config import parse_bool, parse_duration, parse_port, setting
+from meshkit.database import pool_bounds
 from meshkit.secretbox import SecretBox, parse_key, parse_keys
+from meshkit.workers import current
 
 
 def parse_pool_size(raw: str) -> int:
@@ -57,8 +59,9 @@ class DirectoryConfig:
         secret=True,
         description="PostgreSQL URL; the service uses schema directory, already migrated",
     )
-    db_pool_min: int = setting("DB_POOL_MIN", default=2, parse=parse_pool_size)
-    db_pool_max: int = setting("DB_POOL_MAX", default=10, parse=parse_pool_size)
+    # Per worker; unset: meshkit.database.pool_bounds (10 ÷ WORKERS, at least 2).
+    db_pool_min: int | None = setting("DB_POOL_MIN", default=None, parse=parse_pool_size)
+    db_pool_max: int | None = setting("DB_POOL_MAX", default=None, parse=parse_pool_size)
     dns_nameservers: tuple[Nameserver, ...] = setting(
         "DNS_NAMESERVERS",
         default=(),
@@ -100,8 +103,11 @@ class DirectoryConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.db_pool_min > self.db_pool_max:
-            raise ConfigError(["DB_POOL_MIN must not exceed DB_POOL_MAX"])
+        pool_bounds(self.db_pool_min, self.db_pool_max, workers=1)  # DB_POOL_MIN ≤ DB_POOL_MAX
+
+    def pool_bounds(self) -> tuple[int, int]:
+        """(min, max) connections of this worker's pool."""
+        return pool_bounds(self.db_pool_min, self.db_pool_max, current().count)
 
     def secretbox(self) -> SecretBox:
         return SecretBox(self.encryption_key, self.previous_encryption_keys)

@@ -37,7 +37,7 @@ async def serve() -> None:
 
 
 def main() -> None:
-    run_service("scim", serve)
+    run_service("scim", serve, config=lambda: load_config(ScimConfig))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ other secrets live (the Secret store, its access control and audit), every repli
 the same key without coordinating, and the database never holds a signing key that a dump or a
 replica would leak. Without the file (or with an empty set, as the dev overlay's placeholder
 has) the service generates an ephemeral P-256 key at start and says so in the log: right for
-one process (``make run``, tests), wrong for several replicas, whose tokens another replica's
-gateway cache would not know.
+one replica (``make run``, tests), wrong for several, whose tokens another replica's gateway
+cache would not know. The workers of one replica (WORKERS) derive that key alike from their
+supervisor's secret (meshkit.workers.shared_secret), so a token one signs, every one publishes.
 """
 
 from __future__ import annotations
@@ -27,11 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
+from meshkit.workers import shared_secret
+
 logger = logging.getLogger(__name__)
 
+_P256_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 ALGORITHMS: Final = ("ES256", "RS256")
 """The only algorithms an access token is signed with (and the gateway accepts)."""
 
@@ -87,6 +92,21 @@ def generate_key() -> _SigningKey:
     return _SigningKey(key, key.thumbprint(), "ES256")
 
 
+def derive_key(seed: bytes) -> _SigningKey:
+    """The P-256 key whose private scalar is ``seed`` (32 random bytes) reduced into [1, n-1]:
+    the same key in every process that holds the seed."""
+    scalar = int.from_bytes(seed, "big") % (_P256_ORDER - 1) + 1
+    key = ECKey.import_key(ec.derive_private_key(scalar, ec.SECP256R1()))
+    return _SigningKey(key, key.thumbprint(), "ES256")
+
+
+def ephemeral_key() -> _SigningKey:
+    """The key used when none is configured: this supervisor's workers' shared one, or a fresh
+    one for a process that runs alone."""
+    seed = shared_secret("idmesh oauth signing key")
+    return generate_key() if seed is None else derive_key(seed)
+
+
 class SigningKeys:
     """The active signing key, the published public set, and signing itself."""
 
@@ -123,9 +143,9 @@ class SigningKeys:
                 return keys
         logger.warning(
             "no signing key configured (IDMESH_SIGNING_KEYS_FILE unset or an empty set): access "
-            "tokens are signed with a key generated for this process only"
+            "tokens are signed with a key generated for this replica only"
         )
-        return [generate_key()]
+        return [ephemeral_key()]
 
     def _maybe_reload(self) -> None:
         if self._path is None:

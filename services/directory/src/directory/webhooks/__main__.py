@@ -1,4 +1,9 @@
-"""``python -m directory.webhooks`` (console script idmesh-deliverer): the webhook deliverer."""
+"""``python -m directory.webhooks`` (console script idmesh-deliverer): the webhook deliverer.
+
+One process whatever WORKERS says: its work is waiting for webhook endpoints to answer, which
+WEBHOOK_WORKERS concurrent deliveries in one event loop already overlap, so a second process
+would add no throughput; and any number of deliverers may run side by side (replicas claim
+endpoints with SKIP LOCKED), so it scales out by replicas when it must."""
 
 from __future__ import annotations
 
