@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 from infra.dev.mesh import Mesh
@@ -33,14 +33,22 @@ def pool_reports(log: Path, service: str) -> dict[tuple[int, str], bool]:
 
 
 async def until_pools_reach_every_worker(
-    mesh: Mesh, clients: Mapping[str, Sequence[str]], workers: int, within: float = 60.0
+    mesh: Mesh,
+    clients: Mapping[str, Sequence[str]],
+    workers: int,
+    within: float = 60.0,
+    nudge: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Waits until, for each client service and each of its ``workers`` workers, the pool to
     each of its peers in ``clients`` (service → peer services) reaches every worker of the
-    peer; AssertionError naming the pools that did not within ``within`` seconds."""
+    peer; AssertionError naming the pools that did not within ``within`` seconds. A pool starts
+    connecting at its first call: ``nudge``, awaited on every round, makes calls that reach the
+    pools no probe reaches (scim's to directory)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
+        if nudge is not None:
+            await nudge()
         missing = []
         for service, peers in clients.items():
             log = mesh.log_path(service)

@@ -24,7 +24,7 @@ from idmesh.directory.v1 import directory_pb2, directory_pb2_grpc
 from idmesh.scim.v1 import scim_pb2, scim_pb2_grpc
 from infra.dev.mesh import SERVICES, Mesh, is_alive
 from meshkit.channel_pool import ChannelPool
-from meshkit.channels import connect
+from meshkit.channels import connect, is_serving
 from meshkit.ports import EXIT_PORT_TAKEN
 from meshkit.server import GrpcServer
 from meshkit.supervisor import EXIT_WORKER_FAILED
@@ -137,6 +137,7 @@ async def test_sigterm_lets_every_worker_finish_its_calls_in_flight_then_exits_0
         workers = scim.worker_pids()
         async with connect(scim.address, timeout=60.0) as channel:
             assert isinstance(channel, ChannelPool)
+            assert await is_serving(channel)  # a pool starts connecting at its first call
             await until(lambda: len(channel.workers_reached) == WORKERS, "the pool reaches both")
             stub = scim_pb2_grpc.ScimServiceStub(channel)
             # In strict alternation over the two workers: three calls in flight in each.

@@ -23,7 +23,6 @@ connections and each replica's workers share those the kernel gives them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -191,8 +190,9 @@ class _StreamStream(_Spread, grpc.aio.StreamStreamMultiCallable[Any, Any]):
 
 class ChannelPool(grpc.aio.Channel):
     """A grpc.aio.Channel to ``target`` made of channels from ``open_channel`` (see the module
-    docstring). The connections are watched from the first call, or from construction inside a
-    running event loop."""
+    docstring). The connections are watched from the first call, not from construction: a
+    service makes its pools at start-up, often before its peers listen, and a connection tried
+    then would sit in reconnect back-off (failing calls at once) when the first call comes."""
 
     def __init__(
         self,
@@ -214,9 +214,6 @@ class ChannelPool(grpc.aio.Channel):
         self._complete: bool | None = None
         self._group = ""
         self._closing: set[asyncio.Task[None]] = set()
-        with contextlib.suppress(RuntimeError):  # no running loop: the first call starts it
-            asyncio.get_running_loop()
-            self._watch_all()
 
     @property
     def workers_reached(self) -> frozenset[WorkerIdentity]:
