@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusCode, TraceFlags
 
 from meshkit.channels import connect, is_serving
 from meshkit.errors import InvalidArgument, from_rpc_error
@@ -64,6 +64,17 @@ async def _echo(request: struct_pb2.Struct, context: Any) -> struct_pb2.Struct:
     return request
 
 
+async def _trace_here(request: struct_pb2.Struct, context: Any) -> struct_pb2.Struct:
+    """The trace current inside the server: its id and whether it is sampled."""
+    here = trace.get_current_span().get_span_context()
+    return struct_pb2.Struct(
+        fields={
+            "trace_id": struct_pb2.Value(string_value=format(here.trace_id, "032x")),
+            "sampled": struct_pb2.Value(bool_value=here.trace_flags.sampled),
+        }
+    )
+
+
 @pytest.fixture
 async def probe_server() -> AsyncIterator[GrpcServer]:
     server = GrpcServer("127.0.0.1", 0, drain_seconds=0.3, grace_seconds=1)
@@ -75,6 +86,7 @@ async def probe_server() -> AsyncIterator[GrpcServer]:
             "Unstorable": _unstorable,
             "Slow": _slow,
             "Echo": _echo,
+            "TraceHere": _trace_here,
         }
     )
     server.add_service(SERVICE, lambda s: s.add_generic_rpc_handlers((handlers,)))
@@ -211,6 +223,26 @@ async def test_a_call_is_one_server_span_child_of_the_callers_context(
         "rpc.method": "Echo",
         "rpc.grpc.status_code": 0,
     }
+
+
+async def test_a_call_in_a_trace_the_sampler_dropped_records_no_span_but_carries_the_trace(
+    probe_server: GrpcServer, spans: InMemorySpanExporter
+) -> None:
+    """W3C Trace Context §3.3 (sampled flag 0) with parent-based sampling: neither side would
+    record a span, so neither makes one, and the server still runs in the caller's trace,
+    unsampled, for the calls it makes and the lines it logs."""
+    spans.clear()
+    dropped = SpanContext(
+        trace_id=0x4BF92F3577B34DA6A3CE929D0E0E4736,
+        span_id=0x00F067AA0BA902B7,
+        is_remote=False,
+        trace_flags=TraceFlags(TraceFlags.DEFAULT),
+    )
+    with trace.use_span(NonRecordingSpan(dropped)):
+        here = await _call(probe_server, "TraceHere")
+    assert here.fields["trace_id"].string_value == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert here.fields["sampled"].bool_value is False
+    assert spans.get_finished_spans() == ()
 
 
 async def test_failures_are_recorded_on_the_span_without_their_message(

@@ -13,7 +13,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from meshkit.channel_pool import ChannelPool
 from meshkit.server import MAX_MESSAGE_BYTES
-from meshkit.telemetry import tracing_on
+from meshkit.telemetry import tracing_on, unsampled
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 
@@ -61,6 +61,10 @@ class CallObserver(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamCli
         method = _method_name(client_call_details.method)
         if method.startswith(_HEALTH_PREFIX) or not tracing_on():
             return await continuation(self._details(client_call_details, None), request)
+        if unsampled(trace.get_current_span().get_span_context()):
+            # A trace the sampler dropped: a client span would record nothing. The context
+            # still travels, so the peer knows the trace and that it is not sampled.
+            return await continuation(self._details(client_call_details, self._context()), request)
         service, _, name = method[1:].rpartition("/")
         with self._tracer.start_as_current_span(
             method,

@@ -107,6 +107,12 @@ def tracing_on() -> bool:
     return isinstance(trace.get_tracer_provider(), TracerProvider)
 
 
+def unsampled(context: trace.SpanContext) -> bool:
+    """Whether ``context`` belongs to a trace the sampler dropped: then every span under it
+    records nothing (parent-based sampling), and the hops make none, only carry the context."""
+    return context.is_valid and not context.trace_flags.sampled
+
+
 def shutdown_tracing() -> None:
     """Flushes pending spans; called on graceful shutdown."""
     if _provider is not None:
