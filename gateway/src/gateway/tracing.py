@@ -29,8 +29,9 @@ class ServerSpans:
     def start(self, request: web.Request) -> tuple[trace.Span, object]:
         """The request's span, current from now on; pass both to ``end``."""
         parent = propagate.extract(request.headers)
+        route = route_template(request)
         span = self._tracer.start_span(
-            f"{request.method} {route_template(request)}",
+            f"{request.method} {route}",
             context=parent,
             kind=SpanKind.SERVER,
             record_exception=False,
@@ -42,7 +43,7 @@ class ServerSpans:
                     "http.request.method": request.method,
                     "url.scheme": request.scheme,
                     "url.path": request.path,
-                    "http.route": route_template(request),
+                    "http.route": route,
                     "server.address": request.host,
                     "user_agent.original": request.headers.get("User-Agent", ""),
                 }

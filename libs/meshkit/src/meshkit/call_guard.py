@@ -120,10 +120,10 @@ class CallGuard(grpc.aio.ServerInterceptor):
     def _span(self, method: str, details: grpc.HandlerCallDetails) -> AbstractContextManager[Any]:
         if method.startswith(_HEALTH_PREFIX) or not tracing_on():
             return _NO_SPAN
-        service, _, name = method[1:].rpartition("/")
         parent = propagate.extract(dict(details.invocation_metadata or ()))
         if unsampled(trace.get_current_span(parent).get_span_context()):
             return _Carried(parent)
+        service, _, name = method[1:].rpartition("/")
         return self._tracer.start_as_current_span(
             method,
             context=parent,

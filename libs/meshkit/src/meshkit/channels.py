@@ -7,11 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from meshkit.channel_pool import ChannelPool
+from meshkit.channel_pool import ChannelPool, probe_worker
 from meshkit.server import MAX_MESSAGE_BYTES
 from meshkit.telemetry import tracing_on, unsampled
 
@@ -128,11 +127,5 @@ def connect(
 
 async def is_serving(channel: grpc.aio.Channel, service: str = "", deadline: float = 2.0) -> bool:
     """Whether the peer's standard health service reports ``service`` as SERVING."""
-    stub: Any = health_pb2_grpc.HealthStub(channel)  # typed as sync; on an aio channel it is async
-    try:
-        response = await stub.Check(
-            health_pb2.HealthCheckRequest(service=service), timeout=deadline
-        )
-    except grpc.aio.AioRpcError:
-        return False
-    return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
+    probed = await probe_worker(channel, service, deadline)
+    return probed is not None and probed[0]
