@@ -46,19 +46,21 @@ async def test_a_flooded_server_answers_resource_exhausted_instead_of_queueing()
     server.add_service(SERVICE, lambda s: s.add_generic_rpc_handlers((handlers,)))
     port = await server.start()
     try:
-        async with connect(f"127.0.0.1:{port}", timeout=30.0) as channel:
+        # One plain connection: a service's pooled channel probes its peer's health on first use,
+        # and that probe would take one of the two slots this test counts.
+        async with connect(f"127.0.0.1:{port}", timeout=30.0, spread=False) as channel:
             call = channel.unary_unary(
                 METHOD,
                 request_serializer=struct_pb2.Struct.SerializeToString,
                 response_deserializer=struct_pb2.Struct.FromString,
             )
             held = [asyncio.ensure_future(call(struct_pb2.Struct())) for _ in range(2)]
-            await both_inside.wait()
+            await asyncio.wait_for(both_inside.wait(), timeout=10)
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await call(struct_pb2.Struct())
             assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
             release.set()
-            await asyncio.gather(*held)
+            await asyncio.wait_for(asyncio.gather(*held), timeout=10)
             await call(struct_pb2.Struct())
     finally:
         await server.stop()
