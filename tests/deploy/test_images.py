@@ -11,6 +11,7 @@ import functools
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -177,7 +178,7 @@ def test_the_healthcheck_fails_when_the_service_does_not_answer(
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again when the check runs
     done = subprocess.run(
-        [shutil.which("python") or "python", str(HEALTHCHECK)],
+        [sys.executable, str(HEALTHCHECK)],
         env={"IDMESH_SERVICE": service, "PORT": str(port), "PATH": "/usr/bin:/bin"},
         cwd=tmp_path,
         capture_output=True,
