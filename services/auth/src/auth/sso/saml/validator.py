@@ -33,10 +33,11 @@ from __future__ import annotations
 import base64
 import binascii
 import calendar
+import functools
 import hmac
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -45,9 +46,9 @@ from lxml import etree
 from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
-from auth.sso.saml.schemas import compile_schemas_once
+from auth.sso.saml import compiled
 
-compile_schemas_once()
+compiled.install()
 
 # Bindings 3.5.4 HTTP-POST: a base64 form field; 256 KiB covers an Entra response with 150 groups
 # several times over.
@@ -424,6 +425,19 @@ def _check_semantics(
     return expire_at + skew, clock_delta, in_response_to
 
 
+def _settings(expect: Expectations) -> OneLogin_Saml2_Settings:
+    """python3-saml's settings for ``expect``'s connection, built once per connection (again
+    when it changes), not per response: building them checks and reformats every certificate.
+    Only the connection's fields shape them; the login's own are cleared so that all logins of
+    a connection share one. The library only reads settings once built: threads share them."""
+    return _connection_settings(replace(expect, request_id=None, allow_unsolicited=False))
+
+
+@functools.lru_cache(maxsize=256)
+def _connection_settings(connection: Expectations) -> OneLogin_Saml2_Settings:
+    return OneLogin_Saml2_Settings(_library_settings(connection), sp_validation_only=True)
+
+
 def _library_settings(expect: Expectations) -> dict[str, Any]:
     """python3-saml with every insecure default overridden (§2 'The wrapper therefore must')."""
     certs = [_PEM_BODY.sub("", cert) for cert in expect.certificates]
@@ -492,8 +506,7 @@ def validate_response(saml_response: str, expect: Expectations, now: float) -> V
     _check_nodes(root)
     _check_encryption(root)
     try:
-        settings = OneLogin_Saml2_Settings(_library_settings(expect), sp_validation_only=True)
-        library = OneLogin_Saml2_Response(settings, base64.b64encode(raw).decode())
+        library = OneLogin_Saml2_Response(_settings(expect), base64.b64encode(raw).decode())
     except SamlError:
         raise
     except Exception as error:  # DTDForbidden, decryption and parse errors: one uniform refusal
