@@ -216,3 +216,27 @@ async def test_a_revived_user_is_rendered_with_the_groups_it_kept(
     assert reply.status == 201, reply.body
     assert reply.body["id"] == user["id"]
     assert reply.body["groups"] == groups
+
+
+async def test_a_patch_that_changes_nothing_writes_nothing_when_groups_are_shown(
+    scim: Scim, counting: CountingStub
+) -> None:
+    """Entra re-sends unchanged values every cycle (docs/scim-clients.md §2): no write and no
+    new version, even though the user read for the response carries its groups."""
+    user, groups = await _user_in_two_groups(scim)
+    counting.calls.clear()
+
+    reply = await scim.request(
+        "PATCH",
+        f"/Users/{user['id']}",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "active", "value": True}],
+        },
+        query={"attributes": "groups"},
+    )
+
+    assert reply.status == 200, reply.body
+    assert reply.body["groups"] == groups
+    assert reply.etag == user["meta"]["version"]
+    assert counting.calls == Counter(GetAccount=1, GetUser=1)

@@ -279,6 +279,9 @@ _WRITABLE_IGNORED: Final = (
     "last_login_time",
     "version",
 )
+# Sub-messages whose presence alone says nothing: the directory always sends them, SCIM sets them
+# (enterprise) or copies them (extensions) either way. Empty, they compare as absent.
+_PARTS: Final = ("name", "enterprise", "extensions")
 
 
 def _unchanged(user: pb.User, current: pb.User) -> bool:
@@ -292,4 +295,8 @@ def _unchanged(user: pb.User, current: pb.User) -> bool:
     after.CopyFrom(user)
     if not after.account_role_id:
         after.account_role_id = current.account_role_id
+    for message in (before, after):
+        for part in _PARTS:
+            if not getattr(message, part).ListFields():
+                message.ClearField(part)
     return bool(after == before)
