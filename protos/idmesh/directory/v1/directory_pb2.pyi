@@ -1012,6 +1012,7 @@ class User(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     ACTIVE_UNASSIGNED_FIELD_NUMBER: _builtins.int
     ACCOUNT_ROLE_UNASSIGNED_FIELD_NUMBER: _builtins.int
+    GROUPS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     account_id: _builtins.str
     user_name: _builtins.str
@@ -1069,6 +1070,13 @@ class User(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def last_login_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedCompositeFieldContainer[Global___UserGroup]:
+        """The groups the user is a direct member of, in creation order. Filled only by GetUser and
+        ListUsers with include_groups (read in the same statement as the user); empty otherwise,
+        and ignored on writes: memberships change through the group RPCs.
+        """
+
     def __init__(
         self,
         *,
@@ -1104,14 +1112,39 @@ class User(_message.Message):
         version: _builtins.int = ...,
         active_unassigned: _builtins.bool = ...,
         account_role_unassigned: _builtins.bool = ...,
+        groups: _abc.Iterable[Global___UserGroup] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "enterprise", b"enterprise", "extensions", b"extensions", "last_login_time", b"last_login_time", "name", b"name", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "account_role_id", b"account_role_id", "account_role_name", b"account_role_name", "account_role_unassigned", b"account_role_unassigned", "active", b"active", "active_unassigned", b"active_unassigned", "addresses", b"addresses", "create_time", b"create_time", "display_name", b"display_name", "emails", b"emails", "enterprise", b"enterprise", "entitlements", b"entitlements", "extensions", b"extensions", "external_id", b"external_id", "id", b"id", "ims", b"ims", "last_login_time", b"last_login_time", "locale", b"locale", "name", b"name", "nick_name", b"nick_name", "phone_numbers", b"phone_numbers", "photos", b"photos", "preferred_language", b"preferred_language", "profile_url", b"profile_url", "status", b"status", "timezone", b"timezone", "title", b"title", "update_time", b"update_time", "user_name", b"user_name", "user_type", b"user_type", "version", b"version", "x509_certificates", b"x509_certificates"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "account_role_id", b"account_role_id", "account_role_name", b"account_role_name", "account_role_unassigned", b"account_role_unassigned", "active", b"active", "active_unassigned", b"active_unassigned", "addresses", b"addresses", "create_time", b"create_time", "display_name", b"display_name", "emails", b"emails", "enterprise", b"enterprise", "entitlements", b"entitlements", "extensions", b"extensions", "external_id", b"external_id", "groups", b"groups", "id", b"id", "ims", b"ims", "last_login_time", b"last_login_time", "locale", b"locale", "name", b"name", "nick_name", b"nick_name", "phone_numbers", b"phone_numbers", "photos", b"photos", "preferred_language", b"preferred_language", "profile_url", b"profile_url", "status", b"status", "timezone", b"timezone", "title", b"title", "update_time", b"update_time", "user_name", b"user_name", "user_type", b"user_type", "version", b"version", "x509_certificates", b"x509_certificates"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___User: _TypeAlias = User  # noqa: Y015
+
+@_typing.final
+class UserGroup(_message.Message):
+    """A group a user belongs to, as a user's read shows it (SCIM User "groups", RFC 7643 §4.1.2)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    display_name: _builtins.str
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UserGroup: _TypeAlias = UserGroup  # noqa: Y015
 
 @_typing.final
 class CreateUserRequest(_message.Message):
@@ -1169,17 +1202,21 @@ class GetUserRequest(_message.Message):
 
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
+    INCLUDE_GROUPS_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     user_id: _builtins.str
+    include_groups: _builtins.bool
+    """Fill user.groups."""
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
         user_id: _builtins.str = ...,
+        include_groups: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "include_groups", b"include_groups", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1315,7 +1352,10 @@ class ListUsersRequest(_message.Message):
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
     PAGE_FIELD_NUMBER: _builtins.int
+    INCLUDE_GROUPS_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
+    include_groups: _builtins.bool
+    """Fill each user's groups (one statement for the whole page)."""
     @_builtins.property
     def filter(self) -> Global___Filter: ...
     @_builtins.property
@@ -1326,10 +1366,11 @@ class ListUsersRequest(_message.Message):
         account_id: _builtins.str = ...,
         filter: Global___Filter | None = ...,
         page: Global___PageRequest | None = ...,
+        include_groups: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "page", b"page"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "filter", b"filter", "page", b"page"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "filter", b"filter", "include_groups", b"include_groups", "page", b"page"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -242,6 +242,8 @@ def user(row: asyncpg.Record) -> pb.User:
         version=row["version"],
         active_unassigned=row["active_unassigned"],
         account_role_unassigned=row["account_role_unassigned"],
+        # Only the reads asked for groups select them (store.users, include_groups).
+        groups=[pb.UserGroup(**g) for g in _json(row.get("groups") or "[]")],
     )
 
 

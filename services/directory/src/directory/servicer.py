@@ -164,6 +164,7 @@ class DirectoryServicer(
         row = await self.stores.users.get(
             validate.account_id(request.account_id),
             validate.target_id(request.user_id, "user_id", "user"),
+            with_groups=request.include_groups,
         )
         return pb.GetUserResponse(user=convert.user(row))
 
@@ -210,7 +211,10 @@ class DirectoryServicer(
         self, request: pb.ListUsersRequest, context: Context
     ) -> pb.ListUsersResponse:
         page = await self.stores.users.list(
-            validate.account_id(request.account_id), _filter(request), request.page
+            validate.account_id(request.account_id),
+            _filter(request),
+            request.page,
+            with_groups=request.include_groups,
         )
         return pb.ListUsersResponse(
             users=[convert.user(r) for r in page.rows], page=convert.page_response(page)

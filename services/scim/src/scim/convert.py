@@ -12,6 +12,7 @@ for POST/PUT bodies, patch.apply_patch for PATCH), checking the attributes the s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -185,6 +186,19 @@ def user_to_scim(user: pb.User, base_url: str) -> dict[str, Json]:
         user.version,
     )
     return out
+
+
+def user_groups_to_scim(groups: Iterable[pb.UserGroup], base_url: str) -> list[dict[str, Json]]:
+    """The User's ``groups`` (RFC 7643 §4.1.2, readOnly): the directory's direct memberships."""
+    return [
+        {
+            "value": group.id,
+            "$ref": group_location(base_url, group.id),
+            "display": group.display_name,
+            "type": "direct",
+        }
+        for group in groups
+    ]
 
 
 def _to_multi_value(item: dict[str, Json]) -> pb.MultiValue:

@@ -111,8 +111,9 @@ class Directory:
         request = pb.CreateUserRequest(user=user, initial_status=status, actor=actor)
         return (await call(self.stub.CreateUser, request)).user
 
-    async def get_user(self, account_id: str, user_id: str) -> pb.User:
-        request = pb.GetUserRequest(account_id=account_id, user_id=user_id)
+    async def get_user(self, account_id: str, user_id: str, *, groups: bool = False) -> pb.User:
+        """The user; with ``groups``, its groups too (user.groups), in the same call."""
+        request = pb.GetUserRequest(account_id=account_id, user_id=user_id, include_groups=groups)
         return (await call(self.stub.GetUser, request)).user
 
     async def update_user(self, user: pb.User, expected_version: int, actor: pb.Actor) -> pb.User:
@@ -128,9 +129,17 @@ class Directory:
         await call(self.stub.DeleteUser, request)
 
     async def list_users(
-        self, account_id: str, filter_: pb.Filter | None, page: pb.PageRequest
+        self,
+        account_id: str,
+        filter_: pb.Filter | None,
+        page: pb.PageRequest,
+        *,
+        groups: bool = False,
     ) -> pb.ListUsersResponse:
-        request = pb.ListUsersRequest(account_id=account_id, filter=filter_, page=page)
+        """A page of users; with ``groups``, each one's groups too (user.groups)."""
+        request = pb.ListUsersRequest(
+            account_id=account_id, filter=filter_, page=page, include_groups=groups
+        )
         return await call(self.stub.ListUsers, request)
 
     # -- groups ---------------------------------------------------------------------------------

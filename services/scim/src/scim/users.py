@@ -16,17 +16,22 @@ Lifecycle (docs/scim-clients.md §1, §2 rows 10–11, §5 row 7):
 
 PATCH reads the user, applies the operations (patch.py), and writes the result with the version it
 read; without If-Match a concurrent change is retried (conflicts.py), with If-Match it is 412.
+
+A user's ``groups`` (RFC 7643 §4.1.2) come with the user's read when the response shows them
+(GetUser/ListUsers include_groups): one directory call, never one more per user. A write cannot
+change them (readOnly: memberships change through /Groups), so PUT and PATCH render the groups
+of the read that preceded the write.
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 from typing import Any, Final
 
 from idmesh.directory.v1 import directory_pb2 as pb
 from meshkit.errors import AlreadyExists, FailedPrecondition
 from scim import conflicts, policy, query
-from scim.convert import user_from_scim, user_to_scim
+from scim.convert import user_from_scim, user_groups_to_scim, user_to_scim
 from scim.directory import Directory
 from scim.etags import format_etag
 from scim.exchange import NO_CONTENT, ScimRequest, ScimResponse, json_response
@@ -94,12 +99,20 @@ class Users:
             user.extensions.CopyFrom(current.extensions)
         return user
 
-    async def _render(
-        self, request: ScimRequest, user: pb.User, projection: Projection, status: int = 200
+    @staticmethod
+    def _render(
+        request: ScimRequest,
+        user: pb.User,
+        projection: Projection,
+        *,
+        groups: Sequence[pb.UserGroup],
+        status: int = 200,
     ) -> ScimResponse:
+        """The response for ``user`` with ``groups``, read with it when ``projection`` wants
+        them (RFC 7643 §4.1.2, returned only on request)."""
         resource = user_to_scim(user, request.base_url)
         if projection.wants("groups"):
-            resource["groups"] = await self._groups_of(request, user.id)
+            resource["groups"] = user_groups_to_scim(groups, request.base_url)
         location = resource["meta"]["location"] if status == 201 else ""
         return json_response(
             status,
@@ -107,24 +120,6 @@ class Users:
             etag=format_etag(user.version),
             location=location,
         )
-
-    async def _groups_of(self, request: ScimRequest, user_id: str) -> list[dict[str, Json]]:
-        """The user's groups (RFC 7643 §4.1.2 ``groups``, returned only on request)."""
-        response = await self.directory.list_groups(
-            request.account_id,
-            _eq("members.user_id", user_id),
-            pb.PageRequest(page_size=1000),
-            members=False,
-        )
-        return [
-            {
-                "value": group.id,
-                "$ref": f"{request.base_url}/Groups/{group.id}",
-                "display": group.display_name,
-                "type": "direct",
-            }
-            for group in response.groups
-        ]
 
     async def _expected_version(self, request: ScimRequest, user_id: str) -> int:
         """The expected_version for If-Match (0 without one); several tags are checked here."""
@@ -142,20 +137,28 @@ class Users:
     async def create(self, request: ScimRequest) -> ScimResponse:
         """POST /Users (RFC 7644 §3.3): 201 with the user, ETag and Location."""
         resource = normalize_resource(USER_RESOURCE, request.json())
+        projection = query.projection_from_query(USER_RESOURCE, request.query)
         user = await self._prepare(request, resource, None)
         status = pb.USER_STATUS_UNSPECIFIED if user.active else pb.USER_STATUS_DEACTIVATED
         try:
             created = await self.directory.create_user(user, status, request.actor)
+            groups: Sequence[pb.UserGroup] = ()  # a new user belongs to no group yet
         except AlreadyExists:
-            created = await self._revive(request, resource, user)
-        projection = query.projection_from_query(USER_RESOURCE, request.query)
-        return await self._render(request, created, projection, status=201)
+            created, groups = await self._revive(
+                request, resource, user, groups=projection.wants("groups")
+            )
+        return self._render(request, created, projection, groups=groups, status=201)
 
     async def _revive(
-        self, request: ScimRequest, resource: dict[str, Json], user: pb.User
-    ) -> pb.User:
+        self, request: ScimRequest, resource: dict[str, Json], user: pb.User, *, groups: bool
+    ) -> tuple[pb.User, Sequence[pb.UserGroup]]:
+        """The deactivated user named ``user.user_name``, revived, and its groups (when
+        ``groups``): deactivation left its memberships in place."""
         found = await self.directory.list_users(
-            request.account_id, _eq("user_name", user.user_name), pb.PageRequest(page_size=1)
+            request.account_id,
+            _eq("user_name", user.user_name),
+            pb.PageRequest(page_size=1),
+            groups=groups,
         )
         existing = found.users[0] if found.users else None
         if existing is None or existing.active:
@@ -165,13 +168,16 @@ class Users:
                 reason="uniqueness",
             )
         revived = await self._prepare(request, resource, existing, creating=True)
-        return await self.directory.update_user(revived, existing.version, request.actor)
+        updated = await self.directory.update_user(revived, existing.version, request.actor)
+        return updated, existing.groups
 
     async def get(self, request: ScimRequest, user_id: str) -> ScimResponse:
         """GET /Users/{id} (RFC 7644 §3.4.1); 404 for an unknown id."""
-        user = await self.directory.get_user(request.account_id, user_id)
         projection = query.projection_from_query(USER_RESOURCE, request.query)
-        return await self._render(request, user, projection)
+        user = await self.directory.get_user(
+            request.account_id, user_id, groups=projection.wants("groups")
+        )
+        return self._render(request, user, projection, groups=user.groups)
 
     async def replace(self, request: ScimRequest, user_id: str) -> ScimResponse:
         """PUT /Users/{id} (RFC 7644 §3.5.1): every writable attribute replaced (Okta's
@@ -179,7 +185,10 @@ class Users:
         current state rather than reactivating a deactivated user; ``active`` or ``roles`` left
         out stays unassigned when it was."""
         resource = normalize_resource(USER_RESOURCE, request.json())
-        current = await self.directory.get_user(request.account_id, user_id)
+        projection = query.projection_from_query(USER_RESOURCE, request.query)
+        current = await self.directory.get_user(
+            request.account_id, user_id, groups=projection.wants("groups")
+        )
         expected = 0
         if request.if_match is not None:
             request.if_match.check(current.version)
@@ -194,17 +203,19 @@ class Users:
             role_unassigned=current.account_role_unassigned and "roles" not in resource,
         )
         updated = await self.directory.update_user(user, expected, request.actor)
-        projection = query.projection_from_query(USER_RESOURCE, request.query)
-        return await self._render(request, updated, projection)
+        return self._render(request, updated, projection, groups=current.groups)
 
     async def patch(self, request: ScimRequest, user_id: str) -> ScimResponse:
         """PATCH /Users/{id} (RFC 7644 §3.5.2): 200 with the user (scim-sanity wants 200).
         Removing ``active`` or ``roles`` unassigns it (§3.5.2.2): the user is active with the
         account's default role, and reads back without the attribute until a client sets it."""
         body = request.json()
+        projection = query.projection_from_query(USER_RESOURCE, request.query)
         has_if_match = request.if_match is not None
         for attempt in conflicts.attempts(has_if_match):
-            current = await self.directory.get_user(request.account_id, user_id)
+            current = await self.directory.get_user(
+                request.account_id, user_id, groups=projection.wants("groups")
+            )
             if request.if_match is not None:
                 request.if_match.check(current.version)
             resource = user_to_scim(current, request.base_url)
@@ -227,8 +238,7 @@ class Users:
                 break
             except FailedPrecondition as error:
                 await conflicts.after_conflict(error, attempt, has_if_match)
-        projection = query.projection_from_query(USER_RESOURCE, request.query)
-        return await self._render(request, updated, projection)
+        return self._render(request, updated, projection, groups=current.groups)
 
     async def delete(self, request: ScimRequest, user_id: str) -> ScimResponse:
         """DELETE /Users/{id} (RFC 7644 §3.6): 204, then 404."""
@@ -245,19 +255,23 @@ class Users:
         self, request: ScimRequest, list_query: query.ListQuery
     ) -> tuple[int, Resources]:
         """The total matching ``list_query`` and its page of projected users."""
+        wants_groups = list_query.projection.wants("groups")
         response = await self.directory.list_users(
-            request.account_id, list_query.filter, list_query.page()
+            request.account_id, list_query.filter, list_query.page(), groups=wants_groups
         )
         users = list(response.users) if list_query.count else []
-        resources = [user_to_scim(user, request.base_url) for user in users]
-        if list_query.projection.wants("groups") and resources:
-            groups = await asyncio.gather(*(self._groups_of(request, u.id) for u in users))
-            for resource, user_groups in zip(resources, groups, strict=True):
-                resource["groups"] = user_groups
-        return response.page.total_size, [list_query.projection.apply(r) for r in resources]
+        resources = []
+        for user in users:
+            resource = user_to_scim(user, request.base_url)
+            if wants_groups:
+                resource["groups"] = user_groups_to_scim(user.groups, request.base_url)
+            resources.append(list_query.projection.apply(resource))
+        return response.page.total_size, resources
 
 
 _WRITABLE_IGNORED: Final = (
+    # Read with the user for the response; never written (readOnly, RFC 7643 §4.1.2).
+    "groups",
     "status",
     "account_role_name",
     "create_time",
@@ -265,6 +279,9 @@ _WRITABLE_IGNORED: Final = (
     "last_login_time",
     "version",
 )
+# Sub-messages whose presence alone says nothing: the directory always sends them, SCIM sets them
+# (enterprise) or copies them (extensions) either way. Empty, they compare as absent.
+_PARTS: Final = ("name", "enterprise", "extensions")
 
 
 def _unchanged(user: pb.User, current: pb.User) -> bool:
@@ -278,4 +295,8 @@ def _unchanged(user: pb.User, current: pb.User) -> bool:
     after.CopyFrom(user)
     if not after.account_role_id:
         after.account_role_id = current.account_role_id
+    for message in (before, after):
+        for part in _PARTS:
+            if not getattr(message, part).ListFields():
+                message.ClearField(part)
     return bool(after == before)

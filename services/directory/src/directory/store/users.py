@@ -61,6 +61,17 @@ _ROLE_JOIN = "JOIN directory.roles r ON r.account_id = u.account_id AND r.id = u
 SELECT_USER = (
     f"SELECT {_U_COLUMNS}, r.name AS account_role_name FROM directory.users u {_ROLE_JOIN}"  # noqa: S608
 )
+# The groups the user is a member of, as a JSON array in the user's own row (GetUser and
+# ListUsers with include_groups): the user and its groups are one statement. Creation order, as
+# ListGroups lists them; a member from several sources is in the group once.
+_GROUPS = """
+(SELECT coalesce(json_agg(json_build_object('id', g.id, 'display_name', g.display_name)
+        ORDER BY g.create_time, g.id), '[]')
+    FROM directory.groups g
+    WHERE g.account_id = u.account_id AND g.id IN (
+        SELECT m.group_id FROM directory.group_members m
+        WHERE m.account_id = u.account_id AND m.user_id = u.id)) AS groups
+"""
 
 
 def _cast(column: str) -> str:
@@ -130,7 +141,12 @@ SELECT COALESCE(ac.default_account_role_id,
 FROM directory.accounts ac WHERE ac.id = $1
 """
 
-_GET = f"{SELECT_USER} WHERE u.account_id = $1 AND u.id = $2"
+_WHERE_ID = "WHERE u.account_id = $1 AND u.id = $2"
+_GET = f"{SELECT_USER} {_WHERE_ID}"
+_GET_WITH_GROUPS = (
+    f"SELECT {_U_COLUMNS}, r.name AS account_role_name, {_GROUPS}"  # noqa: S608
+    f" FROM directory.users u {_ROLE_JOIN} {_WHERE_ID}"
+)
 _LOCK = _GET + " FOR NO KEY UPDATE OF u"
 _LOCK_FOR_DELETE = _GET + " FOR UPDATE OF u"
 # A deletion locks what it will change before the user itself, in the order the other writers
@@ -324,8 +340,13 @@ class UserStore:
             "not an account-scope role of this account", field="user.account_role_id"
         )
 
-    async def get(self, account_id: UUID, user_id: UUID) -> asyncpg.Record:
-        row = await self.pool.fetchrow(_GET, account_id, user_id)
+    async def get(
+        self, account_id: UUID, user_id: UUID, *, with_groups: bool = False
+    ) -> asyncpg.Record:
+        """The user; ``with_groups`` adds its groups (column ``groups``, JSON)."""
+        row = await self.pool.fetchrow(
+            _GET_WITH_GROUPS if with_groups else _GET, account_id, user_id
+        )
         if row is None:
             raise NotFound("user not found")
         return row
@@ -425,11 +446,19 @@ class UserStore:
             )
 
     async def list(
-        self, account_id: UUID, filter_: pb.Filter | None, page: pb.PageRequest
+        self,
+        account_id: UUID,
+        filter_: pb.Filter | None,
+        page: pb.PageRequest,
+        *,
+        with_groups: bool = False,
     ) -> paging.Page:
+        """A page of users; ``with_groups`` adds each one's groups (column ``groups``, JSON),
+        in the page's own statement."""
+        columns = f"{_U_COLUMNS}, r.name AS account_role_name"
         return await fetch_page(
             self.pool,
-            columns=f"{_U_COLUMNS}, r.name AS account_role_name",
+            columns=f"{columns}, {_GROUPS}" if with_groups else columns,
             from_=f"directory.users u {_ROLE_JOIN}",
             count_from="directory.users u",
             conditions=["u.account_id = $1"],
