@@ -288,9 +288,12 @@ class LoginStore:
 
     async def _provision(self, conn: Connection, c: LoginClaims, actor: Actor) -> LoginResult:
         result = LoginResult()
-        served = await _email_served(conn, c)
+        # Whether the email's domain is served is asked only by what needs it (linking by email,
+        # applying the profile): a repeat login of a linked user spares the query.
+        served: bool | None = None
         user = await conn.fetchrow(_BY_LINK, c.account_id, c.connection_id, c.subject)
         if user is None:
+            served = await _email_served(conn, c)
             user = await self._find_or_create(conn, c, actor, result, served)
             link = await conn.fetchval(
                 _LINK, c.account_id, c.connection_id, c.subject, user["id"], c.login_time
@@ -308,6 +311,8 @@ class LoginStore:
         result.first_login = user["last_login_time"] is None
         result.profile_applied = result.first_login or result.created or c.update_every_login
         if result.profile_applied:
+            if served is None:
+                served = await _email_served(conn, c)
             await self._apply_profile(conn, c, actor, user, result, served and c.email_trusted)
             await self._apply_spaces(conn, c, actor, user_id, result)
         if c.sync_groups:
