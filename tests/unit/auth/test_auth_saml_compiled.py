@@ -71,6 +71,14 @@ def test_every_query_selects_the_nodes_the_library_selects() -> None:
     assert compiled.query(document, "//*[@ID=$tagid]", None, assertion_id)
 
 
+def test_the_expressions_kept_per_thread_are_bounded() -> None:
+    """Expressions beyond the bound are compiled and used, not kept."""
+    document = _document()
+    for number in range(compiled.MAX_QUERIES + 10):
+        assert compiled.query(document, f"/samlp:Response[{number} >= 0]") == [document]
+    assert len(compiled._compiled.queries) == compiled.MAX_QUERIES
+
+
 def test_schema_validation_answers_as_the_library_does_for_valid_invalid_and_unreadable() -> None:
     valid = _document()
     invalid = _document()

@@ -29,6 +29,10 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 SCHEMAS: Final = Path(xml_utils.__file__).parent / "schemas"
 LIBRARY_VALIDATE_XML: Final = OneLogin_Saml2_XML.validate_xml
 LIBRARY_QUERY: Final = OneLogin_Saml2_XML.query
+MAX_QUERIES: Final = 256
+"""Expressions kept per thread at most: python3-saml's are constants (about forty; ids travel
+in its ``$tagid`` variable), and the bound keeps one built from a document's content, should a
+release add such, from growing the cache."""
 
 
 class _PerThread(threading.local):
@@ -66,9 +70,9 @@ def query(dom: Any, expression: str, context: Any = None, tagid: str | None = No
     ``dom``), with the library's namespace prefixes and its ``$tagid`` variable."""
     compiled = _compiled.queries.get(expression)
     if compiled is None:
-        compiled = _compiled.queries[expression] = etree.XPath(
-            expression, namespaces=OneLogin_Saml2_Constants.NSMAP
-        )
+        compiled = etree.XPath(expression, namespaces=OneLogin_Saml2_Constants.NSMAP)
+        if len(_compiled.queries) < MAX_QUERIES:
+            _compiled.queries[expression] = compiled
     source = dom if context is None else context
     return compiled(source) if tagid is None else compiled(source, tagid=tagid)
 
