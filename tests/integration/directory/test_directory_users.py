@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 
+import asyncpg
 import grpc
 from google.protobuf import struct_pb2
 
 from idmesh.directory.v1 import directory_pb2 as pb
+from meshkit.errors import from_rpc_error
 from tests.support.directory import (
     ADMIN,
     Stub,
@@ -401,6 +404,123 @@ async def test_unassigned_state_and_role_hold_only_for_the_defaults(directory: S
     assert (user.active, user.active_unassigned) == (True, True)
 
 
+async def test_a_role_of_the_wrong_scope_or_account_writes_nothing_on_update(
+    directory: Stub,
+) -> None:
+    """A user's account role is an account-scope role of its account: UpdateUser with a space
+    role or another account's role is INVALID_ARGUMENT on user.account_role_id, and the user,
+    its version and its audit trail stay as they were (nothing is written, then undone)."""
+    account = await new_account(directory)
+    other = await new_account(directory)
+    space_role = await role_named(directory, account.id, "Space Member")
+    foreign_role = await role_named(directory, other.id, "Account Admin")
+    user = await new_user(directory, account.id, title="Engineer")
+
+    for role in (space_role, foreign_role):
+        changed = pb.User()
+        changed.CopyFrom(user)
+        changed.title = "Promoted"
+        changed.account_role_id = role.id
+        code, error = await failure(
+            directory.UpdateUser(pb.UpdateUserRequest(user=changed, actor=ADMIN))
+        )
+        assert (code, error.field) == (grpc.StatusCode.INVALID_ARGUMENT, "user.account_role_id")
+
+    stored = (
+        await directory.GetUser(pb.GetUserRequest(account_id=account.id, user_id=user.id))
+    ).user
+    assert (stored.title, stored.version) == ("Engineer", user.version)
+    assert stored.account_role_id == user.account_role_id
+    actions = [e.action for e in await audit_events(directory, account.id, user.id)]
+    assert actions == ["user.created"]
+
+
+async def _all_read_before_any_writes(
+    directory: Stub, pool: asyncpg.Pool, user: pb.User, titles: Sequence[str], version: int = 0
+) -> list[pb.UpdateUserResponse | BaseException]:
+    """UpdateUser of ``user`` to each of ``titles`` at once, raced so that every one reads the
+    user before any of them writes: a transaction holds the row lock (as a writer between their
+    read and their write would) until each update waits for it."""
+    key = (uuid.UUID(user.account_id), uuid.UUID(user.id))
+    async with pool.acquire() as holder, holder.transaction():
+        await holder.execute(
+            "SELECT 1 FROM directory.users WHERE account_id = $1 AND id = $2 FOR NO KEY UPDATE",
+            *key,
+        )
+        holder_pid = holder.get_server_pid()
+        calls = []
+        for title in titles:
+            changed = pb.User()
+            changed.CopyFrom(user)
+            changed.title = title
+            request = pb.UpdateUserRequest(user=changed, expected_version=version, actor=ADMIN)
+            calls.append(asyncio.ensure_future(directory.UpdateUser(request)))
+        async with asyncio.timeout(10):
+            # Waiting on the holder, or on the update queued before them at the same row.
+            while await pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                " AND pid <> $1 AND cardinality(pg_blocking_pids(pid)) > 0",
+                holder_pid,
+            ) < len(titles):
+                assert not any(call.done() for call in calls), "an update did not wait"
+                await asyncio.sleep(0.01)
+    return await asyncio.gather(*calls, return_exceptions=True)
+
+
+async def test_concurrent_updates_are_all_applied_and_each_event_records_what_it_replaced(
+    directory: Stub, directory_pool: asyncpg.Pool
+) -> None:
+    """UpdateUser reads without a lock and writes only the version it read: writers that all
+    read the same version lose no update. Each that finds the user changed reads it again, so
+    N updates advance the version by exactly N and their N events chain, each "before" being
+    the previous "after" (the values it actually replaced), ending at the stored user."""
+    account = await new_account(directory)
+    user = await new_user(directory, account.id, title="Engineer")
+    titles = [f"Title {n}" for n in range(5)]
+
+    results = await _all_read_before_any_writes(directory, directory_pool, user, titles)
+
+    assert all(isinstance(r, pb.UpdateUserResponse) for r in results), results
+    stored = (
+        await directory.GetUser(pb.GetUserRequest(account_id=account.id, user_id=user.id))
+    ).user
+    assert stored.version == user.version + len(titles)
+    events = (await audit_events(directory, account.id, user.id))[1:]
+    assert [e.action for e in events] == ["user.updated"] * len(titles)
+    replaced = {details(e)["title"]["before"]: details(e)["title"]["after"] for e in events}
+    chain = ["Engineer"]
+    while chain[-1] in replaced:
+        chain.append(replaced.pop(chain[-1]))
+    assert sorted(chain[1:]) == titles
+    assert chain[-1] == stored.title
+
+
+async def test_with_expected_version_a_concurrent_change_is_refused_and_writes_nothing(
+    directory: Stub, directory_pool: asyncpg.Pool
+) -> None:
+    """Two updates naming the version they both read: the first to write wins, the other finds
+    the user changed since and is FAILED_PRECONDITION "version_mismatch" (it is the caller's
+    precondition, so no retry), leaving the winner's values, version and single event."""
+    account = await new_account(directory)
+    user = await new_user(directory, account.id, title="Engineer")
+
+    results = await _all_read_before_any_writes(
+        directory, directory_pool, user, ["First", "Second"], version=user.version
+    )
+
+    won = [r.user for r in results if isinstance(r, pb.UpdateUserResponse)]
+    lost = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert (len(won), len(lost)) == (1, 1), results
+    assert lost[0].code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert from_rpc_error(lost[0]).reason == "version_mismatch"
+    stored = (
+        await directory.GetUser(pb.GetUserRequest(account_id=account.id, user_id=user.id))
+    ).user
+    assert (stored.title, stored.version) == (won[0].title, user.version + 1)
+    events = (await audit_events(directory, account.id, user.id))[1:]
+    assert [details(e)["title"] for e in events] == [{"before": "Engineer", "after": won[0].title}]
+
+
 async def test_deleting_a_user_frees_its_name_and_keeps_its_audit_trail(directory: Stub) -> None:
     """DELETE removes the row, so a later create of the same userName works (django-scim2#83
     got this wrong); the first user's audit events stay (no foreign key to users)."""
@@ -483,8 +603,8 @@ async def test_deleting_a_user_removes_its_memberships_with_events(directory: St
 async def test_two_users_naming_each_other_as_manager_at_once_do_not_deadlock(
     directory: Stub,
 ) -> None:
-    """Updates lock their row FOR NO KEY UPDATE, which the other update's foreign-key check
-    on it does not wait for: crossing manager references both succeed."""
+    """An update's UPDATE locks its row FOR NO KEY UPDATE, which the other update's
+    foreign-key check on it does not wait for: crossing manager references both succeed."""
     account = await new_account(directory)
     for _ in range(5):
         ada = await new_user(directory, account.id)

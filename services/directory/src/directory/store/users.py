@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 from uuid import UUID
 
 import asyncpg
@@ -23,6 +23,7 @@ from directory.store.base import (
     ErrorFactory,
     Pool,
     changes,
+    check_version,
     constraint_errors,
     event_args,
     fetch_page,
@@ -31,7 +32,7 @@ from directory.store.base import (
     with_event,
 )
 from idmesh.directory.v1 import directory_pb2 as pb
-from meshkit.errors import AlreadyExists, InvalidArgument, NotFound
+from meshkit.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
 
 # Every attribute a create or an update writes, in UserDraft order (account_role_id apart).
 PROFILE_COLUMNS = (
@@ -105,7 +106,7 @@ def _snapshot(row: asyncpg.Record) -> dict[str, Any]:
 
 _ALL_COLUMNS_RETURNED = ", ".join(COLUMNS)
 _BACK_WITH_ROLE = (
-    "SELECT changed.*, r.name AS account_role_name, r.scope AS account_role_scope FROM changed"
+    "SELECT changed.*, r.name AS account_role_name FROM changed"
     " JOIN directory.roles r ON r.account_id = changed.account_id"
     " AND r.id = changed.account_role_id"
 )
@@ -147,7 +148,15 @@ _GET_WITH_GROUPS = (
     f"SELECT {_U_COLUMNS}, r.name AS account_role_name, {_GROUPS}"  # noqa: S608
     f" FROM directory.users u {_ROLE_JOIN} {_WHERE_ID}"
 )
-_LOCK = _GET + " FOR NO KEY UPDATE OF u"
+# An update's read, unlocked: the user, the scope of the role it is to have ($3, else its own;
+# NULL when no role of the account has that id) and the account's default role, in one statement.
+_READ_FOR_UPDATE = (
+    f"SELECT {_U_COLUMNS}, r.name AS account_role_name,"  # noqa: S608
+    " (SELECT n.scope FROM directory.roles n WHERE n.account_id = u.account_id"
+    " AND n.id = COALESCE($3::uuid, u.account_role_id)) AS next_role_scope,"
+    f" ({_DEFAULT_ROLE}) AS default_account_role_id"
+    f" FROM directory.users u {_ROLE_JOIN} {_WHERE_ID}"
+)
 _LOCK_FOR_DELETE = _GET + " FOR UPDATE OF u"
 # A deletion locks what it will change before the user itself, in the order the other writers
 # take them (report, group or membership first, then the user they reference), so concurrent
@@ -162,17 +171,18 @@ _LOCK_DEPENDENTS = (
 )
 
 # $1 account, $2 user, $3 role, $4 status, $5 active_unassigned, $6 account_role_unassigned,
-# then the profile, then the event.
+# $7 the version the update read, then the profile, then the event. No row when the user is no
+# longer at that version.
 _UPDATE = with_event(
     f"""
     UPDATE directory.users
-    SET ({", ".join(PROFILE_COLUMNS)}) = ({_placeholders(7, PROFILE_COLUMNS)}),
+    SET ({", ".join(PROFILE_COLUMNS)}) = ({_placeholders(8, PROFILE_COLUMNS)}),
         account_role_id = $3, status = $4, active_unassigned = $5, account_role_unassigned = $6,
         version = version + 1, update_time = now()
-    WHERE account_id = $1 AND id = $2
+    WHERE account_id = $1 AND id = $2 AND version = $7
     RETURNING {_ALL_COLUMNS_RETURNED}
     """,  # noqa: S608
-    first_param=7 + _N_PROFILE,
+    first_param=8 + _N_PROFILE,
     target_type="user",
     select=_BACK_WITH_ROLE,
 )
@@ -273,6 +283,11 @@ WHERE l.account_id = $1 AND l.connection_id = $2 AND l.subject = $3
 """
 
 
+# Each miss of an update is another writer's committed update, so N writers of one user at once
+# need at most N attempts; eight, the burst scim.conflicts sizes its retries for. Past them the
+# caller may retry, as scim.conflicts answers too.
+_UPDATE_ATTEMPTS: Final = 8
+
 _USER_ERRORS: dict[str, ErrorFactory] = {
     "users_user_name_key": lambda: AlreadyExists(
         "a user with this user_name already exists in the account",
@@ -286,6 +301,16 @@ _USER_ERRORS: dict[str, ErrorFactory] = {
         "not a role of this account", field="user.account_role_id"
     ),
 }
+
+
+def _check_account_role(scope: str | None) -> None:
+    """A user's role is a role of its account (``scope`` None: no such role) of account scope."""
+    if scope is None:
+        raise _USER_ERRORS["users_account_role_fkey"]()
+    if scope != "account":
+        raise InvalidArgument(
+            "not an account-scope role of this account", field="user.account_role_id"
+        )
 
 
 def next_status(current: str, active: bool, has_signed_in: bool) -> str:
@@ -369,39 +394,55 @@ class UserStore:
         ``active_unassigned`` holds only for a user left active and ``account_role_unassigned``
         only for one left with the account's default role: any other state or role is assigned,
         whoever writes it (a copy of an unassigned user changed elsewhere is never hidden)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            before = await lock(conn, _LOCK, "user", expected_version, account_id, user_id)
-            role_id = draft.account_role_id or before["account_role_id"]
-            status = next_status(before["status"], active, before["last_login_time"] is not None)
-            if account_role_unassigned:
-                account_role_unassigned = role_id == await conn.fetchval(_DEFAULT_ROLE, account_id)
-            after = asdict(draft) | {
-                "account_role_id": role_id,
-                "status": status,
-                "active_unassigned": active_unassigned and status != STATUS_DEACTIVATED,
-                "account_role_unassigned": account_role_unassigned,
-            }
-            diff = changes(_snapshot(before), after)
-            if not diff:
-                return before
-            args = [
-                account_id,
-                user_id,
-                role_id,
-                status,
-                after["active_unassigned"],
-                account_role_unassigned,
-                *_values(draft),
-                *event_args(actor, _action(before["status"], status), diff),
-            ]
-            with constraint_errors(_USER_ERRORS):
-                row = await conn.fetchrow(_UPDATE, *args)
-            assert row is not None  # locked above
-            if row["account_role_scope"] != "account":
-                raise InvalidArgument(
-                    "not an account-scope role of this account", field="user.account_role_id"
+        # Optimistic rather than locked: an unlocked read, then one statement (its own
+        # transaction) writing the change and its event only if the user is still at the version
+        # read. Two round trips instead of four (BEGIN, SELECT ... FOR NO KEY UPDATE, UPDATE,
+        # COMMIT); the version predicate makes the row read the row replaced, so the event's
+        # "before" values stay exact, and the UPDATE takes the row lock itself. No row written
+        # means another writer committed in between: read again.
+        async with self.pool.acquire() as conn:
+            for _ in range(_UPDATE_ATTEMPTS):
+                before = await conn.fetchrow(
+                    _READ_FOR_UPDATE, account_id, user_id, draft.account_role_id
                 )
-            return row
+                if before is None:
+                    raise NotFound("user not found")
+                check_version(before, expected_version, "user")
+                role_id = draft.account_role_id or before["account_role_id"]
+                status = next_status(
+                    before["status"], active, before["last_login_time"] is not None
+                )
+                after = asdict(draft) | {
+                    "account_role_id": role_id,
+                    "status": status,
+                    "active_unassigned": active_unassigned and status != STATUS_DEACTIVATED,
+                    "account_role_unassigned": account_role_unassigned
+                    and role_id == before["default_account_role_id"],
+                }
+                diff = changes(_snapshot(before), after)
+                if not diff:
+                    return before
+                # Checked before the write: without a transaction nothing could undo it after.
+                _check_account_role(before["next_role_scope"])
+                args = [
+                    account_id,
+                    user_id,
+                    role_id,
+                    status,
+                    after["active_unassigned"],
+                    after["account_role_unassigned"],
+                    before["version"],
+                    *_values(draft),
+                    *event_args(actor, _action(before["status"], status), diff),
+                ]
+                with constraint_errors(_USER_ERRORS):
+                    row = await conn.fetchrow(_UPDATE, *args)
+                if row is not None:
+                    return row
+        raise Unavailable(
+            "the user is being changed by other requests at the same time; retry",
+            reason="contention",
+        )
 
     async def delete(
         self, account_id: UUID, user_id: UUID, expected_version: int, actor: Actor
