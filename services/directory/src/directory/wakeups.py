@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from directory.store import Pool
+from meshkit.waiting import wait_at_most
 
 CHANNEL: Final = "directory_events"
 # Sent only for accounts with an enabled webhook endpoint: what the deliverer listens to.
@@ -88,6 +89,5 @@ class Waiter:
     async def wait(self, at_most: float | None = None) -> None:
         """Until woken, or the poll interval (or ``at_most`` seconds, if sooner) passed."""
         seconds = self._poll_seconds if at_most is None else min(at_most, self._poll_seconds)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), max(seconds, 0.0))
+        await wait_at_most(self._event, seconds)
         self._event.clear()

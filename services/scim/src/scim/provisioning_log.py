@@ -35,6 +35,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from idmesh.directory.v1 import directory_pb2 as pb
 from meshkit.errors import ServiceError, Unavailable
 from meshkit.telemetry import current_trace_id
+from meshkit.waiting import wait_at_most, within
 from scim import schemas
 from scim.errors import DIRECTORY_FIELDS, ScimHttpError, to_scim_error
 from scim.exchange import ScimRequest, ScimResponse
@@ -267,7 +268,7 @@ class ProvisioningLog:
             self.start()
         assert self._task is not None
         try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            await within(asyncio.shield(self._task), timeout)
         except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -292,8 +293,7 @@ class ProvisioningLog:
             if len(self._pending) < self.batch_size and not self._closing:
                 # Wait for the batch to fill, at most one interval after its first event.
                 self._batch_full.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._batch_full.wait(), self.interval)
+                await wait_at_most(self._batch_full, self.interval)
             count = min(len(self._pending), self.batch_size)
             batch = [self._pending.popleft() for _ in range(count)]
             if not await self._write(batch):

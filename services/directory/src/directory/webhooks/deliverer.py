@@ -39,6 +39,7 @@ from directory.webhooks.config import DelivererConfig
 from directory.webhooks.payload import event_body
 from directory.webhooks.secrets import seal_plaintext_secrets, signing_secrets
 from meshkit.secretbox import SecretBoxError
+from meshkit.waiting import wait_at_most
 
 logger = logging.getLogger(__name__)
 SYSTEM = Actor(type="system", id="webhook-deliverer", display_name="webhook deliverer")
@@ -113,8 +114,7 @@ class Deliverer:
         while True:
             if await self._round():
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._more.wait(), HELPER_IDLE_SECONDS)
+            await wait_at_most(self._more, HELPER_IDLE_SECONDS)
             self._more.clear()
 
     async def _round(self) -> bool:
