@@ -16,16 +16,13 @@ import pytest
 
 from directory.app import build_server as build_directory
 from idmesh.directory.v1 import directory_pb2_grpc
-from idmesh.scim.v1 import scim_pb2_grpc
 from meshkit.channels import connect
 from meshkit.database import create_pool
 from meshkit.secretbox import SecretBox
 from meshkit.server import GrpcServer
-from scim.app import build_server as build_scim
-from scim.directory import Directory
 from tests.support.directory import Stub, new_account
 
-from .harness import Scim
+from .harness import Scim, serving_scim
 
 
 @pytest.fixture(scope="module")
@@ -55,21 +52,9 @@ async def directory(directory_pool: asyncpg.Pool) -> AsyncIterator[Stub]:
 
 @pytest.fixture(scope="module")
 async def scim_stub(directory: Stub) -> AsyncIterator[Any]:
-    """A stub of an in-process scim server wired to the in-process directory (no cache, so
-    tests that change account settings see them at once)."""
-    server = build_scim(
-        Directory(directory, account_cache_ttl=0),
-        host="127.0.0.1",
-        port=0,
-        server=GrpcServer("127.0.0.1", 0, drain_seconds=0, grace_seconds=1),
-    )
-    port = await server.start()
-    channel = connect(f"127.0.0.1:{port}")
-    try:
-        yield scim_pb2_grpc.ScimServiceStub(channel)
-    finally:
-        await channel.close()
-        await server.stop()
+    """A stub of an in-process scim server wired to the in-process directory."""
+    async with serving_scim(directory) as stub:
+        yield stub
 
 
 @pytest.fixture

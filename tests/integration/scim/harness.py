@@ -4,10 +4,16 @@ send live in replays.py, shared with the end-to-end tests."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
-from idmesh.scim.v1 import scim_pb2
+from idmesh.scim.v1 import scim_pb2, scim_pb2_grpc
+from meshkit.channels import connect
+from meshkit.server import GrpcServer
+from scim.app import build_server as build_scim
+from scim.directory import Directory
 from tests.integration.scim.replays import Reply, entra_user, okta_user
 
 __all__ = ["BASE_URL", "CORE", "ENTERPRISE", "Reply", "Scim", "created", "entra_user", "okta_user"]
@@ -79,3 +85,22 @@ async def created(scim: Scim, body: dict[str, Any]) -> dict[str, Any]:
     reply = await scim.post("/Users", body)
     assert reply.status == 201, reply.body
     return reply.body  # type: ignore[no-any-return]
+
+
+@contextlib.asynccontextmanager
+async def serving_scim(directory: Any) -> AsyncIterator[Any]:
+    """A stub of an in-process scim server whose directory calls go to ``directory`` (no
+    settings cache, so tests that change account settings see them at once)."""
+    server = build_scim(
+        Directory(directory, account_cache_ttl=0),
+        host="127.0.0.1",
+        port=0,
+        server=GrpcServer("127.0.0.1", 0, drain_seconds=0, grace_seconds=1),
+    )
+    port = await server.start()
+    channel = connect(f"127.0.0.1:{port}")
+    try:
+        yield scim_pb2_grpc.ScimServiceStub(channel)
+    finally:
+        await channel.close()
+        await server.stop()

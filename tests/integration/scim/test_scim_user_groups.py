@@ -11,14 +11,9 @@ from typing import Any
 
 import pytest
 
-from idmesh.scim.v1 import scim_pb2_grpc
-from meshkit.channels import connect
-from meshkit.server import GrpcServer
-from scim.app import build_server as build_scim
-from scim.directory import Directory
 from tests.support.directory import Stub, new_account
 
-from .harness import BASE_URL, Scim, created, entra_user, okta_user
+from .harness import BASE_URL, Scim, created, entra_user, okta_user, serving_scim
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
@@ -48,19 +43,8 @@ async def counting(directory: Stub) -> CountingStub:
 @pytest.fixture(scope="module")
 async def counted_scim_stub(counting: CountingStub) -> AsyncIterator[Any]:
     # No settings cache: every write reads the account settings, a fixed count.
-    server = build_scim(
-        Directory(counting, account_cache_ttl=0),  # type: ignore[arg-type]
-        host="127.0.0.1",
-        port=0,
-        server=GrpcServer("127.0.0.1", 0, drain_seconds=0, grace_seconds=1),
-    )
-    port = await server.start()
-    channel = connect(f"127.0.0.1:{port}")
-    try:
-        yield scim_pb2_grpc.ScimServiceStub(channel)
-    finally:
-        await channel.close()
-        await server.stop()
+    async with serving_scim(counting) as stub:
+        yield stub
 
 
 @pytest.fixture

@@ -142,50 +142,45 @@ class _Connection:
         self.callables: dict[object, Any] = {}
 
 
-def _maker(
-    kind: str, method: str, serializer: Any, deserializer: Any, registered: bool | None
-) -> Callable[[grpc.aio.Channel], Any]:
-    """How to make the multicallable of ``method`` on one channel of the pool."""
-
-    def make(channel: Any) -> Any:
-        return getattr(channel, kind)(
-            method, serializer, deserializer, _registered_method=registered
-        )
-
-    return make
-
-
 class _Spread:
-    """One method of the peer: each call goes out on the pool's next connection."""
+    """One method of the peer: each call goes out on the pool's next connection, on the
+    multicallable of ``KIND`` made for that connection's channel the first time."""
 
-    __slots__ = ("_make", "_pool")
+    KIND = ""
+    __slots__ = ("_method", "_pool")
 
-    def __init__(self, pool: ChannelPool, make: Callable[[grpc.aio.Channel], Any]) -> None:
+    def __init__(
+        self, pool: ChannelPool, method: str, serializer: Any, deserializer: Any,
+        registered: bool | None,
+    ) -> None:  # fmt: skip
         self._pool = pool
-        self._make = make
+        self._method = (method, serializer, deserializer, registered)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         connection = self._pool._next()
         method = connection.callables.get(self)
         if method is None:
-            method = connection.callables[self] = self._make(connection.channel)
+            name, serializer, deserializer, registered = self._method
+            method = connection.callables[self] = getattr(connection.channel, self.KIND)(
+                name, serializer, deserializer, _registered_method=registered
+            )
         return method(*args, **kwargs)
 
 
 class _UnaryUnary(_Spread, grpc.aio.UnaryUnaryMultiCallable[Any, Any]):
-    pass
+    KIND = "unary_unary"
 
 
 class _UnaryStream(_Spread, grpc.aio.UnaryStreamMultiCallable[Any, Any]):
-    pass
+    KIND = "unary_stream"
 
 
 class _StreamUnary(_Spread, grpc.aio.StreamUnaryMultiCallable[Any, Any]):
-    pass
+    KIND = "stream_unary"
 
 
 class _StreamStream(_Spread, grpc.aio.StreamStreamMultiCallable[Any, Any]):
-    pass
+    KIND = "stream_stream"
 
 
 class ChannelPool(grpc.aio.Channel):
@@ -237,9 +232,8 @@ class ChannelPool(grpc.aio.Channel):
         _registered_method: bool | None = False,
     ) -> Any:
         return _UnaryUnary(
-            self, _maker("unary_unary", method, request_serializer, response_deserializer,
-                         _registered_method),
-        )  # fmt: skip
+            self, method, request_serializer, response_deserializer, _registered_method
+        )
 
     def unary_stream(
         self,
@@ -249,9 +243,8 @@ class ChannelPool(grpc.aio.Channel):
         _registered_method: bool | None = False,
     ) -> Any:
         return _UnaryStream(
-            self, _maker("unary_stream", method, request_serializer, response_deserializer,
-                         _registered_method),
-        )  # fmt: skip
+            self, method, request_serializer, response_deserializer, _registered_method
+        )
 
     def stream_unary(
         self,
@@ -261,9 +254,8 @@ class ChannelPool(grpc.aio.Channel):
         _registered_method: bool | None = False,
     ) -> Any:
         return _StreamUnary(
-            self, _maker("stream_unary", method, request_serializer, response_deserializer,
-                         _registered_method),
-        )  # fmt: skip
+            self, method, request_serializer, response_deserializer, _registered_method
+        )
 
     def stream_stream(
         self,
@@ -273,9 +265,8 @@ class ChannelPool(grpc.aio.Channel):
         _registered_method: bool | None = False,
     ) -> Any:
         return _StreamStream(
-            self, _maker("stream_stream", method, request_serializer, response_deserializer,
-                         _registered_method),
-        )  # fmt: skip
+            self, method, request_serializer, response_deserializer, _registered_method
+        )
 
     # -- the state of the whole pool -------------------------------------------------------
 

@@ -58,10 +58,17 @@ COLUMNS = (
 
 _U_COLUMNS = ", ".join(f"u.{c}" for c in COLUMNS)
 _ROLE_JOIN = "JOIN directory.roles r ON r.account_id = u.account_id AND r.id = u.account_role_id"
-# The read of a user everywhere: its columns and its account role's name, in one query.
-SELECT_USER = (
-    f"SELECT {_U_COLUMNS}, r.name AS account_role_name FROM directory.users u {_ROLE_JOIN}"  # noqa: S608
-)
+_USER_COLUMNS = f"{_U_COLUMNS}, r.name AS account_role_name"
+_USERS_WITH_ROLE = f"directory.users u {_ROLE_JOIN}"
+
+
+def _select_user(*extra_columns: str) -> str:
+    """The read of a user everywhere: its columns and its account role's name, in one query,
+    with ``extra_columns`` of the same row."""
+    return f"SELECT {', '.join([_USER_COLUMNS, *extra_columns])} FROM {_USERS_WITH_ROLE}"  # noqa: S608
+
+
+SELECT_USER = _select_user()
 # The groups the user is a member of, as a JSON array in the user's own row (GetUser and
 # ListUsers with include_groups): the user and its groups are one statement. Creation order, as
 # ListGroups lists them; a member from several sources is in the group once.
@@ -144,18 +151,15 @@ FROM directory.accounts ac WHERE ac.id = $1
 
 _WHERE_ID = "WHERE u.account_id = $1 AND u.id = $2"
 _GET = f"{SELECT_USER} {_WHERE_ID}"
-_GET_WITH_GROUPS = (
-    f"SELECT {_U_COLUMNS}, r.name AS account_role_name, {_GROUPS}"  # noqa: S608
-    f" FROM directory.users u {_ROLE_JOIN} {_WHERE_ID}"
-)
+_GET_WITH_GROUPS = f"{_select_user(_GROUPS)} {_WHERE_ID}"
 # An update's read, unlocked: the user, the scope of the role it is to have ($3, else its own;
 # NULL when no role of the account has that id) and the account's default role, in one statement.
+_NEXT_ROLE_SCOPE = (
+    "(SELECT n.scope FROM directory.roles n WHERE n.account_id = u.account_id"
+    " AND n.id = COALESCE($3::uuid, u.account_role_id)) AS next_role_scope"
+)
 _READ_FOR_UPDATE = (
-    f"SELECT {_U_COLUMNS}, r.name AS account_role_name,"  # noqa: S608
-    " (SELECT n.scope FROM directory.roles n WHERE n.account_id = u.account_id"
-    " AND n.id = COALESCE($3::uuid, u.account_role_id)) AS next_role_scope,"
-    f" ({_DEFAULT_ROLE}) AS default_account_role_id"
-    f" FROM directory.users u {_ROLE_JOIN} {_WHERE_ID}"
+    f"{_select_user(_NEXT_ROLE_SCOPE, f'({_DEFAULT_ROLE}) AS default_account_role_id')} {_WHERE_ID}"
 )
 _LOCK_FOR_DELETE = _GET + " FOR UPDATE OF u"
 # A deletion locks what it will change before the user itself, in the order the other writers
@@ -496,11 +500,10 @@ class UserStore:
     ) -> paging.Page:
         """A page of users; ``with_groups`` adds each one's groups (column ``groups``, JSON),
         in the page's own statement."""
-        columns = f"{_U_COLUMNS}, r.name AS account_role_name"
         return await fetch_page(
             self.pool,
-            columns=f"{columns}, {_GROUPS}" if with_groups else columns,
-            from_=f"directory.users u {_ROLE_JOIN}",
+            columns=f"{_USER_COLUMNS}, {_GROUPS}" if with_groups else _USER_COLUMNS,
+            from_=_USERS_WITH_ROLE,
             count_from="directory.users u",
             conditions=["u.account_id = $1"],
             params=Params(account_id),
